@@ -1,0 +1,24 @@
+"""Options of the majority task (standard library only: ``mltasks info`` imports this)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mltasks import TaskConfig
+from mltasks.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class MajorityConfig(TaskConfig):
+    """Configuration of :class:`mltasks_majority.task.MajorityTask`."""
+
+    method: Literal["centroid", "majority"] = field(
+        default="centroid", metadata={"help": "centroid: nearest class mean of standardised features; "
+                                              "majority: always the most frequent class"})
+    label_col: str = field(default="", metadata={"help": "name of the label column; default: the last column"})
+    test_size: float = field(default=0.3, metadata={"help": "fraction of rows held out for the test split"})
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.test_size < 1.0:
+            raise ConfigError(f"test_size must be between 0 and 1, got {self.test_size}")

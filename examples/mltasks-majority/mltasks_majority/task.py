@@ -1,0 +1,152 @@
+"""The majority task: the smallest complete mltasks Task, in pure Python and NumPy.
+
+``method=majority`` predicts the most frequent training class (the baseline every
+classifier must beat); ``method=centroid`` standardises the features and predicts the
+class whose mean is nearest. Run it with ``mltasks run majority``.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mltasks import Report, Splits, Task
+from mltasks.errors import DataError
+from mltasks.plots import confusion_matrix
+from mltasks_majority.config import MajorityConfig
+from mltasks_majority.data import Table, read_csv
+
+
+def _default_csv() -> Path:
+    return Path(str(resources.files("mltasks_majority") / "iris.csv"))
+
+
+class MajorityTask(Task):
+    """Majority-class / nearest-centroid classification of CSV rows."""
+
+    Config = MajorityConfig
+    config: MajorityConfig
+
+    @classmethod
+    def sample_data(cls, directory: Path) -> Path:
+        """Write 10 rows of each iris species to ``directory/iris_small.csv``."""
+        lines = _default_csv().read_text(encoding="utf-8").splitlines()
+        header, body = lines[0], lines[1:]
+        keep = body[:10] + body[50:60] + body[100:110]
+        path = Path(directory) / "iris_small.csv"
+        path.write_text("\n".join([header, *keep]) + "\n", encoding="utf-8")
+        return path
+
+    def load_data(self, source: str | Path | None) -> Splits:
+        """Read the CSV (default: iris) and split it, stratified by label, with the seed."""
+        path = _default_csv() if source is None else Path(source)
+        table, names = read_csv(path, self.config.label_col)
+        classes = sorted(set(table.labels))
+        if len(classes) < 2:
+            raise DataError(f"{path}: needs at least two classes, found {classes}")
+        rng = np.random.default_rng(self.config.seed)
+        test_idx: list[int] = []
+        labels = np.asarray(table.labels)
+        for label in classes:  # stratified: the same fraction of every class
+            idx = np.flatnonzero(labels == label)
+            rng.shuffle(idx)
+            test_idx += idx[: max(1, int(round(len(idx) * self.config.test_size)))].tolist()
+        mask = np.zeros(len(labels), dtype=bool)
+        mask[test_idx] = True
+
+        def part(m: np.ndarray) -> Table:
+            return Table(table.features[m], labels[m].tolist())
+
+        return Splits(train=part(~mask), test=part(mask),
+                      info={"features": names, "labels": classes, "path": str(path)})
+
+    def train(self, splits: Splits, progress: Any = None) -> MajorityTask:
+        """Learn the class counts, feature scaling and class centroids."""
+        table: Table = splits.train
+        self.classes_ = sorted(set(table.labels))
+        counts = {c: table.labels.count(c) for c in self.classes_}
+        self.majority_ = max(self.classes_, key=lambda c: (counts[c], c))
+        self.mean_ = table.features.mean(axis=0)
+        self.scale_ = table.features.std(axis=0) + 1e-12
+        z = (table.features - self.mean_) / self.scale_
+        labels = np.asarray(table.labels)
+        self.centroids_ = np.stack([z[labels == c].mean(axis=0) for c in self.classes_])
+        return self
+
+    def _predict_labels(self, features: np.ndarray) -> tuple[list[str], np.ndarray]:
+        z = (features - self.mean_) / self.scale_
+        dist = ((z[:, None, :] - self.centroids_[None, :, :]) ** 2).sum(axis=2)  # (N, C)
+        if self.config.method == "majority":
+            scores = np.tile([1.0 if c == self.majority_ else 0.0 for c in self.classes_], (len(z), 1))
+        else:
+            logits = -dist - (-dist).max(axis=1, keepdims=True)
+            scores = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+        return [self.classes_[i] for i in scores.argmax(axis=1)], scores
+
+    def evaluate(self, dataset: Table) -> dict[str, float]:
+        """Accuracy and macro-averaged recall on a labelled table."""
+        self.check_is_trained()
+        predicted, _ = self._predict_labels(dataset.features)
+        truth = np.asarray(dataset.labels)
+        pred = np.asarray(predicted)
+        recalls = [float((pred[truth == c] == c).mean()) for c in self.classes_ if (truth == c).any()]
+        return {"accuracy": float((pred == truth).mean()), "balanced_accuracy": float(np.mean(recalls))}
+
+    def example_inputs(self, dataset: Table) -> list[str]:
+        """Three rows as comma-separated feature values, as ``mltasks predict`` takes them."""
+        return [",".join(f"{v:g}" for v in row) for row in dataset.features[:3]]
+
+    def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
+        """Predict a label for each input: a list of numbers or a ``"5.1,3.5,1.4,0.2"`` string."""
+        self.check_is_trained()
+        rows = []
+        for item in inputs or []:
+            values = item.split(",") if isinstance(item, str) else item
+            try:
+                rows.append([float(v) for v in values])
+            except ValueError:
+                raise DataError(f"input {item!r}: expected comma-separated numbers") from None
+        if any(len(r) != len(self.mean_) for r in rows):
+            raise DataError(f"each input needs {len(self.mean_)} numbers")
+        if not rows:
+            return []
+        labels, scores = self._predict_labels(np.asarray(rows, dtype=np.float64))
+        return [{"label": lab, "probability": round(float(s.max()), 6)} for lab, s in zip(labels, scores)]
+
+    def save(self, directory: Path) -> None:
+        """Arrays as ``.npy``, classes and majority as JSON."""
+        directory = Path(directory)
+        self.save_config(directory)
+        for name in ("mean_", "scale_", "centroids_"):
+            np.save(directory / f"{name.rstrip('_')}.npy", getattr(self, name))
+        (directory / "classes.json").write_text(json.dumps({"classes": self.classes_, "majority": self.majority_}))
+
+    @classmethod
+    def load(cls, directory: Path) -> MajorityTask:
+        """A new trained task from a folder written by :meth:`save`."""
+        directory = Path(directory)
+        task = cls(cls.load_config(directory))
+        meta = json.loads((directory / "classes.json").read_text())
+        task.classes_, task.majority_ = meta["classes"], meta["majority"]
+        for name in ("mean_", "scale_", "centroids_"):
+            setattr(task, name, np.load(directory / f"{name.rstrip('_')}.npy", allow_pickle=False))
+        return task
+
+    def report(self, splits: Splits, run_dir: Path) -> Report:
+        """Class counts and a confusion matrix of the test split (when matplotlib is there)."""
+        report = Report()
+        counts = [{"class": c, "train rows": splits.train.labels.count(c)} for c in self.classes_]
+        report.add_table("Classes", counts)
+        if splits.test is not None:
+            try:
+                predicted, _ = self._predict_labels(splits.test.features)
+                path = confusion_matrix(run_dir / "confusion_matrix.png", splits.test.labels, predicted,
+                                        self.classes_)
+                report.add_figure("Confusion matrix (test)", path)
+            except ImportError:
+                report.add_section("Plots", "Install matplotlib for the confusion matrix.")
+        return report

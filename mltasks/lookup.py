@@ -1,0 +1,68 @@
+"""From a task name to its classes: the only place a task module gets imported."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+
+from mltasks.config import options
+from mltasks.errors import MissingDependencyError, PluginLoadError
+from mltasks.plugins import RegisteredTask, registry
+from mltasks.spec import import_object
+from mltasks.task import Task, TaskConfig
+
+
+def _check_requires(entry: RegisteredTask) -> None:
+    for module in entry.spec.requires:
+        if importlib.util.find_spec(module) is None:
+            raise MissingDependencyError(
+                f"task {entry.spec.name!r} needs the package {module!r}, which is not installed",
+                pip=entry.distribution,
+            )
+
+
+def get_config_class(name: str) -> type[TaskConfig]:
+    """The config dataclass of a task, imported without importing the task itself."""
+    entry = registry().get(name)
+    cls = import_object(entry.spec.config, distribution=entry.distribution)
+    if not (isinstance(cls, type) and issubclass(cls, TaskConfig) and dataclasses.is_dataclass(cls)):
+        raise PluginLoadError(
+            f"{entry.spec.config} (task {name!r}) is not a TaskConfig dataclass", distribution=entry.distribution
+        )
+    return cls
+
+
+def get_task(name: str) -> type[Task]:
+    """Import and return the Task class registered as ``name``.
+
+    :raises UnknownTaskError: no such task; :raises MissingDependencyError: a package the
+        task needs is missing (the message has the pip command).
+    """
+    entry = registry().get(name)
+    _check_requires(entry)
+    cls = import_object(entry.spec.task, distribution=entry.distribution)
+    if not (isinstance(cls, type) and issubclass(cls, Task)):
+        raise PluginLoadError(f"{entry.spec.task} (task {name!r}) is not a mltasks.Task",
+                              distribution=entry.distribution)
+    cls.name = name
+    return cls
+
+
+def info_text(name: str) -> str:
+    """What ``mltasks info NAME`` prints: summary, data formats, default data, options."""
+    entry = registry().get(name)
+    spec = entry.spec
+    lines = [f"{spec.name}: {spec.summary}", f"provided by {entry.distribution} {entry.version}".rstrip(), ""]
+    if spec.data_formats:
+        lines.append("Data formats (--data):")
+        lines += [f"  - {fmt}" for fmt in spec.data_formats]
+    lines.append(f"Default data (no --data): {spec.default_data or 'none'}")
+    if spec.requires:
+        lines.append("Requires: " + ", ".join(spec.requires))
+    lines += ["", "Options (--set KEY=VALUE):"]
+    for opt in options(get_config_class(name)):
+        choices = f" [one of: {', '.join(map(str, opt.choices))}]" if opt.choices else ""
+        lines.append(f"  {opt.name} ({opt.type}, default {opt.default!r}){choices}")
+        if opt.help:
+            lines.append(f"      {opt.help}")
+    return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""Run directories: naming, the hidden ``.NAME.partial`` sibling, atomic completion.
+
+A run is built in ``.NAME.partial/`` beside its final place and renamed when complete,
+so a directory without the dot is always a finished run. An interrupted run leaves only
+the partial folder (with its checkpoints), which ``run --resume`` continues.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from mltasks.errors import RunDirectoryError
+
+RUN_FILES = ("config.json", "run.json", "metrics.json", "model")
+_HASH_LIMIT = 2 * 1024**3  # past this many bytes a folder is fingerprinted by names, sizes and times
+
+
+def partial_path(final: Path) -> Path:
+    """The hidden sibling a run is built in."""
+    return final.parent / f".{final.name}.partial"
+
+
+def final_path(partial: Path) -> Path:
+    """The finished name of a partial folder."""
+    name = partial.name
+    if name.startswith(".") and name.endswith(".partial"):
+        name = name[1 : -len(".partial")]
+    return partial.parent / name
+
+
+def choose(task_name: str, root: Path, now: float | None = None) -> Path:
+    """A fresh ``root/TASK-YYYYmmdd-HHMMSS`` name, with ``-2``, ``-3`` ... on a clash."""
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))
+    base = root / f"{task_name}-{stamp}"
+    candidate, n = base, 1
+    while candidate.exists() or partial_path(candidate).exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def start(final: Path, *, force: bool) -> Path:
+    """Create the partial folder for ``final`` and return it.
+
+    :raises RunDirectoryError: ``final`` exists and ``force`` is false, or an interrupted
+        run is waiting in the partial folder.
+    """
+    if final.exists() and not force:
+        raise RunDirectoryError(f"{final}: a run directory already exists (use --force to replace it)")
+    partial = partial_path(final)
+    if partial.exists():
+        if not force:
+            raise RunDirectoryError(
+                f"{partial}: an interrupted run is there; continue it with --resume {partial} "
+                "or replace it with --force"
+            )
+        shutil.rmtree(partial)
+    partial.mkdir(parents=True)
+    return partial
+
+
+def finish(partial: Path, *, force: bool) -> Path:
+    """Rename the completed partial folder to its final name (replacing under ``force``).
+
+    The old run is moved aside first and deleted only after the rename succeeded, so a
+    failure here never loses both.
+    """
+    final = final_path(partial)
+    trash = None
+    if final.exists():
+        if not force:
+            raise RunDirectoryError(f"{final}: a run directory already exists (use --force to replace it)")
+        trash = final.parent / f".{final.name}.old-{os.getpid()}"
+        final.rename(trash)
+    try:
+        partial.rename(final)
+    except BaseException:
+        if trash is not None:
+            trash.rename(final)
+        raise
+    if trash is not None:
+        shutil.rmtree(trash, ignore_errors=True)
+    return final
+
+
+def find_resumable(resume: str, task_name: str, root: Path) -> Path:
+    """The partial folder to resume: ``resume`` names it (or its final name), or is
+    ``"latest"`` for the newest interrupted run of the task under ``root``."""
+    if resume != "latest":
+        path = Path(resume)
+        for candidate in (path, partial_path(path)):
+            if candidate.is_dir() and candidate.name.endswith(".partial"):
+                return candidate
+        if path.is_dir() and (path / "metrics.json").exists():
+            raise RunDirectoryError(f"{path}: this run is complete; there is nothing to resume")
+        raise RunDirectoryError(f"{path}: no interrupted run found there")
+    found = sorted(root.glob(f".{task_name}-*.partial"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise RunDirectoryError(f"{root}: no interrupted {task_name} run to resume")
+    return found[-1]
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temporary file + rename)."""
+    text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file of a run, naming the file when it is missing or broken."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunDirectoryError(f"{path}: missing; is {path.parent} a finished mltasks run?") from None
+    except json.JSONDecodeError as exc:
+        raise RunDirectoryError(f"{path}: not valid JSON ({exc})") from None
+
+
+def data_fingerprint(source: Any) -> dict[str, Any]:
+    """Where the data came from and a sha256 of its content (file bytes, or every file of
+    a folder with its relative path)."""
+    if source is None:
+        return {"source": "default", "sha256": "embedded-default"}
+    path = Path(str(source))
+    digest = hashlib.sha256()
+    if not path.exists():  # an id, such as an environment name
+        digest.update(str(source).encode())
+        return {"source": str(source), "sha256": digest.hexdigest(), "kind": "id"}
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    total = sum(p.stat().st_size for p in files)
+    method = "content" if total <= _HASH_LIMIT else "stat"
+    for p in files:
+        digest.update(p.relative_to(path).as_posix().encode() if p != path else p.name.encode())
+        if method == "content":
+            with p.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+        else:
+            st = p.stat()
+            digest.update(f"{st.st_size}:{st.st_mtime_ns}".encode())
+    return {"source": str(path.resolve()), "sha256": digest.hexdigest(), "files": len(files), "bytes": total,
+            "hash_method": method}

@@ -1,0 +1,183 @@
+"""The Task contract: what every task, built-in or third-party, implements.
+
+A task is estimator-like (scikit-learn, stable-baselines3)::
+
+    task = SpeechTask(SpeechConfig(epochs=5))      # stores the config, nothing else
+    splits = task.load_data("./wav")              # Splits(train, val, test)
+    task.train(splits, progress)                  # learned state in attributes ending "_"
+    task.evaluate(splits.test)                    # {"accuracy": 0.97, ...}
+    task.predict(["a.wav"])                       # [{"label": "seven", "probability": 0.99}]
+    task.save(directory); SpeechTask.load(directory)
+
+The runner (:func:`mltasks.run`) drives these calls and writes the run directory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from mltasks.errors import NotTrainedError
+
+if TYPE_CHECKING:
+    from mltasks.progress import Progress
+    from mltasks.report import Report
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Options every task has. Subclass it as a frozen dataclass whose fields all have a
+    default and a ``metadata={"help": ...}`` text; ``mltasks info`` shows them."""
+
+    seed: int = field(default=0, metadata={"help": "random seed for splits, initialisation and shuffling"})
+    smoke: bool = field(
+        default=False,
+        metadata={"help": "tiny run: a small slice of the data and few steps (what --quick and tests use)"},
+    )
+    device: str = field(
+        default="auto", metadata={"help": "where torch tasks compute: auto, cpu, cuda, cuda:N or mps"}
+    )
+    num_threads: int = field(
+        default=0, metadata={"help": "CPU threads for torch and BLAS; 0 keeps the libraries' default"}
+    )
+
+
+@dataclass
+class Splits:
+    """The data a task works on, as returned by :meth:`Task.load_data`.
+
+    :param train: the training set, in whatever form the task uses (it should support ``len``).
+    :param val: the validation set, or ``None`` when the task makes its own (cross-validation).
+    :param test: the test set; may be unlabelled (a Kaggle ``test.csv``), then set
+        ``test_labelled=False`` and ``evaluate`` reports cross-validation metrics.
+    :param test_labelled: whether ``test`` carries targets.
+    :param info: free-form facts about the data for the report (source, class names, counts).
+    """
+
+    train: Any
+    val: Any = None
+    test: Any = None
+    test_labelled: bool = True
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def sizes(self) -> dict[str, int]:
+        """Number of examples in each split that has a length."""
+        out = {}
+        for name in ("train", "val", "test"):
+            part = getattr(self, name)
+            if part is not None and hasattr(part, "__len__"):
+                out[name] = len(part)
+        return out
+
+
+class Task:
+    """Base class of every task. Subclasses set ``Config`` and implement the methods below.
+
+    ``__init__`` only stores the config (scikit-learn's rule); all learned state goes in
+    attributes whose names end with ``_``, set by :meth:`train` or :meth:`load`.
+    """
+
+    Config: ClassVar[type[TaskConfig]] = TaskConfig
+    #: The name the task is registered under; the registry fills it in when the task runs.
+    name: ClassVar[str] = ""
+
+    def __init__(self, config: TaskConfig | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    def __repr__(self) -> str:
+        from dataclasses import fields
+
+        changed = [
+            f"{f.name}={getattr(self.config, f.name)!r}"
+            for f in fields(self.config)
+            if f.name not in ("smoke", "num_threads") and getattr(self.config, f.name) != f.default
+        ]
+        return f"{type(self).__name__}({', '.join(changed)})"
+
+    @classmethod
+    def sample_data(cls, directory: Path) -> Path | str:
+        """Write a tiny dataset in an accepted format under ``directory``.
+
+        :param directory: an existing, empty folder.
+        :returns: the source to pass to :meth:`load_data` (a path, or an id such as an
+            environment name).
+        """
+        raise NotImplementedError
+
+    def load_data(self, source: str | Path | None) -> Splits:
+        """Read and split the data.
+
+        :param source: a path or id given by the user (``--data``); ``None`` means the
+            task's embedded default dataset, which must work offline.
+        :raises DataError: the source is missing, empty or malformed (name the file).
+        """
+        raise NotImplementedError
+
+    def train(self, splits: Splits, progress: Progress | None = None) -> Task:
+        """Fit the model(s) on ``splits.train`` (``splits.val`` for early stopping).
+
+        :param progress: where to report progress and per-epoch validation metrics.
+        :returns: ``self``.
+        """
+        raise NotImplementedError
+
+    def evaluate(self, dataset: Any) -> dict[str, float]:
+        """Score the trained model on a labelled dataset (one of the splits).
+
+        :returns: metric name -> finite float.
+        """
+        raise NotImplementedError
+
+    def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
+        """Predict for raw inputs (texts, file paths, user ids...) as JSON-ready records.
+
+        :param options: task-specific options (``mltasks predict --set KEY=VALUE``).
+        :raises NotTrainedError: before :meth:`train` or :meth:`load`.
+        """
+        raise NotImplementedError
+
+    def save(self, directory: Path) -> None:
+        """Write the learned state into ``directory`` (it exists and is empty)."""
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls, directory: Path) -> Task:
+        """Build a new, trained task from a folder written by :meth:`save`."""
+        raise NotImplementedError
+
+    def report(self, splits: Splits, run_dir: Path) -> Report | None:
+        """Optional: sections, tables and figures (PNG files written under ``run_dir``)
+        for ``report.md``; the runner adds the config and the metrics itself."""
+        return None
+
+    def example_inputs(self, dataset: Any) -> list[Any]:
+        """Optional: a few inputs taken from ``dataset`` in the form :meth:`predict` takes.
+
+        The conformance kit predicts on them; the default, an empty list, means
+        ``predict()`` is called with no inputs (RL plays an episode).
+        """
+        return []
+
+    # Helpers for subclasses -------------------------------------------------------
+
+    def save_config(self, directory: Path) -> None:
+        """Write ``task_config.json`` into ``directory``; call it from :meth:`save`."""
+        from mltasks.config import to_dict
+        from mltasks.rundir import write_json
+
+        write_json(Path(directory) / "task_config.json", to_dict(self.config))
+
+    @classmethod
+    def load_config(cls, directory: Path) -> TaskConfig:
+        """Read the config written by :meth:`save_config`; call it from :meth:`load`."""
+        from mltasks.config import resolve
+        from mltasks.rundir import read_json
+
+        return resolve(cls.Config, read_json(Path(directory) / "task_config.json"))
+
+    def check_is_trained(self) -> None:
+        """Raise :class:`NotTrainedError` unless some learned attribute (``name_``) is set."""
+        learned = [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]
+        if not learned:
+            raise NotTrainedError(f"{type(self).__name__} is not trained yet: call train() or load() first")

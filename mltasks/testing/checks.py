@@ -1,0 +1,254 @@
+"""The conformance checks: small functions, each testing one promise of the Task contract.
+
+Every check takes a task instance (its config says which model/variant) and raises
+``AssertionError`` whose message starts with the check's name. Expensive steps (loading
+the sample data, training) are shared between checks through :mod:`mltasks.testing.state`,
+so a task trains at most twice in the whole kit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import math
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from mltasks.config import options
+from mltasks.errors import DataError, NotTrainedError
+from mltasks.task import Splits, Task, TaskConfig
+from mltasks.testing import state
+
+Check = Callable[[Task], None]
+ALL_CHECKS: list[Check] = []
+
+#: Modules that must stay out of ``mltasks info`` and plugin registration (DESIGN.md).
+HEAVY_MODULES = (
+    "torch", "torchaudio", "torchvision", "transformers", "peft", "accelerate", "sklearn", "scipy",
+    "pandas", "implicit", "gymnasium", "stable_baselines3", "matplotlib",
+)
+
+
+def check(fn: Check) -> Check:
+    """Register a check; its failures are prefixed with its name."""
+
+    @functools.wraps(fn)
+    def wrapper(task: Task) -> None:
+        try:
+            fn(task)
+        except AssertionError as exc:
+            raise AssertionError(f"{fn.__name__}: {exc}") from None
+
+    ALL_CHECKS.append(wrapper)
+    return wrapper
+
+
+def same(a: Any, b: Any, rtol: float = 1e-6, atol: float = 1e-9, path: str = "") -> str | None:
+    """Where two JSON-like values differ (numbers compared with a tolerance), or None."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return None if a == b else f"{path or 'value'}: {a!r} != {b!r}"
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        if math.isnan(a) and math.isnan(b):
+            return None
+        return None if math.isclose(a, b, rel_tol=rtol, abs_tol=atol) else f"{path or 'value'}: {a!r} != {b!r}"
+    if isinstance(a, dict) and isinstance(b, dict):
+        if set(a) != set(b):
+            return f"{path or 'record'}: keys {sorted(a)} != {sorted(b)}"
+        for key in a:
+            diff = same(a[key], b[key], rtol, atol, f"{path}.{key}" if path else str(key))
+            if diff:
+                return diff
+        return None
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if len(a) != len(b):
+            return f"{path or 'list'}: length {len(a)} != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            diff = same(x, y, rtol, atol, f"{path}[{i}]")
+            if diff:
+                return diff
+        return None
+    return None if a == b else f"{path or 'value'}: {a!r} != {b!r}"
+
+
+@check
+def check_config_dataclass(task: Task) -> None:
+    """The config is a frozen TaskConfig dataclass; every field has a default and help text."""
+    cls = type(task).Config
+    assert dataclasses.is_dataclass(cls) and issubclass(cls, TaskConfig), f"{cls} is not a TaskConfig dataclass"
+    assert cls.__dataclass_params__.frozen, f"{cls.__name__} must be a frozen dataclass"  # type: ignore[attr-defined]
+    for f in dataclasses.fields(cls):
+        has_default = f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+        assert has_default, f"{cls.__name__}.{f.name} has no default"
+        assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no metadata help text"
+    rendered = options(cls)
+    assert {o.name for o in rendered} >= {"seed", "smoke"}, "the config must keep TaskConfig's seed and smoke"
+
+
+@check
+def check_init_stores_config(task: Task) -> None:
+    """``Task(config)`` stores the config and nothing learned."""
+    fresh = type(task)(task.config)
+    assert fresh.config is task.config, "__init__ must store the config as self.config"
+    learned = [k for k in vars(fresh) if k.endswith("_") and not k.startswith("_")]
+    assert not learned, f"__init__ sets learned attributes {learned}; only train()/load() may"
+
+
+@check
+def check_sample_data_loads(task: Task) -> None:
+    """``sample_data`` writes data that ``load_data`` reads into non-empty, consistent splits."""
+    st = state.get(task)
+    splits = st.splits
+    assert isinstance(splits, Splits), f"load_data returned {type(splits).__name__}, expected mltasks.Splits"
+    sizes = splits.sizes()
+    assert sizes.get("train", 0) > 0, f"the train split is empty or has no len(): sizes {sizes}"
+    again = st.fresh_task().load_data(st.source).sizes()
+    assert again == sizes, f"loading the same source twice gave different split sizes: {sizes} vs {again}"
+
+
+@check
+def check_predict_before_train_raises(task: Task) -> None:
+    """``predict`` before ``train`` raises NotTrainedError."""
+    st = state.get(task)
+    st.trained  # noqa: B018 - gives the example inputs
+    fresh = st.fresh_task()
+    try:
+        fresh.predict(st.inputs or None)
+    except NotTrainedError:
+        return
+    except Exception as exc:
+        raise AssertionError(
+            f"predict before train raised {type(exc).__name__}: {exc}; expected NotTrainedError"
+        ) from None
+    raise AssertionError("predict before train returned instead of raising NotTrainedError")
+
+
+@check
+def check_train_returns_self(task: Task) -> None:
+    """``train`` returns the task itself and sets learned attributes (ending in ``_``)."""
+    st = state.get(task)
+    trained = st.trained
+    assert st.returned is trained, f"train() returned {type(st.returned).__name__}, expected self"
+    learned = [k for k in vars(trained) if k.endswith("_") and not k.startswith("_")]
+    assert learned, "train() set no learned attribute (names ending in '_')"
+
+
+@check
+def check_metrics_finite(task: Task) -> None:
+    """``evaluate`` returns a non-empty dict of names to finite floats."""
+    st = state.get(task)
+    st.trained  # noqa: B018 - trains on first use
+    metrics = st.metrics
+    assert isinstance(metrics, dict) and metrics, f"evaluate returned {metrics!r}, expected a non-empty dict"
+    for key, value in metrics.items():
+        assert isinstance(key, str), f"metric name {key!r} is not a string"
+        assert isinstance(value, (int, float)) and not isinstance(value, bool), f"metric {key!r} is {value!r}"
+        assert math.isfinite(value), f"metric {key!r} is not finite: {value}"
+
+
+@check
+def check_predict_records(task: Task) -> None:
+    """``predict`` returns a list of JSON-serialisable dicts."""
+    st = state.get(task)
+    st.trained  # noqa: B018 - trains on first use
+    records = st.predictions
+    assert isinstance(records, list) and records, f"predict returned {records!r}, expected a non-empty list"
+    for record in records:
+        assert isinstance(record, dict), f"predict returned a {type(record).__name__} record, expected dict"
+    try:
+        json.dumps(records, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise AssertionError(f"predictions are not JSON-ready: {exc}") from None
+
+
+@check
+def check_save_load_same_predictions(task: Task) -> None:
+    """``save`` then ``load`` gives a new object that predicts exactly the same."""
+    st = state.get(task)
+    loaded = st.reloaded()  # trains first
+    assert loaded is not st.trained, "load() must build a new object"
+    assert isinstance(loaded, type(task)), f"load() returned {type(loaded).__name__}"
+    diff = same(st.predictions, loaded.predict(st.inputs or None))
+    assert diff is None, f"predictions differ after save/load: {diff}"
+
+
+@check
+def check_same_seed_same_metrics(task: Task) -> None:
+    """Training again with the same seed gives the same metrics (rtol 1e-6, one thread)."""
+    st = state.get(task)
+    diff = same(st.metrics, st.retrained_metrics(), rtol=1e-6)
+    assert diff is None, f"the same seed gave different metrics: {diff}"
+
+
+@check
+def check_empty_data_raises(task: Task) -> None:
+    """``load_data`` on an empty folder raises DataError."""
+    empty = state.scratch_dir("empty")
+    _expect_data_error(task, empty, "an empty folder")
+
+
+@check
+def check_garbage_data_raises(task: Task) -> None:
+    """``load_data`` on a file, and a folder, of random bytes raises DataError."""
+    folder = state.scratch_dir("garbage")
+    junk = folder / "garbage.bin"
+    junk.write_bytes(os.urandom(4096))
+    _expect_data_error(task, junk, "a file of random bytes")
+    _expect_data_error(task, folder, "a folder holding only random bytes")
+
+
+def _expect_data_error(task: Task, source: Any, what: str) -> None:
+    try:
+        state.get(task).fresh_task().load_data(source)
+    except DataError as exc:
+        assert str(source) in str(exc) or os.path.basename(str(source)) in str(exc), (
+            f"the DataError for {what} should name the path {source}: got {exc!r}"
+        )
+        return
+    except Exception as exc:
+        raise AssertionError(f"load_data on {what} raised {type(exc).__name__}: {exc}; expected DataError") from None
+    raise AssertionError(f"load_data on {what} ({source}) returned instead of raising DataError")
+
+
+@check
+def check_report(task: Task) -> None:
+    """``report`` (optional) returns None or a Report whose figures and artifacts exist."""
+    from mltasks.report import Report
+
+    st = state.get(task)
+    run_dir = state.scratch_dir("report")
+    report = st.trained.report(st.splits, run_dir)
+    if report is None:
+        return
+    assert isinstance(report, Report), f"report() returned {type(report).__name__}, expected mltasks.Report"
+    for title, path in report.figures:
+        full = path if path.is_absolute() else run_dir / path
+        assert full.is_file(), f"figure {title!r} file {full} does not exist"
+        assert full.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", f"figure {title!r} ({full}) is not a PNG"
+    for path in report.artifacts:
+        full = path if path.is_absolute() else run_dir / path
+        assert full.exists(), f"artifact {full} does not exist"
+
+
+@check
+def check_registration_import_light(task: Task) -> None:
+    """``mltasks info NAME`` (registration + config) imports no heavy library."""
+    name = state.registered_name(task)
+    if name is None:
+        return  # not installed as a plugin: nothing to register
+    code = (
+        "import sys\nfrom mltasks.cli import cli\n"
+        f"try:\n    cli(['info', {name!r}], prog_name='mltasks')\nexcept SystemExit as e:\n    code = e.code\n"
+        f"heavy = sorted(m for m in {HEAVY_MODULES!r} if m in sys.modules)\n"
+        "print('HEAVY:' + ','.join(heavy))\nsys.exit(code or 0)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # the same plugins
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, f"mltasks info {name} failed: {proc.stderr.strip()[-500:]}"
+    heavy = proc.stdout.rsplit("HEAVY:", 1)[-1].strip()
+    assert not heavy, f"mltasks info {name} imported heavy modules: {heavy}"
+    for opt in options(type(task).Config):
+        assert opt.name in proc.stdout, f"mltasks info {name} does not show option {opt.name!r}"

@@ -1,0 +1,164 @@
+"""The command line, in-process through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from mltasks.cli import cli
+
+
+def invoke(*args, **kw):
+    return CliRunner().invoke(cli, list(args), **kw)
+
+
+def test_version_and_help():
+    assert invoke("--version").output.startswith("mltasks, version ")
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("list", "info", "run", "evaluate", "predict", "plugins"):
+        assert command in result.output
+
+
+def test_list_shows_toy(toy):
+    result = invoke("list")
+    assert result.exit_code == 0
+    assert "toy" in result.output and "mltasks-toy" in result.output
+    rows = json.loads(invoke("list", "--json").output)
+    assert {"name": "toy", "summary": "least-squares line", "distribution": "mltasks-toy", "version": "1.0"} in rows
+
+
+def test_info_lists_every_option_with_default_and_help(toy):
+    result = invoke("info", "toy")
+    assert result.exit_code == 0
+    for text in ("CSV x,y", "y = 3x - 2", "noise (float, default 0.1)", "noise added to the sample targets",
+                 "names (tuple[str, ...], default ('a', 'b'))", "seed (int, default 0)"):
+        assert text in result.output
+
+
+def test_unknown_task_names_installed_ones_and_builtin_distribution(toy, monkeypatch):
+    monkeypatch.setenv("MLTASKS_LOAD_PLUGINS", "toy")
+    result = invoke("run", "nosuch")
+    assert result.exit_code == 2
+    assert result.output == "Error: unknown task 'nosuch'; installed tasks: toy\n"
+    result = invoke("info", "speech")
+    assert result.exit_code == 2
+    assert "it is built in but not installed: pip install mltasks-speech" in result.output
+
+
+def test_run_evaluate_predict(toy, tmp_path):
+    out = tmp_path / "run1"
+    result = invoke("run", "toy", "--out", str(out), "--set", "noise=0", "epochs=2", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    assert "mse:" in result.output and str(out) in result.output
+    for name in ("config.json", "run.json", "metrics.json", "report.md", "run.log", "model/coef.npy"):
+        assert (out / name).exists(), name
+    config = json.loads((out / "config.json").read_text())
+    assert config["task"] == "toy" and config["config"]["seed"] == 3 and config["config"]["epochs"] == 2
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["split"] == "test" and metrics["metrics"]["mse"] < 1e-20  # noise=0: an exact fit
+    run_info = json.loads((out / "run.json").read_text())
+    assert run_info["status"] == "complete" and run_info["data"]["sizes"] == {"train": 120, "val": 40, "test": 40}
+    report = (out / "report.md").read_text()
+    assert "## Training history" in report and "| Coefficients" not in report and "## Coefficients" in report
+
+    evaluated = json.loads(invoke("evaluate", str(out), "--json").output)
+    assert evaluated["metrics"] == metrics["metrics"]
+    result = invoke("predict", str(out), "0", "1", "--json")
+    assert result.exit_code == 0, result.output
+    assert [round(r["y"], 6) for r in json.loads(result.output)] == [-2.0, 1.0]
+    listing = sorted(p.name for p in out.rglob("*"))
+    invoke("evaluate", str(out))
+    invoke("predict", str(out), "0.5", "--out", str(tmp_path / "pred.json"))
+    assert sorted(p.name for p in out.rglob("*")) == listing  # a finished run is never changed
+    assert json.loads((tmp_path / "pred.json").read_text())[0]["x"] == 0.5
+
+
+def test_precedence_defaults_file_set_seed(toy, tmp_path):
+    conf = tmp_path / "c.toml"
+    conf.write_text("noise = 0.5\nepochs = 4\nseed = 9\n")
+    result = invoke("run", "toy", "--config", str(conf), "--set", "epochs=5", "--seed", "1",
+                    "--out", str(tmp_path / "r"), "--quick")
+    assert result.exit_code == 0, result.output
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())["config"]
+    assert (saved["noise"], saved["epochs"], saved["seed"], saved["smoke"]) == (0.5, 5, 1, True)
+
+
+def test_bad_config_exits_2_with_one_line(toy, tmp_path):
+    cases = {
+        ("--set", "epoch=3"): "unknown config key 'epoch' (did you mean 'epochs'?)",
+        ("--set", "epochs=three"): "config key 'epochs': 'three' is not a valid int",
+        ("--set", "noise=-1"): "noise must be >= 0",
+        ("--set", "noise"): "--set expects KEY=VALUE",
+        ("--config", str(tmp_path / "missing.toml")): "missing.toml: config file not found",
+    }
+    for args, message in cases.items():
+        result = invoke("run", "toy", *args, "--out", str(tmp_path / "never"))
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], (args, lines)
+    assert not (tmp_path / "never").exists() and not list(tmp_path.glob(".never*"))
+
+
+def test_bad_data_exits_2_naming_the_file_and_writes_nothing(toy, tmp_path):
+    junk = tmp_path / "junk.csv"
+    junk.write_bytes(b"\xff\xfe\x00garbage")
+    result = invoke("run", "toy", "--data", str(junk), "--out", str(tmp_path / "r"))
+    assert result.exit_code == 2
+    assert result.output.strip() == f"Error: {junk}: not a numeric x,y CSV (UnicodeDecodeError)"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.csv", "site"]
+
+
+def test_existing_run_needs_force(toy, tmp_path):
+    out = tmp_path / "r"
+    assert invoke("run", "toy", "--out", str(out), "--set", "noise=0").exit_code == 0
+    first = (out / "metrics.json").read_text()
+    result = invoke("run", "toy", "--out", str(out), "--set", "noise=0.3")
+    assert result.exit_code == 2 and "already exists (use --force" in result.output
+    assert (out / "metrics.json").read_text() == first
+    assert invoke("run", "toy", "--out", str(out), "--set", "noise=0.3", "--force").exit_code == 0
+    assert (out / "metrics.json").read_text() != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "site"]
+
+
+def test_default_run_directory_names_do_not_clash(toy, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert invoke("run", "toy").exit_code == 0
+    names = sorted(p.name for p in (tmp_path / "runs").iterdir())
+    assert len(names) == 2 and all(n.startswith("toy-") for n in names)
+
+
+def test_failure_leaves_no_complete_directory_and_resume_continues(toy, tmp_path):
+    out = tmp_path / "r"
+    result = invoke("run", "toy", "--out", str(out), "--set", "fail_in_train=true")
+    assert result.exit_code == 1 and "unexpected RuntimeError: boom" in result.output
+    assert not out.exists()
+    partial = tmp_path / ".r.partial"
+    assert (partial / "checkpoints" / "state.json").exists()  # kept: it holds a checkpoint
+    assert json.loads((partial / "run.json").read_text())["status"] == "failed"
+    # the same config would fail again; resume with the saved config after fixing it by hand
+    saved = json.loads((partial / "config.json").read_text())
+    saved["config"]["fail_in_train"] = False
+    (partial / "config.json").write_text(json.dumps(saved))
+    result = invoke("run", "toy", "--resume", str(partial))
+    assert result.exit_code == 0, result.output
+    assert (out / "metrics.json").exists() and not partial.exists()
+    assert not (out / "checkpoints").exists()
+
+
+def test_resume_without_interrupted_run_is_a_clear_error(toy, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = invoke("run", "toy", "--resume")
+    assert result.exit_code == 2 and "no interrupted toy run to resume" in result.output
+
+
+def test_predict_bad_run_dir(tmp_path, toy):
+    result = invoke("predict", str(tmp_path / "nope"), "1")
+    assert result.exit_code == 2 and "no such run directory" in result.output
+
+
+def test_debug_shows_traceback(toy, tmp_path):
+    result = invoke("--debug", "run", "toy", "--out", str(tmp_path / "r"), "--set", "fail_in_train=1")
+    assert isinstance(result.exception, RuntimeError)

@@ -1,0 +1,89 @@
+"""Config resolution: text to typed values, TOML files, precedence and errors."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Optional
+
+import pytest
+
+from mltasks import TaskConfig
+from mltasks.config import convert, options, parse_assignments, read_toml, resolve, to_dict, to_toml
+from mltasks.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Cfg(TaskConfig):
+    lr: float = field(default=0.1, metadata={"help": "learning rate"})
+    epochs: int = field(default=3, metadata={"help": "epochs"})
+    model: Literal["cnn", "lstm"] = field(default="cnn", metadata={"help": "model"})
+    layers: tuple[int, ...] = field(default=(64, 32), metadata={"help": "hidden sizes"})
+    names: list[str] = field(default_factory=list, metadata={"help": "names"})
+    limit: Optional[int] = field(default=None, metadata={"help": "limit"})  # noqa: UP045 - both spellings work
+    cap: int | None = field(default=None, metadata={"help": "cap"})
+    flag: bool = field(default=False, metadata={"help": "flag"})
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "expected"),
+    [
+        ("lr", "3e-4", 3e-4), ("epochs", "12", 12), ("epochs", "1e5", 100000), ("epochs", "1_000", 1000),
+        ("model", "lstm", "lstm"), ("layers", "128, 64,32", (128, 64, 32)), ("names", "a,b", ["a", "b"]),
+        ("limit", "none", None), ("limit", "7", 7), ("cap", "", None), ("cap", "5", 5),
+        ("flag", "yes", True), ("flag", "0", False), ("seed", "42", 42),
+    ],
+)
+def test_text_values_convert_to_the_field_type(key, text, expected):
+    config = resolve(Cfg, {key: text})
+    assert getattr(config, key) == expected
+    assert type(getattr(config, key)) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("key", "text", "message"),
+    [
+        ("lr", "fast", "config key 'lr': 'fast' is not a valid float"),
+        ("epochs", "2.5", "config key 'epochs': '2.5' is not a valid int"),
+        ("flag", "maybe", "config key 'flag': 'maybe' is not a valid bool"),
+        ("model", "gru", "config key 'model': 'gru' is not one of cnn, lstm"),
+        ("layers", "1,x", "config key 'layers': 'x' is not a valid int"),
+        ("epoch", "3", "unknown config key 'epoch' (did you mean 'epochs'?); valid keys: seed, smoke"),
+    ],
+)
+def test_bad_values_name_key_value_and_type(key, text, message):
+    with pytest.raises(ConfigError) as info:
+        resolve(Cfg, {key: text})
+    assert message in str(info.value)
+
+
+def test_layers_apply_in_order_and_toml_values_are_checked(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('lr = 0.5\nepochs = 2\nlayers = [8, 4]\nmodel = "lstm"\n')
+    config = resolve(Cfg, read_toml(path), {"epochs": "9"}, sources=[str(path), "--set"])
+    assert (config.lr, config.epochs, config.layers, config.model) == (0.5, 9, (8, 4), "lstm")
+    path.write_text("epochs = 'many'\n")
+    with pytest.raises(ConfigError, match="'many' is not a valid int"):
+        resolve(Cfg, read_toml(path))
+    path.write_text("lr = \n")
+    with pytest.raises(ConfigError, match="c.toml: not valid TOML"):
+        read_toml(path)
+    path.write_text("[config]\nbogus = 1\n")
+    with pytest.raises(ConfigError, match=r"c.toml: unknown config key 'bogus'"):
+        resolve(Cfg, read_toml(path), sources=[str(path)])
+
+
+def test_toml_round_trip_of_resolved_config(tmp_path):
+    config = resolve(Cfg, {"lr": "0.25", "layers": "3,2", "names": "x", "limit": "4", "flag": "true"})
+    path = tmp_path / "best.toml"
+    path.write_text(to_toml(to_dict(config)))
+    assert resolve(Cfg, read_toml(path)) == config
+
+
+def test_assignments_and_options():
+    assert parse_assignments(["a=1", "b-c=x=y"]) == {"a": "1", "b_c": "x=y"}
+    with pytest.raises(ConfigError, match="--set expects KEY=VALUE, got 'oops'"):
+        parse_assignments(["oops"])
+    opts = {o.name: o for o in options(Cfg)}
+    assert opts["model"].choices == ("cnn", "lstm") and opts["model"].type == "choice"
+    assert opts["names"].default == [] and opts["lr"].help == "learning rate"
+    assert convert("3", int, "k") == 3
