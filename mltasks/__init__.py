@@ -4,19 +4,32 @@ Public names: :class:`Task`, :class:`TaskConfig`, :class:`TaskSpec`, :class:`Spl
 :class:`Progress`, :class:`Report`, :data:`hookimpl`, :func:`run`, :func:`load_run`,
 :func:`get_task`; the modules :mod:`mltasks.errors`, :mod:`mltasks.testing`,
 :mod:`mltasks.plots` and, with the ``torch`` extra, :mod:`mltasks.torch`.
+
+Names are imported on first use (PEP 562), so ``mltasks --help`` stays fast.
 """
 
 from __future__ import annotations
 
-from mltasks.hookspecs import hookimpl
-from mltasks.lookup import get_task
-from mltasks.progress import Progress
-from mltasks.report import Report
-from mltasks.runner import RunResult, evaluate_run, load_run, predict_run, run
-from mltasks.spec import TaskSpec
-from mltasks.task import Splits, Task, TaskConfig
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "Progress": "mltasks.progress",
+    "Report": "mltasks.report",
+    "RunResult": "mltasks.runner",
+    "Splits": "mltasks.task",
+    "Task": "mltasks.task",
+    "TaskConfig": "mltasks.task",
+    "TaskSpec": "mltasks.spec",
+    "evaluate_run": "mltasks.runner",
+    "get_task": "mltasks.lookup",
+    "hookimpl": "mltasks.hookspecs",
+    "load_run": "mltasks.runner",
+    "predict_run": "mltasks.runner",
+    "run": "mltasks.runner",
+}
 
 __all__ = [
     "Progress",
@@ -33,3 +46,25 @@ __all__ = [
     "predict_run",
     "run",
 ]
+
+if TYPE_CHECKING:
+    from mltasks.hookspecs import hookimpl
+    from mltasks.lookup import get_task
+    from mltasks.progress import Progress
+    from mltasks.report import Report
+    from mltasks.runner import RunResult, evaluate_run, load_run, predict_run, run
+    from mltasks.spec import TaskSpec
+    from mltasks.task import Splits, Task, TaskConfig
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mltasks' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -259,6 +259,37 @@ def predict(run_dir: str, inputs: tuple[str, ...], input_file: str | None, sets:
             click.echo("  ".join(f"{k}={_short(v)}" for k, v in record.items()))
 
 
+@cli.command()
+@click.argument("task")
+@click.option("--data", help="Data path (or id); default: the task's embedded dataset.")
+@click.option("--space", type=click.Path(dir_okay=False), help="Search-space TOML (default: the task's own).")
+@click.option("--trials", type=int, default=20, show_default=True, help="Trials to add to the study.")
+@click.option("--timeout", type=float, help="Stop starting trials after S seconds.")
+@click.option("--metric", help="Validation metric to optimise (default: the space file's).")
+@click.option("--direction", type=click.Choice(["maximize", "minimize"]), help="Default: from the metric's name.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes sharing the study.")
+@click.option("--storage", help="Optuna storage shared by processes/machines: sqlite:///study.db or journal:FILE.")
+@click.option("--study-name", help="Name of the study inside the storage (default mltasks-TASK).")
+@click.option("--pruner", type=click.Choice(["median", "halving", "none"]), default="median", show_default=True)
+@click.option("--set", "sets", multiple=True, help="Fixed KEY=VALUE overrides for every trial.", metavar="KEY=VALUE")
+@click.option("--seed", type=int, default=0, show_default=True, help="Base seed (trial N uses seed+N).")
+@click.option("--quick", is_flag=True, help="Every trial in smoke mode.")
+@click.option("--out", type=click.Path(file_okay=False), help="Study folder (default runs/tune-TASK-TIME).")
+def tune(task: str, data: str | None, space: str | None, trials: int, timeout: float | None, metric: str | None,
+         direction: str | None, jobs: int, storage: str | None, study_name: str | None, pruner: str,
+         sets: tuple[str, ...], seed: int, quick: bool, out: str | None) -> None:
+    """Search TASK's hyperparameters with Optuna; each trial is a normal run."""
+    from mltasks.tune import tune as run_tune
+
+    summary = run_tune(task, data, space=space, trials=trials, timeout=timeout, metric=metric,
+                       direction=direction, jobs=jobs, storage=storage, out=out, study_name=study_name,
+                       seed=seed, overrides=_pairs(sets), pruner=pruner, quick=quick)
+    best = summary["best"]
+    click.echo(f"Trials: {summary['trials']}")
+    click.echo(f"Best trial {best['number']}: {summary['metric']} = {best['value']:.6g} with {best['params']}")
+    click.echo(f"Study folder: {Path(best['run_dir']).parent.parent}")
+
+
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"

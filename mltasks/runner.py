@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import math
-import platform
 import shutil
 import sys
 import tempfile
@@ -69,8 +68,12 @@ def _json_metrics(metrics: Mapping[str, float]) -> dict[str, float | None]:
 
 
 def _versions(distribution: str) -> dict[str, str]:
+    import platform
+
     out = {"python": platform.python_version()}
     for name in ("mltasks", distribution):
+        if not name:
+            continue
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -189,10 +192,12 @@ def _execute(
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "timings": {},
     }
-    rundir.write_json(partial / "config.json", {"task": name, "data": None if data is None else str(data),
-                                                 "config": config_dict})
-    rundir.write_json(partial / "run.json", run_info)
-    handler = _log_to(partial / "run.log")
+    if main:
+        rundir.write_json(partial / "config.json", {"task": name, "data": None if data is None else str(data),
+                                                     "config": config_dict})
+        rundir.write_json(partial / "run.json", run_info)
+    # other torchrun ranks read the shared checkpoints but write nothing into the run
+    handler = _log_to(partial / "run.log") if main else logging.NullHandler()
     progress = progress or Progress(quiet=not main)
     progress.checkpoint_dir = partial / "checkpoints"
     progress.resume = resume
@@ -248,13 +253,16 @@ def _execute(
     except BaseException as exc:
         logger.removeHandler(handler)
         handler.close()
-        _abandon(partial, run_info, exc, keep=trained and main and _has_checkpoint(partial))
+        if main:
+            _abandon(partial, run_info, exc, keep=trained and _has_checkpoint(partial))
+        elif not resume:
+            shutil.rmtree(partial, ignore_errors=True)
         raise
     logger.removeHandler(handler)
     handler.close()
     if main:
         final = rundir.finish(partial, force=force)
-    else:
+    elif not resume:  # a rank's own scratch folder
         shutil.rmtree(partial, ignore_errors=True)
     return RunResult(final, metrics, split, config, task_obj, val_metrics, list(progress.history))
 

@@ -1,0 +1,30 @@
+"""mltasks.torch: the shared training engine for torch tasks (extra ``mltasks[torch]``).
+
+::
+
+    from mltasks.torch import fit, FitConfig, infer, select_device, save_weights, load_weights
+    result = fit(model, train_ds, val_ds, loss_fn=lambda m, b: F.cross_entropy(m(b[0]), b[1]),
+                 config=FitConfig(epochs=10, patience=3), progress=progress)
+
+Only torch plugins import this module (it imports torch); the core never does.
+Under ``torchrun --nproc-per-node N -m mltasks run TASK`` the same code trains with
+DistributedDataParallel.
+"""
+
+from __future__ import annotations
+
+try:
+    import safetensors  # noqa: F401
+    import torch  # noqa: F401
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    from mltasks.errors import MissingDependencyError
+
+    raise MissingDependencyError(f"mltasks.torch needs {exc.name}", pip="mltasks[torch]") from exc
+
+from mltasks.torch.checkpoint import load_weights, save_weights
+from mltasks.torch.config import FitConfig, FitResult
+from mltasks.torch.device import move_to, select_device
+from mltasks.torch.fit import fit
+from mltasks.torch.infer import infer
+
+__all__ = ["FitConfig", "FitResult", "fit", "infer", "load_weights", "move_to", "save_weights", "select_device"]

@@ -1,0 +1,8 @@
+"""Hyperparameter search for any task (``mltasks tune``), on Optuna (``pip install 'mltasks[tune]'``)."""
+
+from __future__ import annotations
+
+from mltasks.tune.space import Param, Space, load_space, parse_space
+from mltasks.tune.study import tune
+
+__all__ = ["Param", "Space", "load_space", "parse_space", "tune"]
