@@ -1,0 +1,78 @@
+"""The shared cache (converted models, image features, built datasets).
+
+It lives in ``MLTASKS_CACHE_DIR`` (default ``~/.cache/mltasks``); entries are addressed by
+a hash of what they were made from, and written atomically so that a crash or two
+processes racing never leave a half-written entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+def cache_dir(namespace: str = "") -> Path:
+    """``$MLTASKS_CACHE_DIR/namespace`` (created); default root ``~/.cache/mltasks``."""
+    root = Path(os.environ.get("MLTASKS_CACHE_DIR") or Path.home() / ".cache" / "mltasks")
+    path = root / namespace if namespace else root
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def content_key(*parts: Any) -> str:
+    """A sha256 hex key of JSON-serialisable parts, bytes, or files (hashed by content)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        if isinstance(part, (bytes, bytearray, memoryview)):
+            digest.update(bytes(part))
+        elif isinstance(part, Path) and part.is_file():
+            with part.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+        else:
+            digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+@contextmanager
+def atomic_dir(final: Path) -> Iterator[Path]:
+    """Yield a temporary sibling folder to fill; on success it is renamed to ``final``.
+
+    If another process finished ``final`` first, that entry is kept and the new one
+    dropped (both hold the same content by construction of the key).
+    """
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    try:
+        yield tmp
+        try:
+            tmp.rename(final)
+        except OSError:
+            if not final.exists():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextmanager
+def atomic_file(final: Path, mode: str = "wb") -> Iterator[Any]:
+    """Yield an open temporary file; on success it replaces ``final``."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+        os.replace(tmp, final)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
