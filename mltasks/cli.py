@@ -120,7 +120,7 @@ def list_tasks(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo("No tasks installed. Install a plugin, e.g.: pip install mltasks-text")
+        click.echo("No tasks installed. Install a plugin, e.g.: pip install mltasks-text (./plugins/text in a checkout)")
         return
     width = max(len(r["name"]) for r in rows)
     for row in rows:
@@ -205,6 +205,8 @@ def evaluate(run_dir: str, data: str | None, as_json: bool) -> None:
     from mltasks.runner import evaluate_run
 
     result = evaluate_run(run_dir, data)
+    if "warning" in result:
+        click.echo(f"Warning: {result['warning']}", err=True)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
@@ -225,7 +227,7 @@ def _parse_option(value: str) -> Any:
     return value
 
 
-@cli.command()
+@cli.command(context_settings={"ignore_unknown_options": True})
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("inputs", nargs=-1)
 @click.option("--file", "input_file", type=click.Path(dir_okay=False), help="Read inputs from F, one per line.")

@@ -14,28 +14,42 @@ class Report:
     """Sections, tables, figures and artifacts a task returns from ``Task.report``.
 
     Figures and artifacts are files the task wrote inside the run directory; paths are
-    stored relative to it when possible.
+    stored relative to it when possible. ``report.md`` shows sections, tables and figures
+    in the order they were added.
     """
 
     sections: list[tuple[str, str]] = field(default_factory=list)
     tables: list[tuple[str, list[dict[str, Any]]]] = field(default_factory=list)
     figures: list[tuple[str, Path]] = field(default_factory=list)
     artifacts: list[Path] = field(default_factory=list)
+    order: list[tuple[str, int]] = field(default_factory=list)
 
     def add_section(self, title: str, markdown: str) -> Report:
         """A titled block of markdown text."""
+        self.order.append(("section", len(self.sections)))
         self.sections.append((title, markdown))
         return self
 
     def add_table(self, title: str, rows: Sequence[Mapping[str, Any]]) -> Report:
-        """A table: one dict per row, the first row's keys are the columns."""
+        """A table: one dict per row; the columns are the rows' keys, in first-seen order."""
+        self.order.append(("table", len(self.tables)))
         self.tables.append((title, [dict(r) for r in rows]))
         return self
 
     def add_figure(self, title: str, path: Path | str) -> Report:
         """A PNG the task saved (see :mod:`mltasks.plots`)."""
+        self.order.append(("figure", len(self.figures)))
         self.figures.append((title, Path(path)))
         return self
+
+    def blocks(self) -> list[tuple[str, int]]:
+        """(kind, index) of every section, table and figure, in the order they were added
+        (items appended to the lists directly come last)."""
+        seen = set(self.order)
+        rest = [(kind, i) for kind, items in (("section", self.sections), ("table", self.tables),
+                                              ("figure", self.figures)) for i in range(len(items))
+                if (kind, i) not in seen]
+        return [*self.order, *rest]
 
     def add_artifact(self, path: Path | str) -> Report:
         """A file users want from the run (``submission.csv``, a GIF)."""
@@ -90,8 +104,10 @@ def render(
     """
     out = [f"# {task_name} run `{title or run_dir.name}`\n"]
     data = run_info.get("data", {})
+    sha = str(data.get("sha256", ""))
+    sha = sha[:12] if all(c in "0123456789abcdef" for c in sha) else sha
     out.append(
-        f"- data: `{data.get('source', 'default')}` (sha256 `{str(data.get('sha256', ''))[:12]}`)\n"
+        f"- data: `{data.get('source', 'default')}` (sha256 `{sha}`)\n"
         f"- seed: {config.get('seed')}\n"
         f"- wall time: {run_info.get('timings', {}).get('total_s', 0):.1f} s\n"
     )
@@ -102,12 +118,16 @@ def render(
     out.append(f"\n## Metrics ({label})\n\n")
     out.append(markdown_table([{"metric": k, "value": v} for k, v in metrics.items()]))
     if report is not None:
-        for title, text in report.sections:
-            out.append(f"\n## {title}\n\n{text.rstrip()}\n")
-        for title, rows in report.tables:
-            out.append(f"\n## {title}\n\n" + markdown_table(rows))
-        for title, path in report.figures:
-            out.append(f"\n## {title}\n\n![{title}]({_relative(path, run_dir)})\n")
+        for kind, i in report.blocks():
+            if kind == "section":
+                title, text = report.sections[i]
+                out.append(f"\n## {title}\n\n{text.rstrip()}\n")
+            elif kind == "table":
+                title, rows = report.tables[i]
+                out.append(f"\n## {title}\n\n" + markdown_table(rows))
+            else:
+                title, path = report.figures[i]
+                out.append(f"\n## {title}\n\n![{title}]({_relative(path, run_dir)})\n")
         if report.artifacts:
             out.append("\n## Artifacts\n\n")
             out += [f"- `{_relative(p, run_dir)}`\n" for p in report.artifacts]

@@ -142,6 +142,8 @@ def run(
     name, task_cls = _task_class(task)
     root = Path(root)
     main = is_main_process()
+    if data is not None and Path(str(data)).exists():
+        data = str(Path(str(data)).resolve())  # evaluate must find it from any directory
     if resume is not None:
         partial = rundir.find_resumable(str(resume), name, root)
         saved = rundir.read_json(partial / "config.json")
@@ -334,12 +336,23 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None) -> dict[st
     saved = _run_config(Path(run_dir))
     task_obj = load_run(run_dir)
     source = data if data is not None else saved.get("data")
+    warning = ""
+    if data is None:  # re-scoring the run's own data: it must be the data the run saw
+        recorded = rundir.read_json(Path(run_dir) / "run.json").get("data", {}).get("sha256")
+        current = rundir.data_fingerprint(source).get("sha256")
+        if recorded and current != recorded:
+            warning = (f"{source}: the data changed since the run (sha256 {str(recorded)[:12]} -> "
+                       f"{str(current)[:12]}); the test split may now overlap the training data")
+            logger.warning(warning)
     seed_everything(task_obj.config.seed)
     splits = task_obj.load_data(source)
     test = splits.test if splits.test is not None else splits.val
     split = "test" if splits.test is not None and splits.test_labelled else "cv"
     metrics = clean_metrics(task_obj.evaluate(test), f"{type(task_obj).__name__}.evaluate")
-    return {"split": split, "metrics": metrics, "data": "default" if source is None else str(source)}
+    result: dict[str, Any] = {"split": split, "metrics": metrics, "data": "default" if source is None else str(source)}
+    if warning:
+        result["warning"] = warning
+    return result
 
 
 def predict_run(run_dir: str | Path, inputs: list[Any] | None = None, **options: Any) -> list[dict[str, Any]]:

@@ -162,3 +162,33 @@ def test_predict_bad_run_dir(tmp_path, toy):
 def test_debug_shows_traceback(toy, tmp_path):
     result = invoke("--debug", "run", "toy", "--out", str(tmp_path / "r"), "--set", "fail_in_train=1")
     assert isinstance(result.exception, RuntimeError)
+
+
+def test_relative_data_path_is_stored_absolute_and_changed_data_warns(toy, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "d.csv"
+    data.write_text("x,y\n" + "\n".join(f"{i / 10},{i / 5}" for i in range(30)))
+    assert invoke("run", "toy", "--data", "d.csv", "--out", "r").exit_code == 0
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["data"] == str(data)
+    monkeypatch.chdir(tmp_path / "site")
+    result = invoke("evaluate", str(tmp_path / "r"), "--json")
+    assert result.exit_code == 0 and "warning" not in json.loads(result.output)
+    data.write_text("x,y\n" + "\n".join(f"{i / 10},{i / 5}" for i in range(20)))
+    result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "r")])
+    assert result.exit_code == 0 and "Warning: " in result.output and "the data changed since the run" in result.output
+
+
+def test_predict_takes_negative_numbers_as_inputs(toy, tmp_path):
+    assert invoke("run", "toy", "--out", str(tmp_path / "r"), "--set", "noise=0").exit_code == 0
+    result = invoke("predict", str(tmp_path / "r"), "-1", "--json")
+    assert result.exit_code == 0, result.output
+    assert round(json.loads(result.output)[0]["y"], 6) == -5.0
+
+
+def test_report_keeps_the_order_blocks_were_added(tmp_path):
+    from mltasks.report import Report, render
+
+    report = Report().add_table("T1", [{"a": 1}]).add_section("S1", "text").add_table("T2", [{"b": 2}])
+    text = render(task_name="t", run_dir=tmp_path, run_info={}, config={}, metrics={"m": 1.0}, split="test",
+                  report=report)
+    assert text.index("## T1") < text.index("## S1") < text.index("## T2")
