@@ -120,7 +120,7 @@ def list_tasks(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo("No tasks installed. Install a plugin, e.g.: pip install mltasks-text (./plugins/text in a checkout)")
+        click.echo("No tasks installed. Install a plugin: pip install mltasks-text (./plugins/text in a checkout)")
         return
     width = max(len(r["name"]) for r in rows)
     for row in rows:
