@@ -48,10 +48,11 @@ def field_types(config_cls: type[TaskConfig]) -> dict[str, Any]:
 
 def type_name(tp: Any) -> str:
     """A short human name for a type hint: ``int``, ``float | None``, ``tuple[str, ...]``."""
-    if isinstance(tp, type):
-        return tp.__name__
-    if typing.get_origin(tp) is typing.Literal:
+    origin = typing.get_origin(tp)
+    if origin is typing.Literal:
         return "choice"
+    if origin is None and isinstance(tp, type):  # tuple[str, ...] is a "type" on Python 3.10
+        return tp.__name__
     return str(tp).replace("typing.", "")
 
 
