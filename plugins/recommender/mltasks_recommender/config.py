@@ -1,0 +1,102 @@
+"""Options of the ``recommender`` task (standard library only: ``mltasks info`` imports this)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mltasks.errors import ConfigError
+from mltasks.task import TaskConfig
+
+#: Per-model defaults used where ``iterations``, ``regularization`` or ``learning_rate`` is left at 0
+#: (ALS: measured on MovieLens small; BPR and LMF: implicit's own defaults).
+MODEL_DEFAULTS: dict[str, dict[str, float]] = {
+    "als": {"iterations": 15, "regularization": 0.05, "learning_rate": 0.0},
+    "bpr": {"iterations": 100, "regularization": 0.01, "learning_rate": 0.01},
+    "lmf": {"iterations": 30, "regularization": 0.6, "learning_rate": 1.0},
+}
+
+
+@dataclass(frozen=True)
+class RecommenderConfig(TaskConfig):
+    """Implicit-feedback recommendation: model, hyperparameters, data columns and split."""
+
+    model: Literal["als", "bpr", "lmf"] = field(
+        default="als",
+        metadata={"help": "implicit model: als (alternating least squares), bpr (Bayesian personalised "
+                          "ranking) or lmf (logistic matrix factorisation); a popularity baseline is always "
+                          "reported beside it"},
+    )
+    factors: int = field(default=64, metadata={"help": "number of latent factors"})
+    iterations: int = field(
+        default=0, metadata={"help": "training iterations (epochs); 0 = the model's default (ALS 15, BPR 100, LMF 30)"}
+    )
+    regularization: float = field(
+        default=0.0, metadata={"help": "L2 regularisation; 0 = the model's default (ALS 0.05, BPR 0.01, LMF 0.6)"}
+    )
+    learning_rate: float = field(
+        default=0.0, metadata={"help": "SGD learning rate for bpr/lmf; 0 = the model's default (BPR 0.01, LMF 1.0)"}
+    )
+    alpha: float = field(
+        default=1.0,
+        metadata={"help": "confidence scale: an interaction's weight is alpha x its value (1, or the rating "
+                          "when confidence=rating); ALS and LMF use it, BPR ignores weights"},
+    )
+    confidence: Literal["binary", "rating"] = field(
+        default="binary",
+        metadata={"help": "value of a kept interaction: binary (1; measured best on MovieLens) or rating "
+                          "(the rating/count itself; duplicates of a user-item pair are summed)"},
+    )
+    min_rating: float = field(
+        default=4.0,
+        metadata={"help": "keep interactions whose rating is at least this (MovieLens: 4 of 5 stars = liked); "
+                          "0 keeps all; ignored when the data has no rating column"},
+    )
+    k: int = field(default=10, metadata={"help": "length of the recommendation lists scored and predicted (the @k)"})
+    holdout: int = field(
+        default=5, metadata={"help": "interactions per user held out for the test split, and as many for validation"}
+    )
+    min_train_items: int = field(
+        default=5,
+        metadata={"help": "a user is held out only if this many interactions stay in train; users with fewer "
+                          "than 2 x holdout + this are kept in train only"},
+    )
+    split: Literal["random", "latest"] = field(
+        default="random",
+        metadata={"help": "which interactions a user leaves out: random (seeded) or latest (needs a timestamp "
+                          "column; val holds the ones just before test)"},
+    )
+    user_col: str = field(default="", metadata={"help": "user column name; empty = auto-detect (user, userId, ...)"})
+    item_col: str = field(default="", metadata={"help": "item column name; empty = auto-detect (item, movieId, ...)"})
+    rating_col: str = field(
+        default="", metadata={"help": "rating/weight column name; empty = auto-detect (rating, count, ...) if any"}
+    )
+    time_col: str = field(
+        default="", metadata={"help": "timestamp column name; empty = auto-detect (timestamp, time, date) if any"}
+    )
+    eval_every: int = field(
+        default=0,
+        metadata={"help": "report validation metrics every N iterations (learning curve, tuner pruning); "
+                          "0 = once, after training (fastest)"},
+    )
+
+    def __post_init__(self) -> None:
+        positive: dict[str, int] = {"factors": self.factors, "k": self.k, "holdout": self.holdout}
+        for name, value in positive.items():
+            if value < 1:
+                raise ConfigError(f"config key {name!r} must be at least 1, got {value}")
+        non_negative: dict[str, float] = {
+            "iterations": self.iterations, "regularization": self.regularization,
+            "learning_rate": self.learning_rate, "min_train_items": self.min_train_items,
+            "eval_every": self.eval_every,
+        }
+        for name, amount in non_negative.items():
+            if amount < 0:
+                raise ConfigError(f"config key {name!r} must be >= 0, got {amount}")
+        if self.alpha <= 0:
+            raise ConfigError(f"config key 'alpha' must be > 0, got {self.alpha}")
+
+    def resolved(self, name: str) -> float:
+        """``iterations``, ``regularization`` or ``learning_rate``, with 0 replaced by the model's default."""
+        value = getattr(self, name)
+        return value if value else MODEL_DEFAULTS[self.model][name]

@@ -1,0 +1,170 @@
+"""Per-user leave-k-out splits and the sparse user x item matrices the models train on.
+
+Each user with at least ``2 * holdout + min_train_items`` kept interactions leaves ``holdout``
+of them out for test and ``holdout`` more for validation (random with the seed, or the latest
+by timestamp); everyone else stays in train only. Which rows are held out depends only on
+the raw ids and the seed, so a trained model's id maps can be reused on the same data
+(``mltasks evaluate RUN_DIR``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+from mltasks import Splits
+from mltasks.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mltasks_recommender.config import RecommenderConfig
+    from mltasks_recommender.data import RawData
+
+#: Users kept in smoke mode (the first ones in id order).
+SMOKE_USERS = 120
+
+TRAIN, VAL, TEST = 0, 1, 2
+
+
+@dataclass
+class Interactions:
+    """One split: a users x items CSR matrix over the shared id maps.
+
+    :param matrix: confidence values for train; 1 for each held-out interaction otherwise.
+    :param exclude: for a held-out split, the user's other known interactions, which are
+        never recommended when scoring it (``None`` for train).
+    """
+
+    matrix: sp.csr_matrix
+    users: Sequence[str]
+    items: Sequence[str]
+    exclude: sp.csr_matrix | None = None
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.matrix.nnz)
+
+    def evaluated_users(self) -> np.ndarray:
+        """Indices of the users with at least one interaction in this split."""
+        return np.flatnonzero(np.diff(self.matrix.indptr))
+
+    def relevant(self, user: int) -> np.ndarray:
+        """Item indices of ``user`` in this split."""
+        return self.matrix.indices[self.matrix.indptr[user] : self.matrix.indptr[user + 1]]
+
+
+def prepare(raw: RawData, config: RecommenderConfig) -> pd.DataFrame:
+    """Filter by ``min_rating``, merge duplicate user-item pairs, and set each interaction's value."""
+    frame = raw.frame
+    has_rating = "rating" in frame.columns
+    if has_rating and config.min_rating > 0:
+        frame = frame[frame["rating"] >= config.min_rating]
+    if frame.empty:
+        raise DataError(f"{raw.source}: no interactions left with rating >= {config.min_rating} (set min_rating)")
+    value = frame["rating"] if has_rating and config.confidence == "rating" else np.ones(len(frame))
+    agg: dict[str, Any] = {"value": "sum"}
+    tidy = frame.assign(value=np.asarray(value, dtype=np.float64))
+    if "timestamp" in frame.columns:
+        agg["timestamp"] = "max"
+    tidy = tidy.groupby(["user", "item"], sort=True, as_index=False).agg(agg)
+    if config.confidence == "binary":
+        tidy["value"] = 1.0
+    if config.smoke:
+        keep = np.unique(tidy["user"].to_numpy())[:SMOKE_USERS]
+        tidy = tidy[tidy["user"].isin(keep)].reset_index(drop=True)
+    return tidy
+
+
+def assign(tidy: pd.DataFrame, users: np.ndarray, config: RecommenderConfig, source: str) -> np.ndarray:
+    """TRAIN/VAL/TEST per row of ``tidy`` (sorted by user, item); ``users`` are the rows' user codes,
+    numbered in sorted id order."""
+    rng = np.random.default_rng(config.seed)
+    n = len(tidy)
+    if config.split == "latest":
+        if "timestamp" not in tidy.columns:
+            raise ConfigError(f"split=latest needs a timestamp column, and {source} has none (use split=random)")
+        key = tidy["timestamp"].to_numpy()
+    else:
+        key = rng.random(n)
+    # rows grouped by user (tidy is sorted by user), ordered by key within each user; ties by item
+    order = np.lexsort((np.arange(n), key, users))
+    _, starts, counts = np.unique(users[order], return_index=True, return_counts=True)
+    labels = np.full(n, TRAIN, dtype=np.int8)
+    k = config.holdout
+    for start, count in zip(starts, counts, strict=True):
+        if count >= 2 * k + config.min_train_items:
+            end = start + count
+            labels[order[end - k : end]] = TEST
+            labels[order[end - 2 * k : end - k]] = VAL
+    return labels
+
+
+def _matrix(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    m = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape)
+    m.sort_indices()
+    return m
+
+
+def build_splits(raw: RawData, config: RecommenderConfig, ids: tuple[list[str], list[str]] | None = None) -> Splits:
+    """The train/val/test :class:`Interactions` of ``raw``.
+
+    :param ids: the (users, items) maps of a trained model; rows with unknown ids are dropped.
+        ``None`` builds fresh maps (sorted ids) from the data.
+    """
+    import pandas as pd
+
+    tidy = prepare(raw, config)
+    user_codes, user_ids = pd.factorize(tidy["user"], sort=True)
+    labels = assign(tidy, user_codes, config, raw.source)
+    if ids is None:
+        item_codes, item_ids = pd.factorize(tidy["item"], sort=True)
+        users, items = [str(u) for u in user_ids], [str(i) for i in item_ids]
+        rows, cols = user_codes, item_codes
+    else:
+        users, items = list(ids[0]), list(ids[1])
+        rows = pd.Index(users).get_indexer(tidy["user"])
+        cols = pd.Index(items).get_indexer(tidy["item"])
+    known = (rows >= 0) & (cols >= 0)
+    dropped = int((~known).sum())
+    rows, cols = rows[known].astype(np.int64), cols[known].astype(np.int64)
+    labels, values = labels[known], tidy["value"].to_numpy()[known]
+    shape = (len(users), len(items))
+    if not (labels == TRAIN).any():
+        raise DataError(f"{raw.source}: no interactions to train on")
+
+    def part(label: int, vals: np.ndarray) -> sp.csr_matrix:
+        mask = labels == label
+        return _matrix(rows[mask], cols[mask], vals[mask], shape)
+
+    if not (labels == TEST).any():
+        raise DataError(
+            f"{raw.source}: no user has {2 * config.holdout + config.min_train_items} interactions"
+            f"{' rated >= ' + str(config.min_rating) if 'rating' in raw.frame.columns else ''} to hold out; "
+            "lower holdout or min_train_items"
+        )
+    ones = np.ones(len(rows))
+    train = part(TRAIN, values)
+    everything = _matrix(rows, cols, ones, shape)
+    held = {label: part(label, ones) for label in (VAL, TEST)}
+    titles = {it: raw.titles[it] for it in items if it in raw.titles}
+    excludes = {label: (everything - held[label]).tocsr() for label in (VAL, TEST)}
+    for m in excludes.values():
+        m.eliminate_zeros()
+    val = Interactions(held[VAL], users, items, exclude=excludes[VAL], titles=titles)
+    test = Interactions(held[TEST], users, items, exclude=excludes[TEST], titles=titles)
+    info = {
+        "source": raw.source,
+        "users": len(users),
+        "items": len(items),
+        "interactions": int(len(rows)),
+        "evaluated_users": int(len(test.evaluated_users())),
+        "min_rating": config.min_rating if "rating" in raw.frame.columns else None,
+        "split": f"{config.split} leave-{config.holdout}-out per user (val and test)",
+    }
+    if dropped:
+        info["dropped_unknown_ids"] = dropped
+    return Splits(train=Interactions(train, users, items, titles=titles), val=val, test=test, info=info)

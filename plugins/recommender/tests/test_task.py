@@ -1,0 +1,114 @@
+"""Training, prediction, persistence, the run directory and the tune search space, on the sample data."""
+
+from __future__ import annotations
+
+import json
+
+import mltasks
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from mltasks.cli import cli
+from mltasks.errors import ConfigError, DataError, NotTrainedError
+
+from mltasks_recommender.config import RecommenderConfig
+from mltasks_recommender.task import RecommenderTask
+
+
+@pytest.fixture(scope="module")
+def trained(sample_csv):
+    """ALS trained on the sample data, with its splits."""
+    task = RecommenderTask(RecommenderConfig(num_threads=1))
+    splits = task.load_data(sample_csv)
+    return task.train(splits), splits
+
+
+def test_model_beats_popularity_on_sample(trained):
+    """The sample has taste groups, so ALS finds far more held-out items than popularity."""
+    task, splits = trained
+    m = task.evaluate(splits.test)
+    assert m["precision_at_10"] >= 2 * m["popularity_precision_at_10"]
+    assert m["ndcg_at_10"] > m["popularity_ndcg_at_10"]
+    assert 0 < m["popularity_coverage"] < m["coverage"] <= 1
+
+
+def test_predict_known_unknown_and_similar(trained):
+    """Top-k per user without seen items; unknown users get popularity with a message."""
+    task, splits = trained
+    records = task.predict(["u000", "nobody"], k=4)
+    known, unknown = records
+    assert known["known"] is True and len(known["items"]) == 4
+    seen = {splits.train.items[i] for i in splits.train.relevant(0)}
+    assert not seen & {r["item"] for r in known["items"]}
+    scores = [r["score"] for r in known["items"]]
+    assert scores == sorted(scores, reverse=True)
+    assert unknown["known"] is False and "unknown user 'nobody'" in unknown["message"]
+    top = np.argsort(-task.popularity_, kind="stable")[:4]
+    assert [r["item"] for r in unknown["items"]] == [task.items_[i] for i in top]
+    # the sample's taste groups are items 0-19, 20-39, 40-59: neighbours stay in the group
+    (similar,) = task.predict(similar_to="i001", k=5)
+    assert similar["item"] == "i001" and len(similar["similar"]) == 5
+    assert all(int(r["item"][1:]) < 20 for r in similar["similar"])
+    with pytest.raises(DataError, match="unknown item 'zzz'"):
+        task.predict(similar_to="zzz")
+    with pytest.raises(ConfigError, match="needs user ids"):
+        task.predict([])
+    with pytest.raises(NotTrainedError):
+        RecommenderTask().predict(["u000"])
+
+
+def test_save_load_without_pickle(trained, tmp_path):
+    """Factors as .npy, matrix as .npz, ids as JSON; all load with allow_pickle=False."""
+    task, splits = trained
+    task.save(tmp_path)
+    names = {p.name for p in tmp_path.iterdir()}
+    assert names == {"task_config.json", "user_factors.npy", "item_factors.npy", "popularity.npy",
+                     "user_items.npz", "ids.json"}
+    factors = np.load(tmp_path / "item_factors.npy", allow_pickle=False)
+    assert factors.shape == (60, task.model_.factors)
+    assert json.loads((tmp_path / "ids.json").read_text())["users"][0] == "u000"
+    loaded = RecommenderTask.load(tmp_path)
+    assert loaded.predict(["u005"]) == task.predict(["u005"])
+    assert loaded.evaluate(splits.test) == task.evaluate(splits.test)
+
+
+def test_run_predict_evaluate_cli(sample_csv, tmp_path):
+    """A whole run on the sample data, then ``predict`` and ``evaluate`` on the run directory."""
+    result = mltasks.run("recommender", data=sample_csv, out=tmp_path / "run", quick=True,
+                         overrides={"num_threads": 1, "eval_every": 2})
+    run = result.run_dir
+    for name in ("metrics.json", "report.md", "comparison.png", "model/item_factors.npy"):
+        assert (run / name).is_file(), name
+    report = (run / "report.md").read_text()
+    assert "als vs popularity baseline" in report and "Example recommendations" in report
+    assert result.metrics["precision_at_10"] > result.metrics["popularity_precision_at_10"]
+    assert [h["step"] for h in result.history] == [2.0, 4.0, 5.0]  # eval_every=2 over 5 smoke iterations
+    out = CliRunner().invoke(cli, ["predict", str(run), "u001", "--set", "k=3", "--json"])
+    assert out.exit_code == 0, out.output
+    assert len(json.loads(out.output)[0]["items"]) == 3
+    out = CliRunner().invoke(cli, ["evaluate", str(run), "--json"])
+    assert out.exit_code == 0, out.output
+    again = json.loads(out.output)["metrics"]
+    assert again["ndcg_at_10"] == pytest.approx(result.metrics["ndcg_at_10"], rel=1e-6)
+
+
+def test_search_space_resource():
+    """The TaskSpec's default search space is valid for ``mltasks tune`` (the core validates it)."""
+    from mltasks.plugins import registry
+    from mltasks.tune import load_space
+
+    space = load_space(None, RecommenderConfig, registry().get("recommender").spec.search_space)
+    assert space.metric == "ndcg_at_10" and space.direction == "maximize"
+    assert {p.name for p in space.params} == {"model", "factors", "regularization", "iterations", "alpha",
+                                              "learning_rate"}
+
+
+@pytest.mark.slow
+def test_default_data_als_beats_popularity():
+    """On MovieLens small, ALS precision@10 is at least 1.5x the popularity baseline."""
+    task = RecommenderTask(RecommenderConfig(num_threads=1))
+    splits = task.load_data(None)
+    assert splits.info["users"] == 671
+    m = task.train(splits).evaluate(splits.test)
+    assert m["precision_at_10"] >= 1.5 * m["popularity_precision_at_10"]
+    assert m["ndcg_at_10"] > m["popularity_ndcg_at_10"]
