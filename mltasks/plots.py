@@ -13,15 +13,13 @@ from typing import Any
 from mltasks.errors import MissingDependencyError
 
 
-def _pyplot() -> Any:
+def _figure_class() -> Any:
+    # matplotlib's object-oriented Figure draws with Agg and skips pyplot's import and global state
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError as exc:
         raise MissingDependencyError("plots need matplotlib", pip="matplotlib") from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure
 
 
 @contextmanager
@@ -33,15 +31,12 @@ def figure(path: Path | str, *, size: tuple[float, float] = (6.4, 4.8), dpi: int
         with figure(run_dir / "loss.png") as ax:
             ax.plot(losses)
     """
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=size)
-    try:
-        yield ax
-        fig.tight_layout()
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=dpi)
-    finally:
-        plt.close(fig)
+    fig = _figure_class()(figsize=size)
+    ax = fig.subplots()
+    yield ax
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
 
 
 def confusion_matrix(
@@ -82,10 +77,13 @@ def learning_curve(path: Path | str, history: Sequence[Mapping[str, float]], tit
     keys = [k for k in (history[0] if history else {}) if k not in ("step", "epoch")]
     with figure(path) as ax:
         other = ax.twinx()
-        for key in keys:
+        for i, key in enumerate(keys):  # twin axes restart the colour cycle: give each line its own
             values = [h.get(key, float("nan")) for h in history]
-            target = ax if "loss" in key or "perplexity" in key else other
-            target.plot(steps, values, marker="o", label=key)
+            is_loss = "loss" in key or "perplexity" in key
+            target = ax if is_loss else other
+            target.plot(steps, values, marker="o", color=f"C{i % 10}", linestyle="-" if is_loss else "--",
+                        label=key)
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss")
         other.set_ylabel("metric")
