@@ -1,0 +1,154 @@
+"""Building and training a stable-baselines3 agent from a :class:`~mltasks_rl.hyperparams.Plan`.
+
+Training goes through SB3's own pieces: ``make_vec_env`` (a Monitor around each env),
+``VecNormalize`` where the plan asks for it, and ``learn`` with one callback that turns
+the Monitor's episode returns into the run's reward curve and progress reports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from mltasks.errors import ConfigError
+from mltasks.progress import Progress
+
+from mltasks_rl.envs import make_env
+from mltasks_rl.hyperparams import Plan
+
+
+def algo_class(algo: str) -> Any:
+    """The SB3 class of an algorithm name (ppo, a2c, dqn)."""
+    import stable_baselines3
+
+    return {"ppo": stable_baselines3.PPO, "a2c": stable_baselines3.A2C, "dqn": stable_baselines3.DQN}[algo]
+
+
+@dataclass
+class EnvFactory:
+    """A picklable env constructor: subprocess envs import ``env_module`` before ``gym.make``."""
+
+    env_id: str
+    env_module: str = ""
+    render_mode: str | None = None
+
+    def __call__(self) -> Any:
+        if self.env_module:
+            importlib.import_module(self.env_module)
+        return make_env(self.env_id, self.render_mode)
+
+
+def make_training_env(plan: Plan, seed: int, env_module: str = "") -> Any:
+    """The vectorised training env: Monitor-wrapped copies, seeded ``seed + rank``, VecNormalize if planned."""
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
+
+    cls = SubprocVecEnv if plan.vec_env == "subproc" else DummyVecEnv
+    venv = make_vec_env(EnvFactory(plan.env_id, env_module), n_envs=plan.n_envs, seed=seed, vec_env_cls=cls)
+    if plan.normalize:
+        venv = VecNormalize(venv, gamma=float(plan.kwargs.get("gamma", 0.99)))
+    return venv
+
+
+def policy_name(observation_space: Any) -> str:
+    """MlpPolicy for vectors, CnnPolicy for images, MultiInputPolicy for dict observations."""
+    from gymnasium import spaces
+    from stable_baselines3.common.preprocessing import is_image_space
+
+    if isinstance(observation_space, spaces.Dict):
+        return "MultiInputPolicy"
+    if is_image_space(observation_space):
+        return "CnnPolicy"
+    return "MlpPolicy"
+
+
+def build_model(plan: Plan, venv: Any, seed: int, device: str) -> Any:
+    """The SB3 model for the plan (raises ConfigError when the algorithm cannot act in the env)."""
+    from gymnasium import spaces
+
+    if plan.algo == "dqn" and not isinstance(venv.action_space, spaces.Discrete):
+        raise ConfigError(f"algo 'dqn' needs a discrete action space; {plan.env_id} has {venv.action_space}")
+    policy_kwargs = {"net_arch": list(plan.net_arch)} if plan.net_arch else None
+    policy = policy_name(venv.observation_space)
+    if device == "auto" and policy != "CnnPolicy":
+        device = "cpu"  # SB3: small MLP policies run faster on the CPU than on a GPU
+    try:
+        return algo_class(plan.algo)(policy, venv, seed=seed, device=device,
+                                     policy_kwargs=policy_kwargs, verbose=0, **plan.kwargs)
+    except (TypeError, AssertionError) as exc:  # SB3 rejects an argument or a space with these
+        raise ConfigError(f"{plan.algo} on {plan.env_id}: {exc}") from None
+
+
+@dataclass
+class CurveRecorder:
+    """Collects ``(timestep, return, length)`` of every finished training episode from the Monitor info."""
+
+    total: int
+    points: int
+    progress: Progress
+    episodes: list[tuple[int, float, int]] = field(default_factory=list)
+
+    def make_callback(self) -> Any:
+        """An SB3 callback feeding this recorder, the progress bar and ``progress.report``."""
+        from stable_baselines3.common.callbacks import BaseCallback
+
+        recorder = self
+
+        class _Callback(BaseCallback):
+            def _on_training_start(self) -> None:
+                self._every = max(1, recorder.total // recorder.points)
+                self._next = self._every
+                self._bar_cm = recorder.progress.bar("training", total=recorder.total, unit="step")
+                self._bar = self._bar_cm.__enter__()
+
+            def _on_step(self) -> bool:
+                n = self.num_timesteps
+                for info in self.locals.get("infos", ()):
+                    episode = info.get("episode")
+                    if episode is not None:
+                        recorder.episodes.append((n, float(episode["r"]), int(episode["l"])))
+                self._bar.advance(self.training_env.num_envs)
+                if n >= self._next:
+                    self._next += self._every
+                    recorder.report(n)
+                return True
+
+            def _on_training_end(self) -> None:
+                self._bar_cm.__exit__(None, None, None)
+
+        return _Callback()
+
+    def report(self, timestep: int) -> None:
+        """Report the mean return of the last 20 episodes (what SB3 logs as ep_rew_mean)."""
+        recent = self.episodes[-20:]
+        if recent:
+            self.progress.report(timestep, train_return=sum(r for _, r, _ in recent) / len(recent))
+
+
+def train_agent(plan: Plan, seed: int, device: str, progress: Progress, env_module: str = "",
+                report_points: int = 20, num_threads: int = 0) -> tuple[Any, Any, list[tuple[int, float, int]]]:
+    """Train an agent; returns the model, the VecNormalize (or None) and the episode curve.
+
+    :param num_threads: torch CPU threads; 0 means 1 for MLP policies (tiny matrices: more
+        threads only add contention, OFFLINE.md measured 2-6x steadier runs with one).
+    """
+    import torch
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    venv = make_training_env(plan, seed, env_module)
+    try:
+        if num_threads > 0:
+            torch.set_num_threads(num_threads)
+        elif policy_name(venv.observation_space) == "MlpPolicy":
+            torch.set_num_threads(1)
+        model = build_model(plan, venv, seed, device)
+        recorder = CurveRecorder(plan.timesteps, report_points, progress)
+        model.learn(total_timesteps=plan.timesteps, callback=recorder.make_callback())
+    finally:
+        venv.close()
+    normalizer = model.get_vec_normalize_env()
+    if isinstance(normalizer, VecNormalize):
+        normalizer.training = False
+        normalizer.norm_reward = False
+    return model, normalizer, recorder.episodes

@@ -1,0 +1,123 @@
+"""The "data" of the rl task: a gymnasium environment id, checked against the registry.
+
+``load_data`` returns :class:`EnvSplit` objects that describe what each split means for an
+environment (training steps, evaluation episodes and their seeds) rather than rows of data.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mltasks.errors import DataError, MissingDependencyError
+
+DEFAULT_ENV = "CartPole-v1"
+#: Episode seeds of each split start here (+ the config seed), far from the training seeds.
+SEED_BASE = {"train": 0, "val": 500_000, "test": 1_000_000, "predict": 2_000_000}
+
+
+@dataclass(frozen=True)
+class EnvSplit:
+    """One split of an environment: ``len()`` is its number of steps (train) or episodes."""
+
+    env_id: str
+    role: str
+    size: int
+    seed: int
+
+    def __len__(self) -> int:
+        return self.size
+
+    def episode_seeds(self) -> list[int]:
+        """The reset seed of each evaluation episode (fixed: evaluation is reproducible)."""
+        return [self.seed + i for i in range(self.size)]
+
+
+def import_env_module(name: str) -> None:
+    """Import a package that registers environments (``--set env_module=pkg``)."""
+    if not name:
+        return
+    try:
+        importlib.import_module(name)
+    except ImportError as exc:
+        raise DataError(f"env_module {name!r}: cannot import it ({exc})") from None
+
+
+def resolve_env_id(source: Any, env_module: str = "") -> str:
+    """Check that ``source`` names a registered gymnasium environment and return the id.
+
+    ``module:EnvId`` imports the module first (gymnasium's own convention).
+    :raises DataError: a path, or an id nobody registered (close matches are listed).
+    """
+    import gymnasium as gym
+
+    text = str(source).strip()
+    import_env_module(env_module)
+    if ":" in text and not Path(text).exists():
+        module, _, text = text.partition(":")
+        import_env_module(module)
+    if text in gym.registry:
+        return text
+    if _ale_id(text):
+        _register_ale()
+        if text in gym.registry:
+            return text
+    if Path(text).exists():
+        kind = "folder" if Path(text).is_dir() else "file"
+        raise DataError(f"{text}: is a {kind}, not a gymnasium environment id; the rl task trains on an environment "
+                        f"such as {DEFAULT_ENV} (use --set env_module=PKG for one a package registers)")
+    close = difflib.get_close_matches(text, list(gym.registry), n=5, cutoff=0.5)
+    hint = f"; did you mean: {', '.join(close)}?" if close else ""
+    raise DataError(f"{text!r}: unknown gymnasium environment id{hint} (add --set env_module=PKG to import "
+                    "a package that registers it)")
+
+
+def _ale_id(env_id: str) -> bool:
+    return env_id.startswith("ALE/")
+
+
+def _register_ale() -> None:
+    try:
+        import ale_py
+        import gymnasium as gym
+    except ImportError:
+        return
+    gym.register_envs(ale_py)
+
+
+def make_env(env_id: str, render_mode: str | None = None) -> Any:
+    """``gymnasium.make`` with a clear error for a missing extra (box2d, ale-py) or a bad env."""
+    import gymnasium as gym
+    from gymnasium.error import DependencyNotInstalled
+
+    if render_mode is not None:
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # render headless
+    try:
+        return gym.make(env_id, render_mode=render_mode)
+    except DependencyNotInstalled as exc:
+        pip = "gymnasium[box2d]" if "box2d" in str(exc).lower() else "gymnasium[classic-control]"
+        raise MissingDependencyError(f"{env_id} needs a package that is not installed ({exc})", pip=pip) from None
+    except (gym.error.Error, TypeError, ValueError) as exc:
+        raise DataError(f"{env_id}: gymnasium could not make the environment ({exc})") from None
+
+
+def describe(env_id: str) -> dict[str, Any]:
+    """Spaces, episode limit and reward threshold of an environment (for run.json)."""
+    import gymnasium as gym
+
+    env = make_env(env_id)
+    try:
+        spec = gym.spec(env_id)
+        return {
+            "env": env_id,
+            "observation_space": str(env.observation_space),
+            "action_space": str(env.action_space),
+            "max_episode_steps": spec.max_episode_steps,
+            "reward_threshold": spec.reward_threshold,
+        }
+    finally:
+        env.close()
