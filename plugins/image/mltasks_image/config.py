@@ -1,0 +1,101 @@
+"""Options of the ``image`` task (standard library only: ``mltasks info image`` reads them cheaply)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mltasks import TaskConfig
+from mltasks.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ImageConfig(TaskConfig):
+    """Transfer learning from a pretrained image backbone: linear probe or fine-tuning."""
+
+    strategy: Literal["linear-probe", "finetune"] = field(
+        default="linear-probe",
+        metadata={"help": "linear-probe: frozen backbone, features computed once (cached) and a linear classifier; "
+                          "finetune: train the last backbone blocks (or all) with a new head"},
+    )
+    backbone: str = field(
+        default="efficientnet-lite0",
+        metadata={"help": "efficientnet-lite0 (ImageNet weights shipped offline), a torchvision model name "
+                          "(resnet18, mobilenet_v3_small, ...) or timm:NAME; the latter two need weights=PATH"},
+    )
+    weights: str = field(
+        default="",
+        metadata={"help": "backbone weights: '' = the packaged ImageNet weights (efficientnet-lite0 only), "
+                          "a local state-dict file (.pth/.pt/.safetensors), or 'none' = random init (from scratch)"},
+    )
+    image_size: int = field(
+        default=96,
+        metadata={"help": "side of the square network input in pixels (multiple of 32); 96 keeps a CPU run short "
+                          "(smoke mode uses 32)"},
+    )
+    head: Literal["logistic", "linear"] = field(
+        default="logistic",
+        metadata={"help": "linear-probe classifier: scikit-learn logistic regression, or a torch linear head "
+                          "trained with the shared engine (epochs, lr, batch_size apply)"},
+    )
+    reg_c: float = field(
+        default=0.0,
+        metadata={"help": "logistic head: inverse L2 strength C on standardised features; 0 = pick C from "
+                          "0.03, 0.1, 0.3, 1 by validation accuracy"},
+    )
+    unfreeze: int = field(
+        default=-1,
+        metadata={"help": "finetune: number of last backbone blocks to train (-1 = all; 0 = head only)"},
+    )
+    epochs: int = field(default=6, metadata={"help": "finetune / linear head: passes over the training set"})
+    batch_size: int = field(default=32, metadata={"help": "finetune / linear head: images per step"})
+    lr: float = field(default=2e-3, metadata={"help": "learning rate of the head (AdamW, cosine schedule)"})
+    backbone_lr_mult: float = field(
+        default=0.2,
+        metadata={"help": "finetune: discriminative learning rates: the last trained block gets lr*mult, each "
+                          "earlier block a further 0.7x less"},
+    )
+    weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
+    patience: int = field(
+        default=0, metadata={"help": "stop after this many epochs without a better val accuracy (0 = never)"}
+    )
+    augment: bool = field(
+        default=True,
+        metadata={"help": "finetune: random resized crop, horizontal flip and colour jitter on training images "
+                          "(never at evaluation)"},
+    )
+    randaugment: bool = field(default=False, metadata={"help": "finetune: add RandAugment to the augmentation"})
+    mixup: float = field(default=0.0, metadata={"help": "finetune: MixUp alpha (0 = off)"})
+    val_fraction: float = field(
+        default=0.2, metadata={"help": "share of the images held out for validation when the data has no val/"}
+    )
+    test_fraction: float = field(
+        default=0.2, metadata={"help": "share of the images held out for testing when the data has no test/"}
+    )
+    max_per_class: int = field(
+        default=0, metadata={"help": "use at most this many images of each class (0 = all)"}
+    )
+    skip_bad_images: bool = field(
+        default=False,
+        metadata={"help": "skip corrupt or unreadable images with a warning instead of stopping with an error"},
+    )
+    top_k: int = field(default=3, metadata={"help": "k of the top-k accuracy and the labels predict prints"})
+
+    def __post_init__(self) -> None:
+        if self.image_size < 32 or self.image_size % 32:
+            raise ConfigError(f"image_size={self.image_size}: must be a multiple of 32 and at least 32")
+        fractions = (self.val_fraction, self.test_fraction)
+        if not 0 <= fractions[0] < 1 or not 0 < fractions[1] < 1 or sum(fractions) >= 1:
+            raise ConfigError(
+                f"val_fraction={self.val_fraction}, test_fraction={self.test_fraction}: each must lie in [0, 1) "
+                "(test above 0) and their sum below 1"
+            )
+        for name in ("epochs", "batch_size", "top_k"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1")
+        if self.lr <= 0 or self.reg_c < 0 or self.backbone_lr_mult < 0 or self.weight_decay < 0 or self.mixup < 0:
+            raise ConfigError("lr must be positive; reg_c, backbone_lr_mult, weight_decay and mixup non-negative")
+        if self.unfreeze < -1 or self.max_per_class < 0 or self.patience < 0:
+            raise ConfigError("unfreeze must be -1 or more; max_per_class and patience 0 or more")
+        if not self.backbone.strip():
+            raise ConfigError("backbone is empty: use efficientnet-lite0, a torchvision model name or timm:NAME")

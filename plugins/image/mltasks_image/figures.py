@@ -1,0 +1,95 @@
+"""The image task's report: confusion matrix, a grid of misclassified images, per-class scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from mltasks import Report, plots
+
+from mltasks_image.data import ImageSet
+
+if TYPE_CHECKING:
+    from mltasks_image.task import ImageTask
+
+GRID_MAX = 16
+
+
+def montage(images: np.ndarray, columns: int, pad: int = 4, below: int = 0) -> np.ndarray:
+    """Tile ``(N, S, S, 3)`` uint8 images into one picture with white gaps (``below``: extra
+    room under each row for captions)."""
+    n, size = len(images), images.shape[1]
+    rows = int(np.ceil(n / columns))
+    cell_w, cell_h = size + pad, size + pad + below
+    canvas = np.full((rows * cell_h + pad, columns * cell_w + pad, 3), 255, dtype=np.uint8)
+    for i, image in enumerate(images):
+        r, c = divmod(i, columns)
+        canvas[pad + r * cell_h: pad + r * cell_h + size, pad + c * cell_w: pad + c * cell_w + size] = image
+    return canvas
+
+
+def misclassified_grid(path: Path, images: ImageSet, probabilities: np.ndarray) -> Path | None:
+    """A PNG of up to 16 misclassified images, the most confident mistakes first, captioned
+    ``true -> predicted (probability)``; ``None`` when nothing is misclassified."""
+    predicted = probabilities.argmax(axis=1)
+    wrong = np.flatnonzero(predicted != images.labels)
+    if len(wrong) == 0:
+        return None
+    wrong = wrong[np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")][:GRID_MAX]
+    columns = min(4, len(wrong))
+    size = images.images.shape[1]
+    below = size // 3
+    picture = montage(images.images[wrong], columns, below=below)
+    rows = int(np.ceil(len(wrong) / columns))
+    with plots.figure(path, size=(2.4 * columns, 3.0 * rows + 0.4)) as ax:
+        ax.imshow(picture, interpolation="nearest")
+        ax.set_axis_off()
+        cell_w, cell_h = size + 4, size + 4 + below
+        for k, i in enumerate(wrong):
+            r, c = divmod(k, columns)
+            true, pred = images.classes[images.labels[i]], images.classes[predicted[i]]
+            caption = f"{true} → {pred}\n({probabilities[i, predicted[i]]:.2f})"
+            ax.text(4 + c * cell_w + size / 2, 4 + r * cell_h + size + 1, caption, ha="center", va="top", fontsize=7)
+        ax.set_title("Misclassified test images (true → predicted)")
+    return path
+
+
+def per_class_rows(images: ImageSet, probabilities: np.ndarray) -> list[dict[str, object]]:
+    """Precision, recall, F1 and support of every class (scikit-learn)."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = np.arange(len(images.classes))
+    p, r, f, s = precision_recall_fscore_support(images.labels, probabilities.argmax(axis=1), labels=labels,
+                                                 zero_division=0)
+    return [{"class": name, "precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+            for i, name in enumerate(images.classes)]
+
+
+def build_report(task: ImageTask, test: ImageSet, probabilities: np.ndarray, run_dir: Path) -> Report:
+    """The task's report sections and figures, PNGs written into ``run_dir``."""
+    config = task.config
+    report = Report()
+    info = task.train_info_
+    setup = [
+        f"- strategy: **{config.strategy}**" + (f" ({config.head} head)" if config.strategy == "linear-probe" else
+                                                 f" (unfreeze={config.unfreeze}, epochs={config.epochs})"),
+        f"- backbone: `{task.backbone_id_['name']}`, weights `{task.backbone_id_['weights'][:19]}`",
+        f"- input: {task.preprocessing_['image_size']} px, mean {task.preprocessing_['mean']}, "
+        f"std {task.preprocessing_['std']}",
+    ]
+    if "feature_cache_hit" in info:
+        setup.append(f"- features: {'from the cache' if info['feature_cache_hit'] else 'computed and cached'} "
+                     f"in {info['feature_seconds']:.1f} s")
+    if "trainable_parameters" in info:
+        setup.append(f"- trainable parameters: {info['trainable_parameters']:,}; best epoch {info['best_epoch']}")
+    report.add_section("Setup", "\n".join(setup))
+    y_pred = [test.classes[i] for i in probabilities.argmax(axis=1)]
+    y_true = [test.classes[i] for i in test.labels]
+    report.add_figure("Confusion matrix", plots.confusion_matrix(run_dir / "confusion_matrix.png", y_true, y_pred,
+                                                                 test.classes))
+    grid = misclassified_grid(run_dir / "misclassified.png", test, probabilities)
+    if grid is not None:
+        report.add_figure("Misclassified examples", grid)
+    report.add_table("Per-class scores", per_class_rows(test, probabilities))
+    return report
