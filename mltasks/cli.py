@@ -59,7 +59,7 @@ class MltasksGroup(click.Group):
         try:
             return super().invoke(ctx)
         except MltasksError as exc:
-            if os.environ.get("MLTASKS_DEBUG"):
+            if _debug(ctx):
                 traceback.print_exc()
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
@@ -69,11 +69,15 @@ class MltasksGroup(click.Group):
             click.echo("Interrupted.", err=True)
             ctx.exit(130)
         except Exception as exc:
-            if os.environ.get("MLTASKS_DEBUG"):
+            if _debug(ctx):
                 raise
             click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",
                        err=True)
             ctx.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    return bool(ctx.meta.get("mltasks.debug") or os.environ.get("MLTASKS_DEBUG"))
 
 
 def _pairs(values: tuple[str, ...]) -> dict[str, str]:
@@ -94,8 +98,7 @@ def _warn_plugin_errors() -> None:
 @click.option("--debug", is_flag=True, help="Show tracebacks of unexpected errors.")
 def cli(debug: bool) -> None:
     """Run applied-ML tasks end to end: load data, train, evaluate, save, predict."""
-    if debug:
-        os.environ["MLTASKS_DEBUG"] = "1"
+    click.get_current_context().meta["mltasks.debug"] = debug  # not os.environ: in-process callers reuse it
 
 
 @cli.command("list")

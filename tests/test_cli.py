@@ -192,3 +192,12 @@ def test_report_keeps_the_order_blocks_were_added(tmp_path):
     text = render(task_name="t", run_dir=tmp_path, run_info={}, config={}, metrics={"m": 1.0}, split="test",
                   report=report)
     assert text.index("## T1") < text.index("## S1") < text.index("## T2")
+
+
+def test_debug_flag_does_not_leak_into_later_invocations(toy, tmp_path):
+    import os
+
+    invoke("--debug", "run", "toy", "--out", str(tmp_path / "r"), "--set", "fail_in_train=1")
+    assert "MLTASKS_DEBUG" not in os.environ
+    result = invoke("run", "toy", "--set", "epochs=x")
+    assert result.exit_code == 2 and "Traceback" not in result.output
