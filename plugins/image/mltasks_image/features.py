@@ -9,15 +9,13 @@ and renamed (atomic), so a crash or a parallel run never leaves a half-written f
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+from mltasks.cache import atomic_file, content_key
+from mltasks.cache import cache_dir as shared_cache_dir
 
 from mltasks_image.augment import TorchImages
 from mltasks_image.data import ImageSet
@@ -28,16 +26,15 @@ logger = logging.getLogger("mltasks")
 
 
 def cache_dir() -> Path:
-    """The feature cache folder (``MLTASKS_CACHE_DIR``, default ``~/.cache/mltasks``)."""
-    root = os.environ.get("MLTASKS_CACHE_DIR") or Path.home() / ".cache" / "mltasks"
-    return Path(root) / "image-features"
+    """The feature cache folder (``$MLTASKS_CACHE_DIR/image-features``)."""
+    return shared_cache_dir("image-features")
 
 
 def cache_key(images: ImageSet, backbone: str, weights_id: str, mean: tuple, std: tuple) -> str:
     """Content address of the features of ``images`` under a backbone and preprocessing."""
-    recipe = {"format": FORMAT, "pixels": images.fingerprint(), "backbone": backbone, "weights": weights_id,
-              "mean": [round(float(v), 6) for v in mean], "std": [round(float(v), 6) for v in std]}
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()
+    return content_key({"format": FORMAT, "pixels": images.fingerprint(), "backbone": backbone,
+                        "weights": weights_id, "mean": [round(float(v), 6) for v in mean],
+                        "std": [round(float(v), 6) for v in std]})
 
 
 def compute(model: ImageClassifier, images: ImageSet, batch_size: int = 64, device: str = "cpu") -> np.ndarray:
@@ -50,15 +47,8 @@ def compute(model: ImageClassifier, images: ImageSet, batch_size: int = 64, devi
 
 
 def _write_atomic(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".npy.tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array, allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as fh:
+        np.save(fh, array, allow_pickle=False)
 
 
 def cached_features(model: ImageClassifier, images: ImageSet, key_parts: tuple[str, str, tuple, tuple],
