@@ -292,3 +292,42 @@ def test_runner_resumes_an_interrupted_run(tmp_path: Path, make_distribution: An
 def test_core_start_up_does_not_import_torch() -> None:
     code = "import sys, mltasks, mltasks.cli; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_weights_with_non_contiguous_buffers_save_and_load(tmp_path):
+    from mltasks.torch import load_weights, save_weights
+
+    class WithView(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(4, 2)
+            self.register_buffer("window", torch.arange(8.0)[::2])  # a strided view, as torchaudio's windows
+
+    model = WithView()
+    assert not model.window.is_contiguous()
+    path = save_weights(model, tmp_path / "w.safetensors")
+    other = WithView()
+    torch.nn.init.zeros_(other.linear.weight)
+    load_weights(other, path)
+    assert torch.equal(other.linear.weight, model.linear.weight) and torch.equal(other.window, model.window)
+
+
+def test_tied_weights_are_saved_once_and_stay_tied(tmp_path):
+    from mltasks.torch import load_weights, save_weights
+
+    class Tied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(10, 4)
+            self.out = torch.nn.Linear(4, 10, bias=False)
+            self.out.weight = self.embed.weight
+
+    model = Tied()
+    path = save_weights(model, tmp_path / "t.safetensors")
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as fh:
+        assert sorted(fh.keys()) == ["embed.weight"]
+    other = Tied()
+    load_weights(other, path)
+    assert torch.equal(other.out.weight, model.embed.weight) and other.out.weight is other.embed.weight

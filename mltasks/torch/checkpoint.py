@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, load_model, save_file, save_model
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
 
 from mltasks.errors import DataError
 
@@ -42,8 +43,36 @@ def save_weights(model: torch.nn.Module, path: str | Path) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_model(unwrap(model), str(path))
+    _save_module(model, path)
     return path
+
+
+def _save_module(model: torch.nn.Module, path: Path) -> None:
+    """Save a module's state: tied tensors once (the others recorded as aliases in the
+    metadata), every tensor as its own contiguous copy (a view such as torchaudio's
+    window buffer must not drag its whole storage along, which safetensors refuses)."""
+    state = unwrap(model).state_dict()
+    kept: dict[str, torch.Tensor] = {}
+    aliases: dict[str, str] = {}
+    seen: dict[tuple[Any, ...], str] = {}
+    for name in sorted(state):
+        tensor = state[name].detach()
+        key = (tensor.data_ptr(), tensor.dtype, tuple(tensor.shape), tuple(tensor.stride()), str(tensor.device))
+        if tensor.numel() and key in seen:
+            aliases[name] = seen[key]
+            continue
+        seen[key] = name
+        kept[name] = tensor.to("cpu").contiguous().clone()
+    save_file(kept, str(path), metadata={"mltasks_aliases": json.dumps(aliases)})
+
+
+def _load_module(model: torch.nn.Module, path: Path, strict: bool, device: str) -> None:
+    with safe_open(str(path), framework="pt", device=device) as fh:
+        aliases = json.loads((fh.metadata() or {}).get("mltasks_aliases", "{}"))
+        tensors = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118 - safe_open is not a dict
+    for alias, source in aliases.items():
+        tensors[alias] = tensors[source]
+    unwrap(model).load_state_dict(tensors, strict=strict)
 
 
 def load_weights(model: torch.nn.Module, path: str | Path, strict: bool = True) -> torch.nn.Module:
@@ -58,7 +87,7 @@ def load_weights(model: torch.nn.Module, path: str | Path, strict: bool = True) 
     target = unwrap(model)
     device = next(iter(target.state_dict().values()), torch.empty(0)).device
     try:
-        load_model(target, str(path), strict=strict, device=str(device))
+        _load_module(target, path, strict, str(device))
     except (RuntimeError, OSError, ValueError) as exc:
         raise DataError(f"{path}: does not fit the model ({str(exc).splitlines()[0]})") from None
     return model
@@ -126,7 +155,7 @@ def save_checkpoint(root: Path, *, epoch: int, model: torch.nn.Module, optimizer
     """
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=".epoch-"))
-    save_model(unwrap(model), str(tmp / "model.safetensors"))
+    _save_module(model, tmp / "model.safetensors")
     opt_tensors, opt_rest = _split_optimizer(optimizer.state_dict())
     save_file(opt_tensors, str(tmp / "optimizer.safetensors"))
     rng_tensors, rng_rest = _rng_state()
@@ -181,10 +210,10 @@ def load_checkpoint(root: Path, epoch: int, *, model: torch.nn.Module, optimizer
     device = str(next(iter(target.state_dict().values()), torch.empty(0)).device)
     best_file = _epoch_dir(root, int(state["best_epoch"])) / "model.safetensors"
     best = None
-    if best_file.is_file():  # through the model, so tied weights come back as save_model wrote them
-        load_model(target, str(best_file), strict=True, device=device)
+    if best_file.is_file():  # through the model, so tied weights come back tied
+        _load_module(target, best_file, True, device)
         best = state_on_cpu(target)
-    load_model(target, str(folder / "model.safetensors"), strict=True, device=device)
+    _load_module(target, folder / "model.safetensors", True, device)
     optimizer.load_state_dict(_join_optimizer(load_file(str(folder / "optimizer.safetensors")), state["optimizer"]))
     if scheduler is not None and state.get("scheduler") is not None:
         scheduler.load_state_dict(state["scheduler"])
