@@ -1,0 +1,114 @@
+"""SpeechConfig: every option of the speech task (standard library only: ``mltasks info`` reads it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from mltasks.errors import ConfigError
+from mltasks.task import TaskConfig
+
+
+def _h(text: str) -> dict[str, str]:
+    return {"help": text}
+
+
+@dataclass(frozen=True)
+class SpeechConfig(TaskConfig):
+    """Options of ``mltasks run speech``; ``--set mode=transcribe`` switches to CTC transcription."""
+
+    mode: Literal["keyword", "transcribe"] = field(
+        default="keyword",
+        metadata=_h("keyword: classify short clips into words (folders); transcribe: CTC speech-to-text from a "
+                    "manifest CSV path,transcript"),
+    )
+    model: Literal["cnn", "m5"] = field(
+        default="cnn", metadata=_h("keyword model: cnn = compact CNN on log-mel features; m5 = M5 1-D CNN on raw "
+                                   "audio (the torchaudio tutorial's model)"),
+    )
+    pretrained: str = field(
+        default="none",
+        metadata=_h("transcribe without training: none, pocketsphinx (PyPI pocketsphinx, en-US), whisper-tiny "
+                    "(needs faster-whisper and an offline model; see pretrained_path)"),
+    )
+    pretrained_path: str = field(
+        default="", metadata=_h("folder of a CTranslate2 Whisper model for pretrained=whisper-tiny (empty: look "
+                                "in installed packages)"),
+    )
+    grammar: str = field(
+        default="", metadata=_h("pocketsphinx closed vocabulary: comma-separated words (any sequence of them), or "
+                                "the path of a JSGF grammar file; empty = the general English language model"),
+    )
+    features: Literal["logmel", "mfcc"] = field(
+        default="logmel", metadata=_h("input features of the cnn and ctc models (torchaudio transforms)"),
+    )
+    sample_rate: int = field(default=16000, metadata=_h("every clip is resampled to this rate (Hz)"))
+    clip_seconds: float = field(
+        default=1.0, metadata=_h("keyword clips are padded or cut to this length, keeping the loudest window"),
+    )
+    n_mels: int = field(default=40, metadata=_h("mel bands of the log-mel / MFCC features"))
+    f_max: float = field(
+        default=0.0,
+        metadata=_h("highest mel frequency (Hz); 0 = half the lowest original sample rate in the training data, "
+                    "so 8 kHz and 16 kHz recordings look alike"),
+    )
+    epochs: int = field(default=30, metadata=_h("training epochs (the best epoch by validation is kept)"))
+    batch_size: int = field(default=64, metadata=_h("clips per training batch"))
+    lr: float = field(default=3e-3, metadata=_h("peak learning rate (AdamW, one-cycle schedule)"))
+    weight_decay: float = field(default=1e-3, metadata=_h("AdamW weight decay"))
+    patience: int = field(default=0, metadata=_h("stop after this many epochs without improvement; 0 = never"))
+    width: int = field(
+        default=16, metadata=_h("model width: the cnn's first conv has 2x this many channels; m5 uses max(width, 32)"),
+    )
+    dropout: float = field(default=0.2, metadata=_h("dropout before the classifier / output layer"))
+    augment: bool = field(
+        default=True, metadata=_h("training-time augmentation: time shift, background noise, speed/pitch "
+                                  "perturbation, SpecAugment masking"),
+    )
+    time_shift_s: float = field(default=0.1, metadata=_h("largest random time shift (seconds)"))
+    noise_prob: float = field(default=0.8, metadata=_h("share of training clips mixed with background noise"))
+    snr_db: tuple[float, float] = field(
+        default=(5.0, 30.0), metadata=_h("range of the random signal-to-noise ratio of added noise (dB)"),
+    )
+    speed_perturb: float = field(
+        default=0.12, metadata=_h("largest relative speed/pitch change (resampling), e.g. 0.1 = 0.9x..1.1x"),
+    )
+    vtlp: float = field(
+        default=0.15, metadata=_h("vocal tract length perturbation: largest relative warp of the mel axis "
+                                  "while training (0 = off); helps with voices unlike the training ones"),
+    )
+    spec_augment: bool = field(default=True, metadata=_h("SpecAugment time and frequency masks on features"))
+    balance: bool = field(default=True, metadata=_h("class-balanced sampling of training clips"))
+    val_fraction: float = field(default=0.15, metadata=_h("share of speakers (or clips) held out for validation"))
+    test_fraction: float = field(default=0.15, metadata=_h("share of speakers (or clips) held out for testing"))
+    skip_bad_audio: bool = field(
+        default=False, metadata=_h("skip corrupt, empty or silent files with a warning instead of failing"),
+    )
+    max_per_class: int = field(default=0, metadata=_h("cap on clips per word (0 = all)"))
+    hidden: int = field(default=128, metadata=_h("transcribe: GRU hidden size per direction"))
+    decoder: Literal["greedy", "beam"] = field(
+        default="beam", metadata=_h("transcribe: CTC decoding, greedy (best path) or prefix beam search"),
+    )
+    beam_width: int = field(default=8, metadata=_h("transcribe: beams kept by the prefix beam search"))
+
+    def __post_init__(self) -> None:
+        if self.pretrained not in ("none", "pocketsphinx", "whisper-tiny"):
+            raise ConfigError(f"pretrained={self.pretrained!r}: expected none, pocketsphinx or whisper-tiny")
+        if self.pretrained != "none" and self.mode != "transcribe":
+            raise ConfigError(f"pretrained={self.pretrained} transcribes: add --set mode=transcribe")
+        if self.sample_rate < 4000:
+            raise ConfigError(f"sample_rate={self.sample_rate} is too low (at least 4000 Hz)")
+        if not 0.1 <= self.clip_seconds <= 10:
+            raise ConfigError(f"clip_seconds={self.clip_seconds} must lie between 0.1 and 10")
+        if self.val_fraction < 0 or self.test_fraction < 0 or self.val_fraction + self.test_fraction >= 0.9:
+            raise ConfigError("val_fraction and test_fraction must be >= 0 and add up to less than 0.9")
+        low, high = self.snr_db
+        if low > high:
+            raise ConfigError(f"snr_db=({low}, {high}): the low end is above the high end")
+        if not 0 <= self.vtlp < 0.5:
+            raise ConfigError(f"vtlp={self.vtlp} must lie in [0, 0.5)")
+        if not 0 <= self.speed_perturb < 0.5:
+            raise ConfigError(f"speed_perturb={self.speed_perturb} must lie in [0, 0.5)")
+        for name in ("epochs", "batch_size", "n_mels", "width", "hidden", "beam_width"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")

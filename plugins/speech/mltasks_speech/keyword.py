@@ -1,0 +1,149 @@
+"""Keyword mode: load word-folder datasets, train a CNN/M5 with the shared engine, score clips."""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mltasks import Progress, Splits
+from mltasks.errors import DataError
+from mltasks.torch import FitConfig, fit, infer
+
+from mltasks_speech.augment import WaveAugment
+from mltasks_speech.config import SpeechConfig
+from mltasks_speech.datasets import ClipSet, read_clips
+from mltasks_speech.default_data import digits_dir, engine_strata
+from mltasks_speech.features import FeatureSpec
+from mltasks_speech.layout import Item, assign_splits, cap_per_class, find_items
+from mltasks_speech.models import build_keyword_model
+
+#: smoke runs keep at most this many clips per word in each split.
+SMOKE_CAP = 12
+
+
+def _noise_bank(root: Path, sample_rate: int) -> torch.Tensor | None:
+    """Speech Commands' ``_background_noise_/*.wav`` joined into one signal, if the folder exists."""
+    folder = root / "_background_noise_"
+    if not folder.is_dir():
+        return None
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".wav", ".flac", ".ogg"))
+    waves, _, _ = read_clips(paths, sample_rate, None, skip_bad=True)
+    return torch.cat(waves) if waves else None
+
+
+def load_keyword(source: str | Path | None, config: SpeechConfig) -> Splits:
+    """Read a word-folder dataset (``None``: the embedded digits) into ClipSet splits.
+
+    :raises DataError: no clips, a bad file (named), or fewer than two words in train.
+    """
+    root = digits_dir() if source is None else Path(source)
+    items, layout = find_items(root)
+    if all(i.split == "train" for i in items):
+        for item in items:
+            item.split = None  # only a train folder: split it
+    strata = engine_strata(items) if source is None else None
+    how = assign_splits(items, config.val_fraction, config.test_fraction, config.seed, strata)
+    cap = SMOKE_CAP if config.smoke else config.max_per_class
+    if config.smoke and config.max_per_class:
+        cap = min(cap, config.max_per_class)
+    items = cap_per_class(items, cap, config.seed)
+    classes = sorted({i.label for i in items if i.split == "train"})
+    if len(classes) < 2:
+        raise DataError(f"{root}: the training split holds {len(classes)} word(s); at least two are needed")
+    unknown = sorted({i.label for i in items if i.label not in classes})
+    if unknown:
+        warnings.warn(f"{root}: words {unknown} appear only in val/test and are left out", stacklevel=2)
+    length = int(round(config.clip_seconds * config.sample_rate))
+    parts: dict[str, ClipSet | None] = {}
+    for split in ("train", "val", "test"):
+        chosen = [i for i in items if i.split == split and i.label in classes]
+        parts[split] = _clip_set(chosen, classes, config, length) if chosen else None
+    train = parts["train"]
+    if train is None or len(train) == 0:
+        raise DataError(f"{root}: no readable training clips")
+    train.noise = _noise_bank(root, config.sample_rate)  # type: ignore[attr-defined]
+    info: dict[str, Any] = {
+        "source": "embedded spoken digits (espeak-ng + flite voices)" if source is None else str(root),
+        "layout": layout, "split": how, "classes": classes,
+        "speakers": {k: len(set(v.speakers)) for k, v in parts.items() if v is not None},
+    }
+    return Splits(train=train, val=parts["val"], test=parts["test"], info=info)
+
+
+def _clip_set(items: list[Item], classes: list[str], config: SpeechConfig, length: int) -> ClipSet:
+    waves, rates, kept = read_clips([i.path for i in items], config.sample_rate, length, config.skip_bad_audio)
+    kept_items = [items[k] for k in kept]
+    if not kept_items:
+        return ClipSet(torch.zeros(0, length), torch.zeros(0), classes, [], [], [])
+    index = {c: n for n, c in enumerate(classes)}
+    return ClipSet(torch.stack(waves), torch.tensor([index[i.label] for i in kept_items]), classes,
+                   [str(i.path) for i in kept_items], [str(i.speaker or i.path.parent.name) for i in kept_items],
+                   rates)
+
+
+def feature_spec(config: SpeechConfig, train: ClipSet | Any) -> FeatureSpec:
+    """The front-end settings; ``f_max=0`` becomes the Nyquist rate of the lowest-rate training clip."""
+    rates = list(getattr(train, "rates", [])) or [config.sample_rate]
+    f_max = config.f_max or min(config.sample_rate, min(rates)) / 2
+    kind = "raw" if config.mode == "keyword" and config.model == "m5" else config.features
+    clip = int(round(config.clip_seconds * config.sample_rate)) if config.mode == "keyword" else 0
+    return FeatureSpec(kind=kind, sample_rate=config.sample_rate, n_mels=config.n_mels, f_max=float(f_max),
+                       clip_samples=clip, spec_augment=config.augment and config.spec_augment,
+                       vtlp=config.vtlp if config.augment else 0.0)
+
+
+def fit_config(config: SpeechConfig, monitor: str, mode: str) -> FitConfig:
+    """The engine's settings for this task (smoke: two short epochs)."""
+    return FitConfig(epochs=2 if config.smoke else config.epochs, batch_size=config.batch_size, lr=config.lr,
+                     weight_decay=config.weight_decay, optimizer="adamw", scheduler="onecycle", grad_clip=5.0,
+                     patience=config.patience or None, monitor=monitor, mode=mode, device=config.device,
+                     seed=config.seed)
+
+
+def train_keyword(config: SpeechConfig, splits: Splits, progress: Progress) -> tuple[torch.nn.Module, FeatureSpec,
+                                                                                      list[dict[str, float]]]:
+    """Train the configured keyword model; returns it (best epoch by validation accuracy), its
+    feature settings and the per-epoch history."""
+    train: ClipSet = splits.train
+    spec = feature_spec(config, train)
+    torch.manual_seed(config.seed)
+    model = build_keyword_model(config.model, spec, len(train.classes), config.width, config.dropout)
+    counts = Counter(int(t) for t in train.targets)
+    weights = [1.0 / counts[int(t)] for t in train.targets] if config.balance else None
+    augment = None
+    if config.augment:
+        augment = WaveAugment(config.sample_rate, shift_s=config.time_shift_s, noise_prob=config.noise_prob,
+                              snr_db=config.snr_db, speed=config.speed_perturb,
+                              noise_bank=getattr(train, "noise", None))
+    progress.log(f"keyword model {config.model}: {sum(p.numel() for p in model.parameters()):,} parameters, "
+                 f"{len(train.classes)} words, {len(train)} training clips, f_max {spec.f_max:g} Hz")
+
+    def loss_fn(net: torch.nn.Module, batch: Any) -> torch.Tensor:
+        return F.cross_entropy(net(batch[0]), batch[1], label_smoothing=0.05)
+
+    def val_metrics(net: torch.nn.Module, batch: Any) -> dict[str, Any]:
+        return {"accuracy": (net(batch[0]).argmax(-1) == batch[1]).sum(), "count": len(batch[1])}
+
+    val = splits.val if splits.val is not None and len(splits.val) else None
+    result = fit(model, train, val, loss_fn=loss_fn, config=fit_config(config, "val_accuracy", "max"),
+                 progress=progress, val_metrics_fn=val_metrics, sample_weights=weights, batch_transform=augment)
+    return result.model.eval(), spec, result.history
+
+
+def probabilities(model: torch.nn.Module, waves: torch.Tensor, device: str) -> np.ndarray:
+    """Softmax class probabilities ``(N, C)`` for fixed-length waves ``(N, T)``."""
+    if len(waves) == 0:
+        return np.zeros((0, 0))
+    data = torch.utils.data.TensorDataset(waves.float())
+    out = infer(model, data, forward_fn=lambda m, b: m(b[0]).softmax(-1), batch_size=128, device=device)
+    return out.numpy()
+
+
+def dataset_waves(dataset: ClipSet) -> torch.Tensor:
+    """All clips of a ClipSet as float waves ``(N, T)``."""
+    return dataset.waves.float() / 32767.0

@@ -1,0 +1,99 @@
+"""The task end to end on the sample data: training learns, the CLI runs and predicts,
+transcription decodes, and the pretrained paths behave."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from mltasks.cli import cli
+from mltasks.errors import ConfigError, DataError, MissingDependencyError
+
+from mltasks_speech.config import SpeechConfig
+from mltasks_speech.default_data import write_sample
+from mltasks_speech.task import SpeechTask
+
+
+def test_keyword_training_beats_chance_on_held_out_voices(tmp_path: Path) -> None:
+    data = write_sample(tmp_path, words=3, voices_per_engine=24, utterances=1)  # 28 voices x 3 words
+    task = SpeechTask(SpeechConfig(epochs=25, batch_size=8, lr=1e-2, val_fraction=0.25, test_fraction=0.25,
+                                   num_threads=1))
+    splits = task.load_data(data)
+    assert splits.train.classes == ["one", "two", "zero"]
+    assert not set(splits.train.speakers) & set(splits.test.speakers)
+    task.train(splits)
+    metrics = task.evaluate(splits.test)
+    assert metrics["accuracy"] >= 0.6  # chance is 1/3, on voices never heard in training
+    assert len(task.history_) == 25 and task.history_[-1]["train_loss"] < task.history_[0]["train_loss"]
+
+
+def test_cli_run_predict_evaluate(sample_dir: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    out = tmp_path / "run"
+    result = runner.invoke(cli, ["run", "speech", "--data", str(sample_dir), "--quick", "--out", str(out),
+                                 "--set", "num_threads=1"])
+    assert result.exit_code == 0, result.output
+    for name in ("metrics.json", "report.md", "confusion_matrix.png", "model/model.safetensors",
+                 "model/speech_model.json"):
+        assert (out / name).is_file(), name
+    meta = json.loads((out / "model" / "speech_model.json").read_text())
+    assert meta["classes"] == ["one", "three", "two", "zero"] and meta["features"]["sample_rate"] == 16000
+    assert "Accuracy per voice" in (out / "report.md").read_text()
+    clip = next((sample_dir / "two").glob("*.wav"))
+    result = runner.invoke(cli, ["predict", str(out), str(clip), "--json"])
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output[result.output.index("["):])
+    assert records[0]["label"] in meta["classes"] and 0 < records[0]["probability"] <= 1
+    assert len(records[0]["top"]) == 3
+    result = runner.invoke(cli, ["predict", str(out), str(sample_dir / "nope.wav")])
+    assert result.exit_code == 2 and "nope.wav" in result.output
+
+
+def test_bad_config_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="mode=transcribe"):
+        SpeechConfig(pretrained="pocketsphinx")
+    with pytest.raises(ConfigError, match="snr_db"):
+        SpeechConfig(snr_db=(20.0, 5.0))
+
+
+def test_transcribe_reads_manifest_and_decodes(sample_dir: Path) -> None:
+    task = SpeechTask(SpeechConfig(mode="transcribe", smoke=True, num_threads=1))
+    splits = task.load_data(sample_dir / "manifest.csv")
+    assert len(splits.train) > 0 and all(t for t in splits.train.texts)
+    task.train(splits)
+    metrics = task.evaluate(splits.test)
+    assert set(metrics) == {"wer", "cer", "sentence_accuracy"}
+    records = task.predict([splits.test.paths[0]], decoder="greedy")
+    assert isinstance(records[0]["transcript"], str)
+
+
+def test_manifest_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "m.csv"
+    bad.write_text("path,transcript\nmissing.wav,hello\n")
+    with pytest.raises(DataError, match=r"m\.csv, line 2.*missing\.wav"):
+        SpeechTask(SpeechConfig(mode="transcribe")).load_data(bad)
+    bad.write_text("file,words\n")
+    with pytest.raises(DataError, match="line 1"):
+        SpeechTask(SpeechConfig(mode="transcribe")).load_data(bad)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pocketsphinx") is None, reason="pocketsphinx is not installed")
+def test_pocketsphinx_with_digit_grammar(sample_dir: Path) -> None:
+    words = "zero,one,two,three,four,five,six,seven,eight,nine,oh"
+    task = SpeechTask(SpeechConfig(mode="transcribe", pretrained="pocketsphinx", grammar=words, smoke=True))
+    splits = task.load_data(sample_dir)
+    task.train(splits)
+    metrics = task.evaluate(splits.test)
+    assert 0 <= metrics["wer"] < 1.0  # a real recogniser gets some synthetic digits right
+    with pytest.raises(ConfigError, match="xyzzyq"):
+        SpeechTask(SpeechConfig(mode="transcribe", pretrained="pocketsphinx", grammar="one,xyzzyq")).train(splits)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("faster_whisper") is not None, reason="faster-whisper is installed")
+def test_whisper_without_faster_whisper_says_what_to_install(sample_dir: Path) -> None:
+    task = SpeechTask(SpeechConfig(mode="transcribe", pretrained="whisper-tiny", smoke=True))
+    with pytest.raises(MissingDependencyError, match="pip install 'faster-whisper'"):
+        task.train(task.load_data(sample_dir))
