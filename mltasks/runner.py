@@ -214,7 +214,8 @@ def _execute(
         run_info["timings"]["load_data_s"] = round(time.time() - t0, 3)
         progress.log(f"{name}: data {run_info['data']['source']} " +
                      " ".join(f"{k}={v}" for k, v in splits.sizes().items()))
-        seed_everything(config.seed)  # the task may have imported torch while loading
+        set_threads(config.num_threads)  # the task may have loaded torch or BLAS while loading data
+        seed_everything(config.seed)
         t0 = time.time()
         trained = True
         returned = task_obj.train(splits, progress)

@@ -20,9 +20,15 @@ def seed_everything(seed: int) -> None:
 
 
 def set_threads(num_threads: int) -> None:
-    """Limit torch's and the BLAS libraries' CPU threads; 0 leaves the defaults."""
+    """Limit torch's, the BLAS libraries' and OpenMP's CPU threads; 0 leaves the defaults.
+
+    Libraries already loaded are limited through threadpoolctl; the environment variables
+    cover those a task loads later (sklearn's OpenMP, for one).
+    """
     if num_threads <= 0:
         return
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(num_threads)
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(num_threads)

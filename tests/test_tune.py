@@ -161,3 +161,11 @@ def test_parallel_jobs_share_one_study(quad, tmp_path):
     result = invoke("tune", "quad", "--space", str(quad), "--trials", "6", "--jobs", "2", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert len(_rows(out)) == 6
+
+
+def test_direction_from_metric_names():
+    from mltasks.tune.space import default_direction
+
+    assert default_direction("val_loss") == "minimize" and default_direction("rmse") == "minimize"
+    assert default_direction("accuracy") == "maximize"
+    assert default_direction("neg_root_mean_squared_error") == "maximize"  # sklearn: greater is better

@@ -72,8 +72,11 @@ class Space:
 
 
 def default_direction(metric: str) -> str:
-    """``minimize`` for losses and errors, ``maximize`` for everything else."""
+    """``minimize`` for losses and errors, ``maximize`` for everything else (and for
+    scikit-learn's negated scores, ``neg_*``)."""
     lowered = metric.lower()
+    if lowered.startswith("neg_"):
+        return "maximize"
     return "minimize" if any(hint in lowered for hint in _MINIMIZE_HINTS) else "maximize"
 
 
