@@ -1,0 +1,192 @@
+"""Reading a competition: the CSV files, the target and id columns, the problem type, and the
+checks that turn a bad file into a one-line :class:`DataError` naming it.
+
+Layouts: a folder with ``train.csv``, ``test.csv`` and optionally ``sample_submission.csv``
+(any ``*submission*.csv``); or one CSV (a file, or a folder holding only ``train.csv``) with
+``--set target=COL``, of which 20% is held out as a labelled test split.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mltasks.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+HOLDOUT_FRACTION = 0.2
+MAX_CLASSES_FOR_INTEGERS = 20
+
+
+@dataclass
+class Table:
+    """One split: a DataFrame plus what the task needs to know about it."""
+
+    frame: pd.DataFrame
+    source: Path
+    labelled: bool
+    schema: Schema | None = None
+    sample_submission: Path | None = None
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+
+@dataclass
+class Schema:
+    """What was inferred about a competition (saved with the model)."""
+
+    target: str
+    id_column: str | None
+    problem: str  # binary | multiclass | regression
+    features: list[str]
+    dropped: dict[str, str] = field(default_factory=dict)  # column -> why it is not a feature
+    classes: list[Any] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"target": self.target, "id_column": self.id_column, "problem": self.problem,
+                "features": self.features, "dropped": self.dropped, "classes": self.classes}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Schema:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+
+def read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
+    """Read a UTF-8 CSV with pandas; any problem is a DataError naming the file."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        frame = pd.read_csv(path, encoding="utf-8", encoding_errors="strict", **kwargs)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8 CSV") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    if frame.empty:
+        raise DataError(f"{path}: no rows")
+    if any(str(c).startswith("Unnamed:") for c in frame.columns) and len(frame.columns) > 1:
+        unnamed = [str(c) for c in frame.columns if str(c).startswith("Unnamed:")]
+        raise DataError(f"{path}: columns without a header name ({', '.join(unnamed)})")
+    return frame
+
+
+def find_files(source: Path) -> tuple[Path, Path | None, Path | None]:
+    """``(train, test, sample_submission)`` of a source; test is None for a single-CSV source."""
+    if not source.exists():
+        raise DataError(f"{source}: no such file or folder")
+    if source.is_file():
+        return source, None, None
+    train = source / "train.csv"
+    if not train.is_file():
+        csvs = sorted(source.glob("*.csv"))
+        if len(csvs) == 1:
+            return csvs[0], None, None
+        raise DataError(f"{source}: no train.csv (a competition folder holds train.csv, test.csv and "
+                        "optionally sample_submission.csv)")
+    test = source / "test.csv"
+    samples = sorted(p for p in source.glob("*.csv") if "submission" in p.name.lower())
+    if len(samples) > 1:
+        raise DataError(f"{source}: several submission files ({', '.join(p.name for p in samples)}); keep one")
+    return train, (test if test.is_file() else None), (samples[0] if samples else None)
+
+
+def infer_columns(target: str, id_column: str, train: pd.DataFrame, train_path: Path,
+                  sample: pd.DataFrame | None, sample_path: Path | None) -> tuple[str, str | None]:
+    """The target and id columns: from the config, else from the sample submission's columns."""
+    if not target and sample is not None:
+        if len(sample.columns) == 2:
+            target = str(sample.columns[1])
+        else:
+            raise DataError(f"{sample_path}: {len(sample.columns)} columns, so the target is ambiguous; "
+                            "give it with --set target=COL")
+    if not target:
+        raise DataError(f"{train_path}: which column is the target? give it with --set target=COL "
+                        "(or add a sample_submission.csv with the columns id,target)")
+    if target not in train.columns:
+        raise DataError(f"{train_path}: no target column {target!r} (columns: {', '.join(map(str, train.columns))})")
+    if not id_column and sample is not None:
+        id_column = str(sample.columns[0])
+    if not id_column:
+        id_column = next((str(c) for c in train.columns if str(c).lower() == "id"), "")
+    if id_column and id_column not in train.columns:
+        raise DataError(f"{train_path}: no id column {id_column!r}")
+    return target, (id_column or None)
+
+
+def infer_problem(y: pd.Series, requested: str, path: Path) -> tuple[str, list[Any]]:
+    """The problem type (binary, multiclass, regression) and the sorted class labels."""
+    import numpy as np
+
+    values = y.dropna()
+    numeric = values.dtype.kind in "iufb"
+    if requested == "regression":
+        if not numeric:
+            raise DataError(f"{path}: target {y.name!r} is not numeric, so it cannot be a regression target")
+        return "regression", []
+    if requested == "auto":
+        integral = numeric and bool(np.all(np.mod(values.astype(float), 1) == 0))
+        if numeric and not (integral and values.nunique() <= MAX_CLASSES_FOR_INTEGERS):
+            return "regression", []
+    classes = sorted(values.unique().tolist(), key=lambda v: (str(type(v)), v))
+    if len(classes) < 2:
+        raise DataError(f"{path}: target {y.name!r} has a single value ({classes[:1]}); nothing to learn")
+    problem = "binary" if len(classes) == 2 else "multiclass"
+    if requested == "binary" and problem != "binary":
+        raise DataError(f"{path}: problem=binary but target {y.name!r} has {len(classes)} classes")
+    return problem, [c.item() if hasattr(c, "item") else c for c in classes]
+
+
+def check_train(frame: pd.DataFrame, path: Path, target: str) -> pd.DataFrame:
+    """Reject empty columns; drop rows without a target (a DataError if none is left)."""
+    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    if empty:
+        raise DataError(f"{path}: column(s) {', '.join(map(repr, empty))} have no values at all; drop them")
+    if frame.columns.duplicated().any():
+        raise DataError(f"{path}: duplicated column names")
+    frame = frame[frame[target].notna()]
+    if len(frame) < 4:
+        raise DataError(f"{path}: only {len(frame)} rows with a target; too few to cross-validate")
+    return frame.reset_index(drop=True)
+
+
+def feature_columns(train: pd.DataFrame, test: pd.DataFrame | None, target: str, id_column: str | None,
+                    train_path: Path, test_path: Path | None) -> tuple[list[str], dict[str, str]]:
+    """Features = columns in both train and test (minus id and target).
+
+    A column only in train.csv is dropped (it may leak the target: Kaggle's test.csv never
+    has it); a column only in test.csv is an error (the files do not belong together).
+    """
+    candidates = [str(c) for c in train.columns if c not in (target, id_column)]
+    dropped: dict[str, str] = {}
+    if test is not None and test_path is not None:
+        extra = [str(c) for c in test.columns if c not in train.columns]
+        if extra:
+            raise DataError(f"{test_path}: columns not in {train_path.name}: {', '.join(extra)}; "
+                            "train and test must share their columns")
+        if id_column and id_column not in test.columns:
+            raise DataError(f"{test_path}: no id column {id_column!r}")
+        for col in candidates:
+            if col not in test.columns:
+                dropped[col] = f"only in {train_path.name}, not in {test_path.name} (not used: it could leak)"
+    features = [c for c in candidates if c not in dropped]
+    if not features:
+        raise DataError(f"{train_path}: no feature columns shared with the test data")
+    return features, dropped
+
+
+def holdout(frame: pd.DataFrame, target: str, problem: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split one labelled table into train and a 20% test (stratified for classification)."""
+    from sklearn.model_selection import train_test_split
+
+    stratify = frame[target] if problem != "regression" and frame[target].value_counts().min() >= 2 else None
+    tr, te = train_test_split(frame, test_size=HOLDOUT_FRACTION, random_state=seed, stratify=stratify)
+    return tr.reset_index(drop=True), te.reset_index(drop=True)

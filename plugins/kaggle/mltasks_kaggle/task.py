@@ -1,0 +1,340 @@
+"""The kaggle task: a tabular competition end to end.
+
+``mltasks run kaggle`` (Titanic, built offline) or ``mltasks run kaggle --data ./house-prices``:
+read train/test/sample_submission, infer target, id and problem type, cross-validate a
+leaderboard of scikit-learn pipelines (preprocessing fitted inside each fold), refit the best
+(or the blend of the top models) on all training rows, and write ``submission.csv``,
+``leaderboard.csv``, ``oof_predictions.csv``, EDA tables and plots into the run.
+
+The model is saved with joblib, which pickles: run directories are trusted like code; user
+data is never unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from mltasks import Report, Splits, Task
+from mltasks.errors import DataError
+from mltasks.progress import Progress, null_progress
+
+from mltasks_kaggle.config import KaggleConfig, model_list
+from mltasks_kaggle.data import (
+    Schema,
+    Table,
+    check_train,
+    feature_columns,
+    find_files,
+    holdout,
+    infer_columns,
+    infer_problem,
+    read_csv,
+)
+
+SMOKE_ROWS = 300
+SMOKE_FOLDS = 2
+
+
+class KaggleTask(Task):
+    """Kaggle-style tabular workflow: CV leaderboard of linear, random forest and gradient boosting."""
+
+    Config = KaggleConfig
+    config: KaggleConfig
+
+    # Data ------------------------------------------------------------------------
+
+    @classmethod
+    def sample_data(cls, directory: Path) -> Path:
+        """A tiny Titanic competition folder (240 passengers: 180 train, 60 test)."""
+        from mltasks_kaggle.default_data import COMPETITIONS, competition_frame
+
+        comp = COMPETITIONS["titanic"]
+        frame = competition_frame(comp).sample(n=240, random_state=0).sort_values(comp.id_column)
+        train, test = frame.iloc[:180], frame.iloc[180:]
+        folder = Path(directory)
+        train.to_csv(folder / "train.csv", index=False)
+        test.drop(columns=[comp.target]).to_csv(folder / "test.csv", index=False)
+        test[[comp.id_column]].assign(**{comp.target: 0}).to_csv(folder / "sample_submission.csv", index=False)
+        return folder
+
+    def load_data(self, source: str | Path | None) -> Splits:
+        """Read a competition folder or a single CSV (``None``: the built-in competition)."""
+        cfg = self.config
+        if source is None:
+            from mltasks_kaggle.default_data import competition_folder
+
+            source = competition_folder(cfg.competition)
+        train_path, test_path, sample_path = find_files(Path(source))
+        train = read_csv(train_path)
+        sample = read_csv(sample_path) if sample_path else None
+        target, id_column = infer_columns(cfg.target, cfg.id, train, train_path, sample, sample_path)
+        train = check_train(train, train_path, target)
+        if cfg.smoke and len(train) > SMOKE_ROWS:
+            train = train.sample(n=SMOKE_ROWS, random_state=cfg.seed).sort_index().reset_index(drop=True)
+        problem, classes = infer_problem(train[target], cfg.problem, train_path)
+        if test_path is None:  # one labelled table: hold out 20% as an honest test split
+            train, test = holdout(train, target, problem, cfg.seed)
+            labelled, layout = True, "single CSV, 20% held out"
+            features, dropped = feature_columns(train, None, target, id_column, train_path, None)
+        else:
+            test = read_csv(test_path)
+            labelled = target in test.columns
+            if labelled:
+                test = test[test[target].notna()].reset_index(drop=True)
+            layout = "competition folder"
+            features, dropped = feature_columns(train, test, target, id_column, train_path, test_path)
+        schema = Schema(target, id_column, problem, features, dropped, classes)
+        info = {"layout": layout, "target": target, "id_column": id_column, "problem": problem,
+                "classes": [str(c) for c in classes[:50]], "features": len(features), "not_used": dropped,
+                "sample_submission": str(sample_path) if sample_path else None}
+        return Splits(train=Table(train, train_path, True, schema, sample_path),
+                      test=Table(test, test_path or train_path, labelled, schema, sample_path),
+                      test_labelled=labelled, info=info)
+
+    # Training --------------------------------------------------------------------
+
+    def train(self, splits: Splits, progress: Progress | None = None) -> KaggleTask:
+        """Cross-validate every configured model, then refit the best on all training rows."""
+        with self._thread_limits():
+            return self._train(splits, progress)
+
+    @contextmanager
+    def _thread_limits(self) -> Iterator[None]:
+        """scikit-learn's OpenMP pool is loaded after the runner set the thread count: limit it here.
+
+        By default (num_threads=0) gradient boosting gets one OpenMP thread: on tables this small its
+        spin-waiting threads cost far more than they save whenever the machine is busy (seen: 145 s
+        instead of a few seconds for 5 folds of Titanic); forests still use every core through joblib.
+        """
+        import sklearn.ensemble  # noqa: F401 - loads the OpenMP runtime, which threadpoolctl only limits once loaded
+        from threadpoolctl import threadpool_limits
+
+        threads = self.config.num_threads
+        with threadpool_limits(limits=threads or 1, user_api="openmp"), \
+                threadpool_limits(limits=threads or None, user_api="blas"):
+            yield
+
+    def _train(self, splits: Splits, progress: Progress | None) -> KaggleTask:
+        from mltasks_kaggle import cv
+        from mltasks_kaggle.features import column_kinds
+        from mltasks_kaggle.models import blend, pipeline
+
+        progress = progress or null_progress()
+        cfg = self.config
+        table: Table = splits.train
+        schema = Schema.from_dict(table.schema.to_dict())  # type: ignore[union-attr]
+        frame = table.frame
+        kinds = column_kinds(frame, schema.features)
+        for col, kind in kinds.items():
+            if kind == "identifier" or (kind == "text" and cfg.text_columns == "drop"):
+                schema.dropped[col] = f"{kind} column ({frame[col].nunique()} distinct values)"
+        schema.features = [c for c in schema.features if c not in schema.dropped]
+        kinds = {c: k for c, k in kinds.items() if c in schema.features}
+        if not schema.features:
+            raise DataError(f"{table.source}: no usable feature columns ({'; '.join(schema.dropped)})")
+        X, y = self._features(frame, schema, kinds, table.source), frame[schema.target]
+        names = model_list(cfg.models)
+        metric, _ = cv.scorer(cfg.metric, schema.problem)
+        n_folds = SMOKE_FOLDS if cfg.smoke else cfg.folds
+        folds = cv.folds(y, schema.problem, min(n_folds, len(y)), cfg.seed)
+        progress.log(f"kaggle: {schema.problem} target {schema.target!r}, {len(schema.features)} features, "
+                     f"{len(folds)}-fold CV of {', '.join(names)} by {metric}")
+
+        def make(name: str) -> Any:
+            return pipeline(name, schema.problem, kinds, cfg)
+
+        with progress.bar("cross-validation", total=len(names) * len(folds), unit="fit") as bar:
+            def on_fold(name: str, fold: int, running: float) -> None:
+                bar.advance()
+                if len(names) == 1:  # one model (mltasks tune): per-fold reports let the tuner prune
+                    progress.report(fold + 1, **{f"val_{metric}": running})
+
+            entries = cv.cross_validate(make, names, X, y, problem=schema.problem, classes=schema.classes,
+                                        metric=metric, splits=folds, ensemble=cfg.ensemble, on_fold=on_fold)
+        best = entries[0]
+        for row in cv.leaderboard_rows(entries, metric):
+            progress.log(f"  #{row['rank']} {row['model']}: {metric}={row[metric]:.5g} ± {row[metric + '_std']:.2g}")
+        if best.members:
+            model = blend([make(m).fit(X, y) for m in best.members], schema.problem)
+        else:
+            model = make(best.name).fit(X, y)
+        self.model_ = model
+        self.schema_ = schema
+        self.kinds_ = kinds
+        self.metric_ = metric
+        self.best_ = best.name
+        self.cv_metrics_ = best.metrics(metric)
+        self.leaderboard_ = cv.leaderboard_rows(entries, metric)
+        self.oof_ = self._oof_frame(frame, schema, best.oof, [va for _, va in folds])
+        return self
+
+    def _oof_frame(self, frame: Any, schema: Schema, oof: Any, fold_rows: list[Any]) -> Any:
+        import numpy as np
+        import pandas as pd
+
+        fold = np.zeros(len(frame), dtype=int)
+        for i, rows in enumerate(fold_rows):
+            fold[rows] = i + 1
+        out = pd.DataFrame({schema.id_column: frame[schema.id_column]} if schema.id_column else {},
+                           index=frame.index)
+        out[schema.target] = frame[schema.target]
+        out["fold"] = fold
+        if schema.problem == "regression":
+            out["oof_prediction"] = oof
+        else:
+            out["oof_prediction"] = np.asarray(schema.classes, dtype=object)[oof.argmax(axis=1)]
+            for i, c in enumerate(schema.classes):
+                out[f"oof_probability_{c}"] = oof[:, i]
+        return out.reset_index(drop=True)
+
+    # Inference -------------------------------------------------------------------
+
+    @staticmethod
+    def _features(frame: Any, schema: Schema, kinds: dict[str, str], source: Any) -> Any:
+        """The feature columns in training order, numeric ones as numbers (a DataError otherwise)."""
+        import pandas as pd
+
+        missing = [c for c in schema.features if c not in frame.columns]
+        if missing:
+            raise DataError(f"{source}: missing column(s) {', '.join(missing)} that the model was trained on")
+        X = frame[schema.features].copy()
+        for col in schema.features:
+            if kinds.get(col) == "numeric" and X[col].dtype.kind not in "iufb":
+                values = pd.to_numeric(X[col], errors="coerce")
+                bad = X[col].notna() & values.isna()
+                if bad.any():
+                    raise DataError(f"{source}: column {col!r} should be numeric; got {X[col][bad].iloc[0]!r}")
+                X[col] = values.astype(float)
+        return X
+
+    def _predict_frame(self, frame: Any, source: Any) -> Any:
+        from mltasks_kaggle.cv import predictions
+
+        return predictions(self.model_, self._features(frame, self.schema_, self.kinds_, source),
+                           self.schema_.problem)
+
+    def evaluate(self, dataset: Any) -> dict[str, float]:
+        """Metrics on a labelled table; for an unlabelled one (a competition's test.csv), the best
+        model's cross-validation metrics (fold means)."""
+        self.check_is_trained()
+        if isinstance(dataset, Table) and dataset.labelled and self.schema_.target in dataset.frame.columns:
+            from sklearn.metrics import get_scorer
+
+            from mltasks_kaggle.cv import standard_metrics
+
+            schema = self.schema_
+            X = self._features(dataset.frame, schema, self.kinds_, dataset.source)
+            y = dataset.frame[schema.target]
+            out = standard_metrics(schema.problem, y, self._predict_frame(dataset.frame, dataset.source),
+                                   schema.classes)
+            out[self.metric_] = float(get_scorer(self.metric_)(self.model_, X, y))
+            return out
+        return dict(self.cv_metrics_)
+
+    def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
+        """Predict for CSV files (their columns must include the training features) or JSON rows
+        (``'{"sex": "male", "age": 30}'``; absent keys are missing values).
+
+        :returns: one record per row: the id (when known), ``prediction`` and, for classification,
+            ``probabilities`` per class.
+        """
+        import pandas as pd
+
+        self.check_is_trained()
+        if not inputs:
+            raise DataError("kaggle predict needs CSV files or JSON rows, e.g. mltasks predict RUN new.csv")
+        records: list[dict[str, Any]] = []
+        for item in [inputs] if isinstance(inputs, (str, Path)) else list(inputs):
+            text = str(item)
+            if text.lstrip().startswith("{"):
+                try:
+                    row = json.loads(text)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"input {text[:60]!r} is not a JSON object: {exc}") from None
+                frame = pd.DataFrame([{c: row.get(c) for c in self.schema_.features}])
+                frame = frame.astype({c: float for c in self.schema_.features
+                                      if self.kinds_.get(c) == "numeric" and frame[c].isna().all()})
+                source: Any = "JSON input"
+            else:
+                frame, source = read_csv(Path(text)), Path(text)
+            records += self._records(frame, source)
+        return records
+
+    def _records(self, frame: Any, source: Any) -> list[dict[str, Any]]:
+        schema = self.schema_
+        pred = self._predict_frame(frame, source)
+        ids = frame[schema.id_column].tolist() if schema.id_column and schema.id_column in frame else None
+        out = []
+        for i in range(len(frame)):
+            record: dict[str, Any] = {}
+            if ids is not None and schema.id_column:
+                record[schema.id_column] = _json_value(ids[i])
+            if schema.problem == "regression":
+                record["prediction"] = float(pred[i])
+            else:
+                record["prediction"] = _json_value(schema.classes[int(pred[i].argmax())])
+                record["probabilities"] = {str(c): float(p) for c, p in zip(schema.classes, pred[i])}
+            out.append(record)
+        return out
+
+    def example_inputs(self, dataset: Any) -> list[str]:
+        """The first three rows of a split as JSON objects (the form ``predict`` takes on the CLI)."""
+        frame = dataset.frame[[c for c in self.schema_.features if c in dataset.frame.columns]].head(3)
+        return [json.dumps({k: _json_value(v) for k, v in row.items()}) for row in frame.to_dict("records")]
+
+    # Persistence -----------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        """``pipeline.joblib`` (pickled scikit-learn model), ``meta.json`` and ``oof_predictions.csv``."""
+        import joblib
+        import sklearn
+
+        self.check_is_trained()
+        directory = Path(directory)
+        self.save_config(directory)
+        joblib.dump(self.model_, directory / "pipeline.joblib")
+        meta = {"schema": self.schema_.to_dict(), "kinds": self.kinds_, "metric": self.metric_, "best": self.best_,
+                "cv_metrics": self.cv_metrics_, "leaderboard": self.leaderboard_, "sklearn": sklearn.__version__}
+        (directory / "meta.json").write_text(json.dumps(meta, indent=2, default=_json_value), encoding="utf-8")
+        self.oof_.to_csv(directory / "oof_predictions.csv", index=False)
+
+    @classmethod
+    def load(cls, directory: Path) -> KaggleTask:
+        """A trained task from :meth:`save`'s folder (unpickles ``pipeline.joblib``: trusted runs only)."""
+        import joblib
+        import pandas as pd
+
+        directory = Path(directory)
+        task = cls(cls.load_config(directory))
+        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
+        task.model_ = joblib.load(directory / "pipeline.joblib")
+        task.schema_ = Schema.from_dict(meta["schema"])
+        task.kinds_ = meta["kinds"]
+        task.metric_ = meta["metric"]
+        task.best_ = meta["best"]
+        task.cv_metrics_ = meta["cv_metrics"]
+        task.leaderboard_ = meta["leaderboard"]
+        task.oof_ = pd.read_csv(directory / "oof_predictions.csv")
+        return task
+
+    def report(self, splits: Splits, run_dir: Path) -> Report:
+        """EDA, the leaderboard, submission.csv, out-of-fold predictions and feature importances."""
+        from mltasks_kaggle.outputs import build_report
+
+        self.check_is_trained()
+        with self._thread_limits():
+            return build_report(self, splits, Path(run_dir))
+
+
+def _json_value(value: Any) -> Any:
+    """A JSON-ready scalar (numpy types unwrapped, NaN -> None)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
