@@ -1,0 +1,399 @@
+"""Reading labelled texts into train/val/test splits (public API; ``mltasks-llm`` builds on it).
+
+Accepted sources (:func:`load_text_splits`):
+
+- ``None``: the embedded default, ten topics of Debian ``fortunes`` (``data/fortunes.jsonl.gz``,
+  rebuilt by ``scripts/build_default_data.py``);
+- a folder with one sub-folder per label holding ``.txt`` files, optionally under
+  ``train/``, ``val/`` and ``test/``;
+- a CSV, TSV or JSONL file (optionally ``.gz``) with a text and a label column (names
+  auto-detected, or ``text_col`` / ``label_col``) and an optional ``split`` column.
+
+Missing splits are drawn stratified with the seed. Problems the user can fix raise
+:class:`mltasks.errors.DataError` naming the file; recoverable ones (non-UTF-8 bytes,
+empty texts, duplicates, labels with one example) are reported with :func:`warnings.warn`.
+Only the standard library is imported at module level (scikit-learn when splitting).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import random
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mltasks import Splits
+from mltasks.errors import DataError
+
+#: Column names tried, in order, when ``text_col`` / ``label_col`` are not given.
+TEXT_COLUMNS = ("text", "sentence", "document", "content", "body", "review", "message", "comment", "question", "quote")
+LABEL_COLUMNS = ("label", "labels", "category", "class", "target", "topic", "sentiment", "intent", "y")
+SPLIT_COLUMN = "split"
+SPLIT_NAMES = {"train": "train", "training": "train", "val": "val", "valid": "val", "validation": "val",
+               "dev": "val", "test": "test", "testing": "test"}
+TABLE_SUFFIXES = (".csv", ".tsv", ".jsonl", ".ndjson")
+#: Texts per class kept by ``smoke=True`` (tests and ``--quick``).
+SMOKE_PER_CLASS = 12
+
+
+@dataclass
+class TextDataset:
+    """One split: texts and their labels (``labels`` is empty for unlabelled data)."""
+
+    texts: list[str]
+    labels: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.labels and len(self.labels) != len(self.texts):
+            raise ValueError(f"{len(self.texts)} texts but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    @property
+    def labelled(self) -> bool:
+        """Whether every text has a label."""
+        return bool(self.labels) or not self.texts
+
+    def label_counts(self) -> dict[str, int]:
+        """Number of texts per label, sorted by label."""
+        return dict(sorted(Counter(self.labels).items()))
+
+    def subset(self, indices: list[int]) -> TextDataset:
+        """The texts (and labels) at ``indices``, in that order."""
+        return TextDataset([self.texts[i] for i in indices], [self.labels[i] for i in indices] if self.labels else [])
+
+
+def default_data_path() -> Path:
+    """The embedded default dataset (gzipped JSONL, ten fortunes topics), shipped in the package."""
+    return Path(__file__).resolve().parent / "data" / "fortunes.jsonl.gz"
+
+
+# --- reading bytes ------------------------------------------------------------------------
+
+
+def _looks_binary(data: bytes) -> bool:
+    head = data[:8192]
+    if b"\x00" in head:
+        return True
+    text = head.decode("utf-8", errors="replace")
+    odd = sum(1 for ch in text if ch == "\ufffd" or (ord(ch) < 32 and ch not in "\t\n\r\f"))
+    return bool(text) and odd / len(text) > 0.1
+
+
+def read_text_file(path: Path) -> str:
+    """Read a text file as UTF-8 (``.gz`` unpacked); bad bytes are replaced with a warning.
+
+    :raises DataError: the file is unreadable or binary (not text at all).
+    """
+    try:
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"{path}: cannot read the file: {exc}") from None
+    if _looks_binary(data):
+        raise DataError(f"{path}: binary data, not a text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        warnings.warn(f"{path}: not valid UTF-8 (first bad byte at offset {exc.start}); undecodable bytes replaced",
+                      stacklevel=2)
+        return data.decode("utf-8", errors="replace")
+
+
+# --- tables -------------------------------------------------------------------------------
+
+
+def _table_kind(path: Path) -> str | None:
+    name = path.name.lower().removesuffix(".gz")
+    for suffix in TABLE_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    return None
+
+
+def read_table(path: Path) -> list[dict[str, Any]]:
+    """Rows of a CSV, TSV or JSONL file (optionally gzipped) as dicts.
+
+    :raises DataError: unknown suffix, binary data, malformed rows or no rows.
+    """
+    kind = _table_kind(path)
+    if kind is None:
+        raise DataError(f"{path}: unsupported file type; expected .csv, .tsv, .jsonl (optionally .gz) "
+                        "or a folder of label sub-folders with .txt files")
+    text = read_text_file(path)
+    rows: list[dict[str, Any]] = []
+    if kind in (".jsonl", ".ndjson"):
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}: line {number} is not valid JSON: {exc.msg}") from None
+            if not isinstance(row, dict):
+                raise DataError(f"{path}: line {number} is not a JSON object")
+            rows.append(row)
+    else:
+        try:
+            reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if kind == ".tsv" else ",")
+            rows = [dict(r) for r in reader]
+        except csv.Error as exc:
+            raise DataError(f"{path}: malformed {kind[1:].upper()}: {exc}") from None
+        if any(None in r for r in rows):
+            bad = next(i for i, r in enumerate(rows, 2) if None in r)
+            raise DataError(f"{path}: line {bad} has more fields than the header")
+    if not rows:
+        raise DataError(f"{path}: no rows")
+    return rows
+
+
+def _pick_column(path: Path, columns: list[str], wanted: str | None, candidates: tuple[str, ...], what: str,
+                 required: bool) -> str | None:
+    if wanted is not None:
+        if wanted not in columns:
+            raise DataError(f"{path}: no {what} column {wanted!r}; columns are {', '.join(columns)}")
+        return wanted
+    lower = {c.lower().strip(): c for c in columns}
+    for name in candidates:
+        if name in lower:
+            return lower[name]
+    if required:
+        raise DataError(f"{path}: cannot find the {what} column among {', '.join(columns)}; "
+                        f"name it one of {', '.join(candidates[:5])} or pass --set {what}_col=NAME")
+    return None
+
+
+def _rows_to_records(path: Path, rows: list[dict[str, Any]], text_col: str | None, label_col: str | None,
+                     require_labels: bool) -> tuple[list[tuple[str, str | None, str | None]], bool]:
+    columns = list(rows[0].keys())
+    tcol = _pick_column(path, columns, text_col, TEXT_COLUMNS, "text", True)
+    lcol = _pick_column(path, columns, label_col, LABEL_COLUMNS, "label", require_labels)
+    scol = next((c for c in columns if c.lower().strip() == SPLIT_COLUMN), None)
+    records = []
+    assert tcol is not None  # required=True raises instead of returning None
+    for number, row in enumerate(rows, 1):
+        text = row.get(tcol)
+        label = row.get(lcol) if lcol else None
+        split = None
+        if scol and row.get(scol) not in (None, ""):
+            split = SPLIT_NAMES.get(str(row[scol]).strip().lower())
+            if split is None:
+                raise DataError(f"{path}: row {number} has split {row[scol]!r}; use train, val or test")
+        records.append(("" if text is None else str(text), None if label in (None, "") else str(label).strip(), split))
+    return records, lcol is not None
+
+
+# --- folders ------------------------------------------------------------------------------
+
+
+def _read_label_folders(folder: Path, split: str | None) -> list[tuple[str, str | None, str | None]]:
+    records: list[tuple[str, str | None, str | None]] = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for file in sorted(sub.rglob("*.txt")):
+            records.append((read_text_file(file), sub.name, split))
+    return records
+
+
+def _read_folder(folder: Path) -> list[tuple[str, str | None, str | None]]:
+    subdirs = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
+    split_dirs = {SPLIT_NAMES[n]: p for n, p in subdirs.items() if n in SPLIT_NAMES}
+    if "train" in split_dirs:
+        records = []
+        for split, path in sorted(split_dirs.items()):
+            records += _read_label_folders(path, split)
+        where = folder / "train"
+    else:
+        records = _read_label_folders(folder, None)
+        where = folder
+    if not records:
+        tables = sorted(p for p in folder.iterdir() if p.is_file() and _table_kind(p))
+        hint = f" (to read {tables[0].name}, pass the file itself)" if tables else ""
+        raise DataError(f"{where}: no label sub-folders holding .txt files{hint}")
+    return records
+
+
+# --- cleaning and splitting ---------------------------------------------------------------
+
+
+def _clean(source: Path, records: list[tuple[str, str | None, str | None]], labelled: bool
+           ) -> list[tuple[str, str | None, str | None]]:
+    kept = [(t.strip(), lab, s) for t, lab, s in records if t.strip()]
+    if len(kept) < len(records):
+        warnings.warn(f"{source}: skipped {len(records) - len(kept)} empty text(s)", stacklevel=3)
+    if not kept:
+        raise DataError(f"{source}: every text is empty")
+    if labelled:
+        missing = sum(1 for _, lab, _ in kept if lab is None)
+        if missing:
+            warnings.warn(f"{source}: skipped {missing} text(s) without a label", stacklevel=3)
+            kept = [r for r in kept if r[1] is not None]
+    seen: set[tuple[str, str | None]] = set()
+    unique = []
+    for record in kept:
+        if (record[0], record[2]) not in seen:
+            seen.add((record[0], record[2]))
+            unique.append(record)
+    if len(unique) < len(kept):
+        warnings.warn(f"{source}: dropped {len(kept) - len(unique)} duplicate text(s)", stacklevel=3)
+    return unique
+
+
+def _cap(records: list[tuple[str, str | None, str | None]], cap: int | None, seed: int
+         ) -> list[tuple[str, str | None, str | None]]:
+    if cap is None:
+        return records
+    rng = random.Random(seed)
+    order = list(range(len(records)))
+    rng.shuffle(order)
+    counts: Counter[tuple[str | None, str | None]] = Counter()
+    keep = []
+    for i in order:
+        key = (records[i][1], records[i][2])
+        if counts[key] < cap:
+            counts[key] += 1
+            keep.append(i)
+    return [records[i] for i in sorted(keep)]
+
+
+def _split(items: TextDataset, size: float, seed: int, source: Path) -> tuple[TextDataset, TextDataset]:
+    """Stratified split (plain when a class is too small to stratify), with scikit-learn."""
+    from sklearn.model_selection import train_test_split
+
+    indices = list(range(len(items)))
+    n_out = max(1, round(size * len(items)))
+    if n_out >= len(items):
+        raise DataError(f"{source}: only {len(items)} texts, too few to split off {size:.0%}")
+    stratify = items.labels or None
+    if stratify:
+        counts = Counter(stratify)
+        if min(counts.values()) < 2 or n_out < len(counts) or len(items) - n_out < len(counts):
+            stratify = None
+    keep, out = train_test_split(indices, test_size=n_out, random_state=seed, stratify=stratify)
+    return items.subset(sorted(keep)), items.subset(sorted(out))
+
+
+def load_text_splits(
+    source: str | Path | None,
+    *,
+    seed: int = 0,
+    smoke: bool = False,
+    text_col: str | None = None,
+    label_col: str | None = None,
+    val_size: float = 0.1,
+    test_size: float = 0.2,
+    max_per_class: int | None = None,
+    require_labels: bool = True,
+) -> Splits:
+    """Read a text source into :class:`mltasks.Splits` of :class:`TextDataset`.
+
+    :param source: ``None`` (the embedded fortunes default), a folder or a table file.
+    :param seed: seeds the per-class cap and the stratified splits.
+    :param smoke: keep at most :data:`SMOKE_PER_CLASS` texts per class (and split).
+    :param text_col: the text column of a table (auto-detected when ``None``).
+    :param label_col: the label column of a table (auto-detected when ``None``).
+    :param val_size: fraction drawn for validation when the data has no ``val`` split.
+    :param test_size: fraction drawn for testing when the data has no ``test`` split.
+    :param max_per_class: keep at most this many texts per class (and split), chosen with the seed.
+    :param require_labels: when ``False`` a table without a label column is read unlabelled
+        (``labels == []`` in every split; splits drawn at random).
+    :returns: ``Splits(train, val, test)``; ``info`` holds ``labels`` (sorted class names),
+        ``source``, ``format`` and per-split class counts.
+    :raises DataError: missing/empty/binary source, missing column, fewer than two classes.
+    """
+    path = default_data_path() if source is None else Path(source).expanduser()
+    if not path.exists():
+        raise DataError(f"{path}: no such file or folder")
+    if path.is_dir():
+        records, labelled, fmt = _read_folder(path), True, "folder"
+    else:
+        records, labelled = _rows_to_records(path, read_table(path), text_col, label_col, require_labels)
+        fmt = _table_kind(path) or "table"
+        fmt = fmt.lstrip(".")
+    records = _clean(path, records, labelled)
+    if smoke:
+        max_per_class = min(max_per_class or SMOKE_PER_CLASS, SMOKE_PER_CLASS)
+    records = _cap(records, max_per_class, seed)
+    if labelled:
+        counts = Counter(lab for _, lab, _ in records)
+        if len(counts) < 2:
+            raise DataError(f"{path}: needs at least two classes to classify, found {len(counts)} "
+                            f"({', '.join(map(str, counts)) or 'none'})")
+        single = sorted(str(lab) for lab, n in counts.items() if n == 1)
+        if single:
+            warnings.warn(f"{path}: label(s) with a single example cannot be both learned and tested: "
+                          f"{', '.join(single[:10])}", stacklevel=2)
+
+    def part(split: str | None) -> TextDataset:
+        rows = [r for r in records if r[2] == split]
+        return TextDataset([r[0] for r in rows], [str(r[1]) for r in rows] if labelled else [])
+
+    given = {s for _, _, s in records if s}
+    if given and "train" not in given:
+        raise DataError(f"{path}: a split column/folder is given but has no 'train' part")
+    train = part("train") if given else part(None)
+    if given and part(None).texts:
+        raise DataError(f"{path}: some rows have a split and others do not; give every row one")
+    test = part("test") if "test" in given else None
+    val = part("val") if "val" in given else None
+    if test is None:
+        train, test = _split(train, test_size, seed, path)
+    if val is None:
+        train, val = _split(train, val_size / max(1e-9, 1 - (0.0 if "test" in given else test_size)), seed, path)
+    labels = sorted(set(train.labels) | set(val.labels) | set(test.labels))
+    if labelled:
+        unseen = sorted(set(val.labels + test.labels) - set(train.labels))
+        if unseen:
+            warnings.warn(f"{path}: label(s) absent from the training split: {', '.join(unseen[:10])}", stacklevel=2)
+    info = {
+        "source": "embedded fortunes (10 topics)" if source is None else str(path),
+        "format": "jsonl.gz (embedded)" if source is None else fmt,
+        "labels": labels,
+        "counts": {name: split.label_counts() for name, split in (("train", train), ("val", val), ("test", test))},
+    }
+    return Splits(train=train, val=val, test=test, test_labelled=labelled, info=info)
+
+
+# --- sample data --------------------------------------------------------------------------
+
+_TOPICS = {
+    "sports": (["the striker", "our goalkeeper", "the coach", "the home team", "the referee", "a young sprinter"],
+               ["scored in", "trained hard before", "celebrated after", "lost", "was booked during", "won"],
+               ["the final match", "extra time", "the league season", "the penalty shootout", "the relay race"]),
+    "food": (["the chef", "my grandmother", "the bakery", "a street vendor", "the new restaurant", "our waiter"],
+             ["baked", "served", "seasoned", "burned", "tasted", "recommended"],
+             ["fresh bread with garlic", "a spicy noodle soup", "the chocolate cake", "grilled fish",
+              "a bowl of pasta"]),
+    "computers": (["the compiler", "my laptop", "the database server", "a junior programmer", "the kernel", "our CPU"],
+                  ["crashed while running", "optimised", "rebooted after", "debugged", "compiled", "cached"],
+                  ["the python script", "a memory leak", "the network driver", "the software update",
+                   "the source code"]),
+}
+
+
+def write_sample_data(directory: str | Path) -> Path:
+    """Write a tiny, learnable CSV (three topics x 20 sentences) and return its path.
+
+    :param directory: an existing folder; ``sample.csv`` is written there.
+    """
+    rng = random.Random(0)
+    rows = []
+    for label, (subjects, verbs, objects) in _TOPICS.items():
+        sentences: set[str] = set()
+        while len(sentences) < 20:
+            sentences.add(f"{rng.choice(subjects).capitalize()} {rng.choice(verbs)} {rng.choice(objects)}.")
+        rows += [(s, label) for s in sorted(sentences)]
+    rng.shuffle(rows)
+    path = Path(directory) / "sample.csv"
+    with path.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["text", "label"])
+        writer.writerows(rows)
+    return path

@@ -1,0 +1,168 @@
+"""The ``text`` task: classify texts with TF-IDF, a CNN/LSTM from scratch, or a fine-tuned transformer.
+
+::
+
+    mltasks run text                                   # embedded fortunes topics, fine-tuned MiniLM
+    mltasks run text --data reviews.csv --set model=tfidf
+    mltasks predict runs/text-... "The compiler crashed again."
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from mltasks import Progress, Report, Splits, Task
+from mltasks.errors import ConfigError, DataError
+from mltasks.progress import null_progress
+
+from mltasks_text.config import TextConfig
+from mltasks_text.data import TextDataset, load_text_splits, write_sample_data
+from mltasks_text.metrics import headline
+
+LABELS_FILE = "labels.json"
+
+
+class TextTask(Task):
+    """Text classification over labelled texts (see :mod:`mltasks_text.data` for the formats)."""
+
+    Config = TextConfig
+    config: TextConfig
+
+    @classmethod
+    def sample_data(cls, directory: Path) -> Path:
+        """Write ``sample.csv`` (three topics x 20 short sentences) under ``directory``."""
+        return write_sample_data(directory)
+
+    def load_data(self, source: str | Path | None) -> Splits:
+        """Read a folder or a CSV/TSV/JSONL file (``None``: the embedded fortunes topics) into splits."""
+        cfg = self.config
+        return load_text_splits(source, seed=cfg.seed, smoke=cfg.smoke, text_col=cfg.text_col,
+                                label_col=cfg.label_col, val_size=cfg.val_size, test_size=cfg.test_size,
+                                max_per_class=cfg.max_per_class)
+
+    def _smoke_config(self) -> TextConfig:
+        """Smoke runs train in seconds: few epochs and short texts (the real pretrained model is kept)."""
+        from dataclasses import replace
+
+        cfg = self.config
+        if not cfg.smoke:
+            return cfg
+        return replace(cfg, epochs=min(int(cfg.resolved("epochs")), 2 if cfg.model == "transformer" else 5),
+                       max_length=min(cfg.max_length, 24), patience=None)
+
+    def train(self, splits: Splits, progress: Progress | None = None) -> TextTask:
+        """Fit the configured model on ``splits.train`` (``splits.val`` for early stopping)."""
+        progress = progress or null_progress()
+        train = splits.train
+        if not isinstance(train, TextDataset) or not train.labels:
+            raise DataError("text: the training split has no labels")
+        labels = sorted(set(splits.info.get("labels") or []) | set(train.labels))
+        if len(set(train.labels)) < 2:
+            raise DataError(f"text: the training split holds a single class ({train.labels[0]!r})")
+        cfg = self._smoke_config()
+        progress.log(f"training {cfg.model} on {len(train)} texts, {len(labels)} classes")
+        if cfg.model == "tfidf":
+            from mltasks_text.tfidf import TfidfClassifier
+
+            model: Any = TfidfClassifier(cfg, labels).fit(train)
+        else:
+            from mltasks_text.neural import NeuralClassifier
+
+            model = NeuralClassifier(cfg, labels).fit(train, splits.val, progress)
+        self.labels_ = labels
+        self.model_ = model
+        return self
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Class probabilities ``(N, C)`` in the order of ``labels_``."""
+        self.check_is_trained()
+        return np.asarray(self.model_.predict_proba(list(texts)), dtype=np.float64)
+
+    def evaluate(self, dataset: TextDataset) -> dict[str, float]:
+        """Accuracy, macro-F1 (and macro precision/recall, weighted F1) on a labelled split."""
+        self.check_is_trained()
+        if not dataset.labels:
+            raise DataError("text: cannot evaluate on unlabelled texts")
+        probs = self.predict_proba(dataset.texts)
+        predicted = [self.labels_[i] for i in probs.argmax(axis=1)]
+        return headline(dataset.labels, predicted, self.labels_)
+
+    def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
+        """Label each text with its probability and the ``top_k`` (option, default 3) most likely classes."""
+        self.check_is_trained()
+        if inputs is None:
+            raise DataError("text: give one or more texts to classify (or --file with one text per line)")
+        texts = [inputs] if isinstance(inputs, str) else [str(t) for t in inputs]
+        try:
+            top_k = max(1, int(options.pop("top_k", 3)))
+        except ValueError as exc:
+            raise ConfigError(f"predict option top_k: {exc}") from None
+        if options:
+            raise ConfigError(f"unknown predict option(s) {', '.join(options)}; the text task takes top_k")
+        probs = self.predict_proba(texts)
+        records = []
+        for text, row in zip(texts, probs):
+            order = np.argsort(-row, kind="stable")[:top_k]
+            records.append({"text": text, "label": self.labels_[int(order[0])],
+                            "probability": float(row[order[0]]),
+                            "top": [{"label": self.labels_[int(i)], "probability": float(row[i])} for i in order]})
+        return records
+
+    def example_inputs(self, dataset: TextDataset) -> list[str]:
+        """The first few texts of a split."""
+        return list(dataset.texts[:5])
+
+    def describe(self) -> str:
+        """One paragraph on the trained model for the report."""
+        cfg = self.config
+        if cfg.model == "tfidf":
+            return f"TF-IDF word 1-2 + char 2-5 n-grams, {cfg.classifier} (C={cfg.C})."
+        net = self.model_.model
+        params = sum(p.numel() for p in net.parameters())
+        best = self.model_.best_epoch
+        if cfg.model == "transformer":
+            from mltasks_text.pretrained import DEFAULT_NAME
+
+            name = cfg.pretrained or DEFAULT_NAME
+            return (f"Transformer encoder {name}, {cfg.finetune} fine-tuning, mean pooling + linear head; "
+                    f"{params:,} parameters; max_length {cfg.max_length}; best epoch {best}.")
+        return (f"{cfg.model.upper()} from scratch on a {cfg.tokenizer} tokenizer "
+                f"({len(self.model_.tokenizer):,} tokens); {params:,} parameters; best epoch {best}.")
+
+    def save(self, directory: Path) -> None:
+        """Write the config, the class names and the model (joblib, safetensors or an HF folder)."""
+        self.check_is_trained()
+        directory = Path(directory)
+        self.save_config(directory)
+        (directory / LABELS_FILE).write_text(json.dumps({"labels": self.labels_}, ensure_ascii=False))
+        self.model_.save(directory)
+
+    @classmethod
+    def load(cls, directory: Path) -> TextTask:
+        """A new trained task from a folder written by :meth:`save`."""
+        directory = Path(directory)
+        config = cls.load_config(directory)
+        assert isinstance(config, TextConfig)
+        task = cls(config)
+        labels = json.loads((directory / LABELS_FILE).read_text(encoding="utf-8"))["labels"]
+        cfg = task._smoke_config()
+        if config.model == "tfidf":
+            from mltasks_text.tfidf import TfidfClassifier
+
+            task.model_ = TfidfClassifier.load(directory, cfg, labels)
+        else:
+            from mltasks_text.neural import NeuralClassifier
+
+            task.model_ = NeuralClassifier.load(directory, cfg, labels)
+        task.labels_ = labels
+        return task
+
+    def report(self, splits: Splits, run_dir: Path) -> Report:
+        """Per-class table, confusion matrix and the most confident mistakes."""
+        from mltasks_text.report import build_report
+
+        self.check_is_trained()
+        return build_report(self, splits, run_dir)
