@@ -8,13 +8,11 @@ benchmarks). Folders are built once into ``$MLTASKS_CACHE_DIR/kaggle/`` and writ
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mltasks.cache import atomic_dir, cache_dir
 from mltasks.errors import DataError
 
 SPLIT_SEED = 2024
@@ -45,8 +43,7 @@ COMPETITIONS = {
 
 def cache_root() -> Path:
     """``$MLTASKS_CACHE_DIR/kaggle`` (default ``~/.cache/mltasks/kaggle``)."""
-    base = os.environ.get("MLTASKS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "mltasks")
-    return Path(base) / "kaggle"
+    return cache_dir("kaggle")
 
 
 def competition_frame(comp: Competition) -> Any:
@@ -92,16 +89,8 @@ def _built(name: str) -> Path:
         raise DataError(f"no built-in competition {name!r}; choose one of {', '.join(COMPETITIONS)}")
     folder = cache_root() / f"{name}-{VERSION}"
     if not (folder / "solution.csv").is_file():
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
-        try:
+        with atomic_dir(folder) as tmp:  # a racing process's folder is as good as ours
             _write(COMPETITIONS[name], tmp)
-            try:
-                os.replace(tmp, folder)
-            except OSError:  # another process won the race: its folder is as good as ours
-                pass
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 
