@@ -111,6 +111,14 @@ def _log_to(path: Path) -> logging.Handler:
     return handler
 
 
+def _stop_logging(handler: logging.Handler) -> None:
+    """Detach the run log from every logger it was added to (the next run has its own)."""
+    for name in ("mltasks", "py.warnings"):
+        logging.getLogger(name).removeHandler(handler)
+    logging.captureWarnings(False)
+    handler.close()
+
+
 def run(
     task: str | type[Task],
     data: str | Path | None = None,
@@ -254,15 +262,13 @@ def _execute(
             )
             rundir.write_json(partial / "run.json", run_info)
     except BaseException as exc:
-        logger.removeHandler(handler)
-        handler.close()
+        _stop_logging(handler)
         if main:
             _abandon(partial, run_info, exc, keep=trained and _has_checkpoint(partial))
         elif not resume:
             shutil.rmtree(partial, ignore_errors=True)
         raise
-    logger.removeHandler(handler)
-    handler.close()
+    _stop_logging(handler)
     if main:
         final = rundir.finish(partial, force=force)
     elif not resume:  # a rank's own scratch folder

@@ -201,3 +201,17 @@ def test_debug_flag_does_not_leak_into_later_invocations(toy, tmp_path):
     assert "MLTASKS_DEBUG" not in os.environ
     result = invoke("run", "toy", "--set", "epochs=x")
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_consecutive_runs_in_one_process_log_to_their_own_files(toy, tmp_path):
+    import logging
+    import warnings
+
+    import mltasks
+
+    mltasks.run("toy", out=tmp_path / "a")
+    mltasks.run("toy", out=tmp_path / "b")
+    warnings.warn("after both runs", UserWarning, stacklevel=1)  # must not reach a renamed run's log
+    for name in ("mltasks", "py.warnings"):
+        assert not [h for h in logging.getLogger(name).handlers if isinstance(h, logging.FileHandler)]
+    assert "after both runs" not in (tmp_path / "b" / "run.log").read_text()
