@@ -31,8 +31,11 @@ SMOKE_SIZE = 32
 
 
 def input_size(config: ImageConfig) -> int:
-    """The network input side: ``image_size``, or a tiny one in smoke mode."""
-    return SMOKE_SIZE if config.smoke else config.image_size
+    """The network input side: ``image_size``, its automatic choice (224 for a linear probe,
+    96 for fine-tuning), or a tiny one in smoke mode."""
+    if config.smoke:
+        return SMOKE_SIZE
+    return config.image_size or (224 if config.strategy == "linear-probe" else 96)
 
 
 def _cap(config: ImageConfig) -> int:
