@@ -35,7 +35,7 @@ def raw_pixels(splits: Any, quick: bool) -> dict[str, Any]:
     from sklearn.metrics import accuracy_score, f1_score
     from sklearn.preprocessing import StandardScaler
 
-    def grey(images: Any) -> np.ndarray:  # the original 28x28 grey pixels (the stored RGB is resized)
+    def grey(images: Any) -> np.ndarray:  # grey pixels of the 32 px images (the 28x28 originals, resized)
         return images.images.mean(axis=3).reshape(len(images), -1) / 255.0
 
     began = time.perf_counter()
@@ -95,7 +95,8 @@ def main() -> None:
     from mltasks_image.config import ImageConfig
     from mltasks_image.task import ImageTask
 
-    splits = ImageTask(ImageConfig(smoke=args.quick)).load_data(None)
+    # the baseline sees the images near their native 28x28 (32 px), whatever size the probe uses
+    splits = ImageTask(ImageConfig(smoke=args.quick, image_size=32)).load_data(None)
     rows = [raw_pixels(splits, args.quick)]
     print(f"  {rows[0]['model']}: accuracy {rows[0]['accuracy']:.3f}", flush=True)
     rows.append(run_task("linear probe (features computed)", {}, args.quick))
