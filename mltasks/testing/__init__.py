@@ -3,14 +3,14 @@
 In the spirit of scikit-learn's ``parametrize_with_checks``::
 
     from mltasks.testing import parametrize_with_checks
-    from mltasks_majority.task import MajorityTask
+    from my_plugin.task import MyTask
 
-    @parametrize_with_checks([MajorityTask()])
+    @parametrize_with_checks([MyTask()])
     def test_conformance(task, check):
         check(task)
 
 Each check runs in smoke mode on one thread against the task's ``sample_data``; the
-pytest ids read ``MajorityTask()-check_save_load_same_predictions`` so that
+pytest ids read ``MyTask()-check_save_load_same_predictions`` so that
 ``pytest -k check_save_load`` picks one check. ``expected_failed_checks`` maps a check
 name to the reason it is known to fail (a strict xfail).
 """
