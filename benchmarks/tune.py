@@ -19,8 +19,7 @@ from pathlib import Path
 
 import mltasks
 from mltasks.plugins import registry
-from mltasks.tune import load_space, tune
-from mltasks.tune.study import objective_value
+from mltasks.tune import load_space, objective_value, tune
 
 
 def _one(task: str, trials: int, work: Path) -> dict:

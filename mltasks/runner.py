@@ -231,10 +231,7 @@ def _execute(
             logger.warning("%s.train() should return self", task_cls.__name__)
         run_info["timings"]["train_s"] = round(time.time() - t0, 3)
         t0 = time.time()
-        test = splits.test if splits.test is not None else splits.val
-        split = "test" if splits.test is not None and splits.test_labelled else "cv"
-        if splits.test is None:
-            split = "val"
+        test, split = splits.scored()
         metrics = clean_metrics(task_obj.evaluate(test), f"{task_cls.__name__}.evaluate")
         val_metrics = {}
         if evaluate_val and splits.val is not None:
@@ -353,8 +350,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None) -> dict[st
             logger.warning(warning)
     seed_everything(task_obj.config.seed)
     splits = task_obj.load_data(source)
-    test = splits.test if splits.test is not None else splits.val
-    split = "test" if splits.test is not None and splits.test_labelled else "cv"
+    test, split = splits.scored()
     metrics = clean_metrics(task_obj.evaluate(test), f"{type(task_obj).__name__}.evaluate")
     result: dict[str, Any] = {"split": split, "metrics": metrics, "data": "default" if source is None else str(source)}
     if warning:

@@ -61,6 +61,14 @@ class Splits:
     test_labelled: bool = True
     info: dict[str, Any] = field(default_factory=dict)
 
+    def scored(self) -> tuple[Any, str]:
+        """The split the runner evaluates and its tag in ``metrics.json``: ``test``; ``cv``
+        when the test set is unlabelled (``evaluate`` then reports cross-validation); ``val``
+        when there is no test set."""
+        if self.test is None:
+            return self.val, "val"
+        return self.test, "test" if self.test_labelled else "cv"
+
     def sizes(self) -> dict[str, int]:
         """Number of examples in each split that has a length."""
         out = {}

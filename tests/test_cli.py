@@ -215,3 +215,11 @@ def test_consecutive_runs_in_one_process_log_to_their_own_files(toy, tmp_path):
     for name in ("mltasks", "py.warnings"):
         assert not [h for h in logging.getLogger(name).handlers if isinstance(h, logging.FileHandler)]
     assert "after both runs" not in (tmp_path / "b" / "run.log").read_text()
+
+
+def test_splits_scored_names_the_evaluated_split():
+    from mltasks import Splits
+
+    assert Splits(train=[1], val=[2], test=[3]).scored() == ([3], "test")
+    assert Splits(train=[1], val=[2], test=[3], test_labelled=False).scored() == ([3], "cv")
+    assert Splits(train=[1], val=[2]).scored() == ([2], "val")

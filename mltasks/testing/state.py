@@ -91,7 +91,7 @@ class TaskState:
         split = task.load_data(self.source)
         seed_everything(self.config.seed)
         returned = task.train(split)
-        test = split.test if split.test is not None else split.val
+        test, _ = split.scored()
         metrics = task.evaluate(test)
         return task, returned, dict(metrics) if isinstance(metrics, dict) else metrics, test
 

@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from mltasks.tune.space import Param, Space, load_space, parse_space
-from mltasks.tune.study import tune
+from mltasks.tune.study import objective_value, tune
 
-__all__ = ["Param", "Space", "load_space", "parse_space", "tune"]
+__all__ = ["Param", "Space", "load_space", "objective_value", "parse_space", "tune"]
