@@ -1,7 +1,8 @@
 """mltasks: run applied-ML tasks end to end through one interface; every task is a plugin.
 
 Public names: :class:`Task`, :class:`TaskConfig`, :class:`TaskSpec`, :class:`Splits`,
-:class:`Progress`, :class:`Report`, :data:`hookimpl`, :func:`run`, :func:`load_run`,
+:class:`Progress`, :class:`ProgressEvent`, :class:`Report`, :class:`RunContext`,
+:class:`Evaluation`, :data:`hookimpl`, :func:`run`, :func:`load_run`,
 :func:`get_task`; the modules :mod:`mltasks.errors`, :mod:`mltasks.testing`,
 :mod:`mltasks.plots` and, with the ``torch`` extra, :mod:`mltasks.torch`.
 
@@ -16,8 +17,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "Evaluation": "mltasks.task",
     "Progress": "mltasks.progress",
+    "ProgressEvent": "mltasks.progress",
     "Report": "mltasks.report",
+    "RunContext": "mltasks.task",
     "RunResult": "mltasks.runner",
     "Splits": "mltasks.task",
     "Task": "mltasks.task",
@@ -32,8 +36,11 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Evaluation",
     "Progress",
+    "ProgressEvent",
     "Report",
+    "RunContext",
     "RunResult",
     "Splits",
     "Task",
@@ -50,11 +57,11 @@ __all__ = [
 if TYPE_CHECKING:
     from mltasks.hookspecs import hookimpl
     from mltasks.lookup import get_task
-    from mltasks.progress import Progress
+    from mltasks.progress import Progress, ProgressEvent
     from mltasks.report import Report
     from mltasks.runner import RunResult, evaluate_run, load_run, predict_run, run
     from mltasks.spec import TaskSpec
-    from mltasks.task import Splits, Task, TaskConfig
+    from mltasks.task import Evaluation, RunContext, Splits, Task, TaskConfig
 
 
 def __getattr__(name: str) -> Any:

@@ -26,6 +26,22 @@ def cache_dir(namespace: str = "") -> Path:
     return path
 
 
+def update_with_file(digest: Any, path: Path) -> Any:
+    """Feed a file's bytes to a hashlib ``digest`` (in chunks: files may be large); returns it."""
+    with Path(path).open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest
+
+
+def file_sha256(path: Path | str) -> str:
+    """The sha256 hex digest of a file's content."""
+    with Path(path).open("rb") as fh:
+        if hasattr(hashlib, "file_digest"):  # Python 3.11+
+            return hashlib.file_digest(fh, "sha256").hexdigest()
+    return update_with_file(hashlib.sha256(), Path(path)).hexdigest()
+
+
 def content_key(*parts: Any) -> str:
     """A sha256 hex key of JSON-serialisable parts, bytes, or files (hashed by content)."""
     digest = hashlib.sha256()
@@ -33,9 +49,7 @@ def content_key(*parts: Any) -> str:
         if isinstance(part, (bytes, bytearray, memoryview)):
             digest.update(bytes(part))
         elif isinstance(part, Path) and part.is_file():
-            with part.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
+            update_with_file(digest, part)
         else:
             digest.update(json.dumps(part, sort_keys=True, default=str).encode())
         digest.update(b"\x00")
@@ -66,14 +80,16 @@ def atomic_dir(final: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def atomic_file(final: Path, mode: str = "wb") -> Iterator[Any]:
-    """Yield an open temporary file; on success it replaces ``final``."""
+def atomic_file(final: Path | str, mode: str = "wb", encoding: str | None = None) -> Iterator[Any]:
+    """Yield an open temporary file beside ``final``; on success it replaces ``final``
+    (readable by all, like a normally created file), so readers never see half a file."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     try:
-        with os.fdopen(fd, mode) as fh:
+        with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
+        os.chmod(tmp, 0o644)
         os.replace(tmp, final)
     finally:
         Path(tmp).unlink(missing_ok=True)

@@ -73,8 +73,11 @@ def learning_curve(path: Path | str, history: Sequence[Mapping[str, float]], tit
 
     Losses go on the left axis, other metrics (accuracy, F1) on the right.
     """
-    steps = [h.get("step", h.get("epoch", i + 1)) for i, h in enumerate(history)]
-    keys = [k for k in (history[0] if history else {}) if k not in ("step", "epoch")]
+    from mltasks.progress import STEP_UNITS
+
+    unit = next((u for u in STEP_UNITS if history and u in history[0]), "epoch")
+    steps = [h.get(unit, i + 1) for i, h in enumerate(history)]
+    keys = [k for k in (history[0] if history else {}) if k not in STEP_UNITS]
     with figure(path) as ax:
         other = ax.twinx()
         for i, key in enumerate(keys):  # twin axes restart the colour cycle: give each line its own
@@ -84,7 +87,7 @@ def learning_curve(path: Path | str, history: Sequence[Mapping[str, float]], tit
             target.plot(steps, values, marker="o", color=f"C{i % 10}", linestyle="-" if is_loss else "--",
                         label=key)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        ax.set_xlabel("epoch")
+        ax.set_xlabel(unit)
         ax.set_ylabel("loss")
         other.set_ylabel("metric")
         handles = ax.get_legend_handles_labels()[0] + other.get_legend_handles_labels()[0]

@@ -140,8 +140,9 @@ class Registry:
         for info in self.plugins.values():
             if not info.error:
                 info.tasks = []
-        for impl in self.pm.hook.register_tasks.get_hookimpls():
-            name = self.pm.get_name(impl.plugin) or "?"
+        plugins = [impl.plugin for impl in self.pm.hook.register_tasks.get_hookimpls()]
+        for plugin in plugins:
+            name = self.pm.get_name(plugin) or "?"
             info = self.plugins.setdefault(name, PluginInfo(name, name, ""))
 
             def register(spec: TaskSpec, _info: PluginInfo = info) -> None:
@@ -150,8 +151,11 @@ class Registry:
                 tasks.setdefault(spec.name, []).append(RegisteredTask(spec, _info.distribution, _info.version))
                 _info.tasks.append(spec.name)
 
+            # one plugin at a time, through pluggy, so tracing and hook wrappers see each call and
+            # a failing plugin is recorded against its own name
+            only_this = self.pm.subset_hook_caller("register_tasks", [p for p in plugins if p is not plugin])
             try:
-                impl.function(register=register)
+                only_this(register=register)
             except Exception as exc:
                 self._failed(name, info.distribution, info.version, exc)
         self._tasks, self._seen = tasks, key

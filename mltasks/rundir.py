@@ -11,14 +11,13 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from mltasks.cache import atomic_file, update_with_file
 from mltasks.errors import RunDirectoryError
 
-RUN_FILES = ("config.json", "run.json", "metrics.json", "model")
 _HASH_LIMIT = 2 * 1024**3  # past this many bytes a folder is fingerprinted by names, sizes and times
 
 
@@ -49,11 +48,13 @@ def choose(task_name: str, root: Path, now: float | None = None) -> Path:
 def start(final: Path, *, force: bool) -> Path:
     """Create the partial folder for ``final`` and return it.
 
-    :raises RunDirectoryError: ``final`` exists and ``force`` is false, or an interrupted
-        run is waiting in the partial folder.
+    :raises RunDirectoryError: ``final`` exists and ``force`` is false; ``force`` would
+        replace something that is not a run (a folder without ``run.json``, the current
+        directory or one above it); an interrupted run is waiting in the partial folder; or
+        the folder cannot be created (read-only, not a directory).
     """
-    if final.exists() and not force:
-        raise RunDirectoryError(f"{final}: a run directory already exists (use --force to replace it)")
+    final = Path(final)
+    _check_replaceable(final, force=force)
     partial = partial_path(final)
     if partial.exists():
         if not force:
@@ -62,8 +63,29 @@ def start(final: Path, *, force: bool) -> Path:
                 "or replace it with --force"
             )
         shutil.rmtree(partial)
-    partial.mkdir(parents=True)
+    try:
+        partial.mkdir(parents=True)
+    except OSError as exc:
+        raise RunDirectoryError(f"{final}: cannot create the run directory there ({exc.strerror or exc})") from None
     return partial
+
+
+def _check_replaceable(final: Path, *, force: bool) -> None:
+    """``--force`` replaces a finished run or an empty folder, nothing else."""
+    here = Path.cwd().resolve()
+    target = final.resolve()
+    if target == here or target in here.parents or not final.name or final.name in (".", ".."):
+        raise RunDirectoryError(f"{final}: the run directory must be a new folder, not the current directory "
+                                "or one above it")
+    if not final.exists():
+        return
+    if not force:
+        raise RunDirectoryError(f"{final}: a run directory already exists (use --force to replace it)")
+    if not final.is_dir():
+        raise RunDirectoryError(f"{final}: exists and is not a directory; --force replaces only a run directory")
+    if any(final.iterdir()) and not (final / "run.json").is_file():
+        raise RunDirectoryError(f"{final}: not a run directory (no run.json); --force replaces only a run "
+                                "directory or an empty folder")
 
 
 def finish(partial: Path, *, force: bool) -> Path:
@@ -110,15 +132,8 @@ def find_resumable(resume: str, task_name: str, root: Path) -> Path:
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temporary file + rename)."""
     text = json.dumps(data, indent=2, sort_keys=False, default=str) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
 
 
 def read_json(path: Path) -> Any:
@@ -147,9 +162,7 @@ def data_fingerprint(source: Any) -> dict[str, Any]:
     for p in files:
         digest.update(p.relative_to(path).as_posix().encode() if p != path else p.name.encode())
         if method == "content":
-            with p.open("rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(chunk)
+            update_with_file(digest, p)
         else:
             st = p.stat()
             digest.update(f"{st.st_size}:{st.st_mtime_ns}".encode())

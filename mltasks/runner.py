@@ -6,6 +6,7 @@ does; :func:`load_run` gives back the trained task of a finished run.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import shutil
@@ -20,13 +21,13 @@ from typing import Any
 
 from mltasks import rundir
 from mltasks.config import read_toml, resolve, to_dict
-from mltasks.errors import MltasksError, RunDirectoryError
+from mltasks.errors import ConfigError, MltasksError, RunDirectoryError
 from mltasks.lookup import get_task
 from mltasks.plugins import registry
-from mltasks.progress import Progress, null_progress
+from mltasks.progress import Progress
 from mltasks.report import render
 from mltasks.seeding import is_main_process, seed_everything, set_threads
-from mltasks.task import Task, TaskConfig
+from mltasks.task import Evaluation, RunContext, Splits, Task, TaskConfig
 
 logger = logging.getLogger("mltasks")
 
@@ -88,9 +89,16 @@ def resolve_config(
     overrides: Mapping[str, Any] | None = None,
     seed: int | None = None,
     quick: bool = False,
+    config_values: Mapping[str, Any] | None = None,
+    config_source: str = "",
 ) -> TaskConfig:
-    """The task's config with the CLI precedence: defaults < file < overrides < seed/quick."""
-    file_values = read_toml(config_file) if config_file else None
+    """The task's config with the CLI precedence: defaults < file < overrides < seed/quick.
+
+    :param config_values: the file's values when the caller has read it already
+        (``config_source`` names the file in errors).
+    """
+    file_values = config_values if config_values is not None else (read_toml(config_file) if config_file else None)
+    config_file = config_source or config_file
     last: dict[str, Any] = {}
     if seed is not None:
         last["seed"] = seed
@@ -134,6 +142,10 @@ def run(
     evaluate_val: bool = False,
     progress: Progress | None = None,
     command: list[str] | None = None,
+    track: str | None = None,
+    experiment: str | None = None,
+    track_model: bool = True,
+    tracking_parent: str | None = None,
 ) -> RunResult:
     """Run a task end to end and write its run directory.
 
@@ -141,33 +153,88 @@ def run(
     :param data: ``--data``; ``None`` uses the task's embedded default data.
     :param overrides: ``--set`` values (text or typed).
     :param out: the run directory; default ``root/TASK-YYYYmmdd-HHMMSS``.
-    :param resume: a partial run folder to continue, or ``"latest"``.
+    :param resume: a partial run folder to continue, or ``"latest"``; the run keeps the
+        config and data it started with, so ``data``, ``overrides``, ``config_file``,
+        ``seed`` and ``quick`` must not be given with it.
     :param evaluate_val: also score the validation split (the tuner selects on it).
+    :param track: ``"mlflow"`` to log the run to MLflow; default: MLflow when
+        ``MLFLOW_TRACKING_URI`` is set or the config file says ``track = "mlflow"``.
+    :param experiment: the MLflow experiment (default: the task name).
+    :param track_model: also log the model folder as an MLflow artifact.
+    :param tracking_parent: the MLflow run id of a parent run (a tuning study).
     :returns: the run directory, test (or CV) metrics, the config and the trained task.
     :raises MltasksError: bad data, config or run directory (CLI exit 2).
     """
     started = time.time()
     name, task_cls = _task_class(task)
     root = Path(root)
-    main = is_main_process()
     if data is not None and Path(str(data)).exists():
         data = str(Path(str(data)).resolve())  # evaluate must find it from any directory
+    file_values = read_toml(config_file) if config_file else {}
+    track = _tracking_choice(track, file_values.pop("track", None))
+    experiment = experiment or file_values.pop("experiment", None)
     if resume is not None:
-        partial = rundir.find_resumable(str(resume), name, root)
-        saved = rundir.read_json(partial / "config.json")
-        config = resolve(task_cls.Config, saved["config"])
-        data = saved.get("data", data)
-        final = rundir.final_path(partial)
+        if data is not None or overrides or config_file or seed is not None or quick:
+            raise ConfigError("a resumed run keeps its config and data: drop --data, --config, --set, --seed "
+                              "and --quick (or start a new run)")
+        run_dir, config, data = _resume_run(str(resume), name, task_cls, root)
     else:
-        config = resolve_config(task_cls, config_file=config_file, overrides=overrides, seed=seed, quick=quick)
-        if main:
-            final = Path(out) if out else rundir.choose(name, root)
-            partial = rundir.start(final, force=force)
-        else:  # other torchrun ranks compute but never write the run
-            partial = Path(tempfile.mkdtemp(prefix=f"mltasks-rank-{name}-"))
-            final = partial
-    return _execute(name, task_cls, config, data, partial, final, started, force=force,
-                    resume=resume is not None, evaluate_val=evaluate_val, progress=progress, command=command)
+        config = resolve_config(task_cls, config_values=file_values, config_source=str(config_file or ""),
+                                overrides=overrides, seed=seed, quick=quick)
+        run_dir = _new_run_dir(name, root, out, force=force)
+    progress = progress or Progress(quiet=not run_dir.main)
+    return _execute(name, task_cls, config, data, run_dir, started, progress, evaluate_val=evaluate_val,
+                    command=command, tracking=_Tracking(track, experiment, track_model, tracking_parent))
+
+
+@dataclass
+class _RunDir:
+    """Where a run is built (``partial``) and ends (``final``); only the main process writes."""
+
+    partial: Path
+    final: Path
+    force: bool
+    resume: bool
+    main: bool
+
+
+@dataclass
+class _Tracking:
+    kind: str | None
+    experiment: str | None
+    log_model: bool
+    parent: str | None
+
+
+def _tracking_choice(track: str | None, from_file: Any) -> str | None:
+    import os
+
+    choice = track or (str(from_file) if from_file else None) or ("mlflow" if os.environ.get("MLFLOW_TRACKING_URI")
+                                                                    else None)
+    if choice in (None, "", "none", "no"):
+        return None
+    if choice != "mlflow":
+        raise ConfigError(f"track: unknown tracker {choice!r}; the one supported is 'mlflow'")
+    return choice
+
+
+def _new_run_dir(name: str, root: Path, out: str | Path | None, *, force: bool) -> _RunDir:
+    if not is_main_process():  # other torchrun ranks compute but never write the run
+        scratch = Path(tempfile.mkdtemp(prefix=f"mltasks-rank-{name}-"))
+        return _RunDir(scratch, scratch, force, resume=False, main=False)
+    final = Path(out) if out else rundir.choose(name, root)
+    partial = rundir.start(final, force=force)
+    return _RunDir(partial, final, force, resume=False, main=True)
+
+
+def _resume_run(resume: str, name: str, task_cls: type[Task], root: Path) -> tuple[_RunDir, TaskConfig, Any]:
+    partial = rundir.find_resumable(resume, name, root)
+    saved = rundir.read_json(partial / "config.json")
+    config = resolve(task_cls.Config, saved["config"])
+    # a --force run replaces the old run when it completes, resumed or not
+    force = bool(saved.get("force", False))
+    return _RunDir(partial, rundir.final_path(partial), force, resume=True, main=is_main_process()), config, \
+        saved.get("data")
 
 
 def _execute(
@@ -175,23 +242,62 @@ def _execute(
     task_cls: type[Task],
     config: TaskConfig,
     data: Any,
-    partial: Path,
-    final: Path,
+    where: _RunDir,
     started: float,
+    progress: Progress,
     *,
-    force: bool,
-    resume: bool,
     evaluate_val: bool,
-    progress: Progress | None,
     command: list[str] | None,
+    tracking: _Tracking,
 ) -> RunResult:
-    main = is_main_process()
+    """The run's steps, in order: record, load, train, evaluate, save and report, finish."""
+    config_dict = to_dict(config)
+    run_info = _start_record(name, task_cls, config, data, where, started, command)
+    handler = _log_to(where.partial / "run.log") if where.main else logging.NullHandler()
+    tracker = _start_tracking(tracking, name, config_dict, run_info, progress, where)
+    trained = False
+    try:
+        task_obj, splits = _load(task_cls, config, data, run_info, progress, name)
+        trained = True
+        _train(task_obj, splits, progress, where, run_info)
+        scored = _evaluate(task_obj, splits, run_info, evaluate_val)
+        if where.main:
+            _save_and_report(task_obj, splits, scored, name, config_dict, run_info, where, progress, started)
+            _finish_tracking(tracker, where, scored.test, run_info, tracking, "complete")
+            rundir.write_json(where.partial / "run.json", run_info)
+    except BaseException as exc:
+        _stop_logging(handler)
+        if where.main:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            _finish_tracking(tracker, where, {}, run_info, tracking, status)
+            _abandon(where.partial, run_info, exc, keep=trained and _has_checkpoint(where.partial))
+        elif not where.resume:
+            shutil.rmtree(where.partial, ignore_errors=True)
+        raise
+    _stop_logging(handler)
+    final = where.final
+    if where.main:
+        final = rundir.finish(where.partial, force=where.force)
+    elif not where.resume:  # a rank's own scratch folder
+        shutil.rmtree(where.partial, ignore_errors=True)
+    return RunResult(final, scored.test.metrics, scored.test.split, config, task_obj, scored.val.metrics,
+                     list(progress.history))
+
+
+@dataclass
+class _Scored:
+    test: Evaluation
+    val: Evaluation
+
+
+def _start_record(name: str, task_cls: type[Task], config: TaskConfig, data: Any, where: _RunDir,
+                  started: float, command: list[str] | None) -> dict[str, Any]:
+    """run.json's first version, and config.json (what ``--resume`` and ``evaluate`` read)."""
     entry_dist = ""
     try:
         entry_dist = registry().get(name).distribution if task_cls.name else ""
     except MltasksError:
         pass
-    config_dict = to_dict(config)
     run_info: dict[str, Any] = {
         "task": name,
         "command": command if command is not None else sys.argv,
@@ -202,75 +308,122 @@ def _execute(
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
         "timings": {},
     }
-    if main:
-        rundir.write_json(partial / "config.json", {"task": name, "data": None if data is None else str(data),
-                                                     "config": config_dict})
-        rundir.write_json(partial / "run.json", run_info)
-    # other torchrun ranks read the shared checkpoints but write nothing into the run
-    handler = _log_to(partial / "run.log") if main else logging.NullHandler()
-    progress = progress or Progress(quiet=not main)
-    progress.checkpoint_dir = partial / "checkpoints"
-    progress.resume = resume
-    trained = False
-    try:
-        set_threads(config.num_threads)
-        seed_everything(config.seed)
-        task_obj = task_cls(config)
-        t0 = time.time()
-        splits = task_obj.load_data(data)
-        run_info["data"] = {**rundir.data_fingerprint(data), "sizes": splits.sizes(), **_data_info(splits)}
-        run_info["timings"]["load_data_s"] = round(time.time() - t0, 3)
-        progress.log(f"{name}: data {run_info['data']['source']} " +
-                     " ".join(f"{k}={v}" for k, v in splits.sizes().items()))
-        set_threads(config.num_threads)  # the task may have loaded torch or BLAS while loading data
-        seed_everything(config.seed)
-        t0 = time.time()
-        trained = True
+    if where.main:
+        if not where.resume:
+            rundir.write_json(where.partial / "config.json", {"task": name, "data": None if data is None else str(data),
+                                                              "config": to_dict(config), "force": where.force})
+        rundir.write_json(where.partial / "run.json", run_info)
+    return run_info
+
+
+def _load(task_cls: type[Task], config: TaskConfig, data: Any, run_info: dict[str, Any], progress: Progress,
+          name: str) -> tuple[Task, Splits]:
+    set_threads(config.num_threads)
+    seed_everything(config.seed)
+    task_obj = task_cls(config)
+    t0 = time.time()
+    splits = task_obj.load_data(data)
+    run_info["data"] = {**rundir.data_fingerprint(data), "sizes": splits.sizes(), **_data_info(splits)}
+    run_info["timings"]["load_data_s"] = round(time.time() - t0, 3)
+    progress.log(f"{name}: data {run_info['data']['source']} " +
+                 " ".join(f"{k}={v}" for k, v in splits.sizes().items()))
+    return task_obj, splits
+
+
+def _train(task_obj: Task, splits: Splits, progress: Progress, where: _RunDir, run_info: dict[str, Any]) -> None:
+    config = task_obj.config
+    set_threads(config.num_threads)  # the task may have loaded torch or BLAS while loading data
+    seed_everything(config.seed)
+    t0 = time.time()
+    context = RunContext(run_dir=where.partial, checkpoint_dir=where.partial / "checkpoints", resume=where.resume)
+    if _accepts(task_obj.train, "context"):
+        returned = task_obj.train(splits, progress, context=context)
+    else:
         returned = task_obj.train(splits, progress)
-        if returned is not task_obj:
-            logger.warning("%s.train() should return self", task_cls.__name__)
-        run_info["timings"]["train_s"] = round(time.time() - t0, 3)
-        t0 = time.time()
-        test, split = splits.scored()
-        metrics = clean_metrics(task_obj.evaluate(test), f"{task_cls.__name__}.evaluate")
-        val_metrics = {}
-        if evaluate_val and splits.val is not None:
-            val_metrics = clean_metrics(task_obj.evaluate(splits.val), f"{task_cls.__name__}.evaluate")
-        run_info["timings"]["evaluate_s"] = round(time.time() - t0, 3)
-        if main:
-            t0 = time.time()
-            (partial / "model").mkdir(exist_ok=True)
-            task_obj.save(partial / "model")
-            run_info["timings"]["save_s"] = round(time.time() - t0, 3)
-            report_obj = task_obj.report(splits, partial)
-            history = list(progress.history)
-            _learning_curve(partial, history, report_obj)
-            shutil.rmtree(partial / "checkpoints", ignore_errors=True)
-            run_info["timings"]["total_s"] = round(time.time() - started, 3)
-            run_info["status"] = "complete"
-            body: dict[str, Any] = {"split": split, "metrics": _json_metrics(metrics)}
-            if val_metrics:
-                body["val_metrics"] = _json_metrics(val_metrics)
-            rundir.write_json(partial / "metrics.json", body)
-            (partial / "report.md").write_text(
-                render(task_name=name, run_dir=partial, title=final.name, run_info=run_info, config=config_dict,
-                       metrics=metrics, split=split, history=history, report=report_obj),
-                encoding="utf-8",
-            )
-            rundir.write_json(partial / "run.json", run_info)
-    except BaseException as exc:
-        _stop_logging(handler)
-        if main:
-            _abandon(partial, run_info, exc, keep=trained and _has_checkpoint(partial))
-        elif not resume:
-            shutil.rmtree(partial, ignore_errors=True)
-        raise
-    _stop_logging(handler)
-    if main:
-        final = rundir.finish(partial, force=force)
-    elif not resume:  # a rank's own scratch folder
-        shutil.rmtree(partial, ignore_errors=True)
-    return RunResult(final, metrics, split, config, task_obj, val_metrics, list(progress.history))
+    if returned is not task_obj:
+        logger.warning("%s.train() should return self", type(task_obj).__name__)
+    run_info["timings"]["train_s"] = round(time.time() - t0, 3)
+
+
+def _evaluate(task_obj: Task, splits: Splits, run_info: dict[str, Any], evaluate_val: bool) -> _Scored:
+    t0 = time.time()
+    test, split = splits.scored()
+    scored = _Scored(score(task_obj, test, split), Evaluation(split="val"))
+    if evaluate_val and splits.val is not None:
+        scored.val = score(task_obj, splits.val, "val")
+    run_info["timings"]["evaluate_s"] = round(time.time() - t0, 3)
+    return scored
+
+
+def score(task_obj: Task, dataset: Any, split: str) -> Evaluation:
+    """``task.evaluate(dataset)`` as an :class:`Evaluation` of checked, finite-or-warned floats."""
+    returned = task_obj.evaluate(dataset)
+    details = returned.details if isinstance(returned, Evaluation) else {}
+    return Evaluation(clean_metrics(returned, f"{type(task_obj).__name__}.evaluate"), details=details, split=split)
+
+
+def _save_and_report(task_obj: Task, splits: Splits, scored: _Scored, name: str, config_dict: dict[str, Any],
+                     run_info: dict[str, Any], where: _RunDir, progress: Progress, started: float) -> None:
+    partial = where.partial
+    t0 = time.time()
+    (partial / "model").mkdir(exist_ok=True)
+    task_obj.save(partial / "model")
+    run_info["timings"]["save_s"] = round(time.time() - t0, 3)
+    if _accepts(task_obj.report, "evaluation"):
+        report_obj = task_obj.report(splits, partial, evaluation=scored.test)
+    else:
+        report_obj = task_obj.report(splits, partial)
+    history = list(progress.history)
+    _learning_curve(partial, history, report_obj)
+    shutil.rmtree(partial / "checkpoints", ignore_errors=True)
+    run_info["timings"]["total_s"] = round(time.time() - started, 3)
+    run_info["status"] = "complete"
+    test = scored.test
+    body: dict[str, Any] = {"split": test.split, "metrics": _json_metrics(test),
+                            "primary_metric": primary_metric(type(task_obj), test)}
+    if scored.val:
+        body["val_metrics"] = _json_metrics(scored.val)
+    rundir.write_json(partial / "metrics.json", body)
+    if history:
+        rundir.write_json(partial / "history.json", history)
+    (partial / "report.md").write_text(
+        render(task_name=name, run_dir=partial, title=where.final.name, run_info=run_info, config=config_dict,
+               metrics=dict(test), split=test.split, history=history, report=report_obj),
+        encoding="utf-8",
+    )
+
+
+def primary_metric(task_cls: type[Task], metrics: Mapping[str, float]) -> dict[str, Any]:
+    """The metric a task is judged on, and its direction (what ``runs``, ``compare`` and ``tune`` sort on)."""
+    name = task_cls.primary_metric or next(iter(metrics), "")
+    return {"name": name, "greater_is_better": bool(task_cls.greater_is_better)}
+
+
+def _accepts(method: Any, parameter: str) -> bool:
+    """Whether a task method declares ``parameter`` (newer contract keywords stay optional for old plugins)."""
+    try:
+        return parameter in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _start_tracking(tracking: _Tracking, name: str, config_dict: dict[str, Any], run_info: dict[str, Any],
+                    progress: Progress, where: _RunDir) -> Any:
+    if tracking.kind is None or not where.main:
+        return None
+    from mltasks.tracking import start_run_tracking
+
+    return start_run_tracking(tracking.kind, task=name, experiment=tracking.experiment, config=config_dict,
+                              run_info=run_info, progress=progress, parent_run_id=tracking.parent,
+                              run_dir=where.final)
+
+
+def _finish_tracking(tracker: Any, where: _RunDir, metrics: Mapping[str, float], run_info: dict[str, Any],
+                     tracking: _Tracking, status: str) -> None:
+    if tracker is None:
+        return
+    run_info["tracking"] = tracker.finish(run_dir=where.partial, status=status, metrics=dict(metrics),
+                                          log_model=tracking.log_model)
 
 
 def _data_info(splits: Any) -> dict[str, Any]:
@@ -351,7 +504,7 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None) -> dict[st
     seed_everything(task_obj.config.seed)
     splits = task_obj.load_data(source)
     test, split = splits.scored()
-    metrics = clean_metrics(task_obj.evaluate(test), f"{type(task_obj).__name__}.evaluate")
+    metrics = dict(score(task_obj, test, split))
     result: dict[str, Any] = {"split": split, "metrics": metrics, "data": "default" if source is None else str(source)}
     if warning:
         result["warning"] = warning
@@ -364,4 +517,3 @@ def predict_run(run_dir: str | Path, inputs: list[Any] | None = None, **options:
     return task_obj.predict(inputs if inputs else None, **options)
 
 
-__all__ = ["RunResult", "run", "load_run", "evaluate_run", "predict_run", "null_progress"]

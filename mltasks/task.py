@@ -41,6 +41,51 @@ class TaskConfig:
     num_threads: int = field(
         default=0, metadata={"help": "CPU threads for torch and BLAS; 0 keeps the libraries' default"}
     )
+    split_seed: int = field(
+        default=-1,
+        metadata={"help": "seed for data splits and cross-validation folds; -1 uses seed (the tuner fixes it "
+                          "so every trial is scored on the same data)"},
+    )
+
+    @property
+    def data_seed(self) -> int:
+        """The seed for splits and folds: ``split_seed`` when set (>= 0), else ``seed``."""
+        return self.split_seed if self.split_seed >= 0 else self.seed
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the runner tells :meth:`Task.train` about the run it trains in.
+
+    :param run_dir: the (partial) run directory being built; ``None`` outside a run.
+    :param checkpoint_dir: where the task may keep checkpoints so that ``run --resume`` can
+        continue an interrupted run; ``None`` when nothing should be kept.
+    :param resume: whether this run continues an interrupted one (restore the checkpoint).
+    """
+
+    run_dir: Path | None = None
+    checkpoint_dir: Path | None = None
+    resume: bool = False
+
+
+class Evaluation(dict):  # type: ignore[type-arg]
+    """What :meth:`Task.evaluate` scored: the metrics mapping itself, plus ``details``.
+
+    ``Evaluation({"accuracy": 0.9}, details={"probabilities": p, "labels": y})`` is a
+    ``dict`` of metric name -> float (so a plain dict still does); ``details`` carries what
+    the report needs (predictions, targets, per-example records). The runner sets ``split``
+    ("test", "cv" or "val") and hands the scored evaluation to :meth:`Task.report`.
+    """
+
+    def __init__(self, metrics: Any = (), *, details: dict[str, Any] | None = None, split: str = "") -> None:
+        super().__init__(metrics)
+        self.details: dict[str, Any] = dict(details or {})
+        self.split = split
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The metrics as a plain dict."""
+        return dict(self)
 
 
 @dataclass
@@ -89,6 +134,18 @@ class Task:
     Config: ClassVar[type[TaskConfig]] = TaskConfig
     #: The name the task is registered under; the registry fills it in when the task runs.
     name: ClassVar[str] = ""
+    #: The metric ``runs``, ``compare`` and ``tune`` sort on; "" means the first one ``evaluate`` returns.
+    primary_metric: ClassVar[str] = ""
+    #: Whether a larger ``primary_metric`` is better (accuracy) or worse (loss, WER, RMSE).
+    greater_is_better: ClassVar[bool] = True
+    #: What :meth:`predict` takes, so ``serve`` can build an endpoint and a page:
+    #: "text" (strings), "file" (paths; see ``input_suffixes``), "row" (table rows: dicts or a
+    #: CSV path), "id" (identifiers such as user ids) or "none" (no inputs: RL plays episodes).
+    input_kind: ClassVar[str] = "text"
+    #: The file suffixes :meth:`predict` accepts when ``input_kind`` is "file" (".wav", ".png").
+    input_suffixes: ClassVar[tuple[str, ...]] = ()
+    #: The keyword options :meth:`predict` accepts: name -> help text.
+    predict_options: ClassVar[dict[str, str]] = {}
 
     def __init__(self, config: TaskConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -122,10 +179,13 @@ class Task:
         """
         raise NotImplementedError
 
-    def train(self, splits: Splits, progress: Progress | None = None) -> Task:
+    def train(self, splits: Splits, progress: Progress, context: RunContext | None = None) -> Task:
         """Fit the model(s) on ``splits.train`` (``splits.val`` for early stopping).
 
-        :param progress: where to report progress and per-epoch validation metrics.
+        :param progress: where to report progress and per-epoch validation metrics (the
+            runner always gives one; :func:`mltasks.progress.null_progress` outside a run).
+        :param context: the run's checkpoint folder and resume flag; the runner passes it
+            only to tasks whose ``train`` declares this parameter.
         :returns: ``self``.
         """
         raise NotImplementedError
@@ -133,7 +193,8 @@ class Task:
     def evaluate(self, dataset: Any) -> dict[str, float]:
         """Score the trained model on a labelled dataset (one of the splits).
 
-        :returns: metric name -> finite float.
+        :returns: metric name -> finite float; an :class:`Evaluation` to hand what was
+            scored (predictions, targets) on to :meth:`report`.
         """
         raise NotImplementedError
 
@@ -154,9 +215,14 @@ class Task:
         """Build a new, trained task from a folder written by :meth:`save`."""
         raise NotImplementedError
 
-    def report(self, splits: Splits, run_dir: Path) -> Report | None:
+    def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report | None:
         """Optional: sections, tables and figures (PNG files written under ``run_dir``)
-        for ``report.md``; the runner adds the config and the metrics itself."""
+        for ``report.md``; the runner adds the config and the metrics itself.
+
+        :param evaluation: what :meth:`evaluate` returned for the scored split (its
+            ``details`` are empty when it returned a plain dict); the runner passes it only
+            to tasks whose ``report`` declares this parameter.
+        """
         return None
 
     def example_inputs(self, dataset: Any) -> list[Any]:

@@ -104,19 +104,18 @@ class ToyTask(Task):
         n = len(rows) // 5
         return Splits(train=Rows(rows[2 * n:]), val=Rows(rows[:n]), test=Rows(rows[n:2 * n]))
 
-    def train(self, splits, progress=None):
+    def train(self, splits, progress, context=None):
         if self.config.fail_in_train:
-            if progress is not None and progress.checkpoint_dir is not None:
-                progress.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-                (progress.checkpoint_dir / "state.json").write_text("{}")
+            if context is not None and context.checkpoint_dir is not None:
+                context.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                (context.checkpoint_dir / "state.json").write_text("{}")
             raise RuntimeError("boom")
         x = np.array([r[0] for r in splits.train]); y = np.array([r[1] for r in splits.train])
         rng = np.random.default_rng(self.config.seed)
         y = y + rng.normal(scale=self.config.noise, size=len(y))
         self.coef_ = np.polyfit(x, y, 1)
-        if progress is not None:
-            for epoch in range(1, self.config.epochs + 1):
-                progress.report(epoch, val_loss=self.evaluate(splits.val)["mse"] * epoch)
+        for epoch in range(1, self.config.epochs + 1):
+            progress.report(epoch, val_loss=self.evaluate(splits.val)["mse"] * epoch)
         return self
 
     def evaluate(self, dataset):

@@ -23,7 +23,7 @@ from torch.utils.data import TensorDataset  # noqa: E402
 
 import mltasks  # noqa: E402
 from mltasks.errors import ConfigError, DataError  # noqa: E402
-from mltasks.progress import Progress  # noqa: E402
+from mltasks.progress import Progress, ProgressEvent  # noqa: E402
 from mltasks.torch import (  # noqa: E402
     FitConfig,
     fit,
@@ -66,8 +66,8 @@ def accuracy(model: torch.nn.Module, batch: Any) -> dict[str, Any]:
     return {"accuracy": (model(x).argmax(1) == y).sum(), "count": len(y)}
 
 
-def quiet(checkpoint_dir: Path | None = None, resume: bool = False) -> Progress:
-    return Progress(enabled=False, quiet=True, checkpoint_dir=checkpoint_dir, resume=resume)
+def quiet() -> Progress:
+    return Progress(enabled=False, quiet=True)
 
 
 CFG = FitConfig(epochs=4, batch_size=32, lr=0.05, device="cpu", seed=3)
@@ -92,12 +92,13 @@ def test_loss_decreases_and_history_is_complete() -> None:
     assert result.steps == 4 * 6  # 192 examples / 32 per batch, 4 epochs
     assert result.history[-1]["lr"] < CFG.lr  # cosine decay
     # one report per epoch, with metrics only (the learning curve plots these)
-    assert [h["step"] for h in progress.history] == [1.0, 2.0, 3.0, 4.0]
-    assert set(progress.history[0]) == {"step", "train_loss", "val_loss", "val_accuracy"}
+    assert [h["epoch"] for h in progress.history] == [1.0, 2.0, 3.0, 4.0]
+    assert set(progress.history[0]) == {"epoch", "train_loss", "val_loss", "val_accuracy"}
 
 
 def test_same_seed_same_history_other_seed_differs() -> None:
-    runs = [fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, config=FitConfig(**{**CFG.__dict__, "seed": s}))
+    runs = [fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, progress=quiet(),
+                config=FitConfig(**{**CFG.__dict__, "seed": s}))
             for s in (3, 3, 4)]
     strip = [[{k: v for k, v in h.items() if k != "seconds"} for h in r.history] for r in runs]
     assert strip[0] == strip[1]
@@ -108,16 +109,16 @@ def test_early_stopping_stops_and_keeps_best_weights() -> None:
     # mode=max on a falling val_loss: epoch 1 stays the best, patience 2 stops after epoch 3
     cfg = FitConfig(epochs=20, batch_size=32, lr=0.05, device="cpu", scheduler="none", patience=2,
                     monitor="val_loss", mode="max")
-    result = fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, config=cfg)
+    result = fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, progress=quiet(), config=cfg)
     assert result.stopped_early and len(result.history) == 3
     assert result.best_epoch == 1 and result.best_score == result.history[0]["val_loss"]
-    one_epoch = fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn,
+    one_epoch = fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, progress=quiet(),
                     config=FitConfig(**{**cfg.__dict__, "epochs": 1, "patience": None}))
     assert same(weights(result.model), weights(one_epoch.model))
 
 
 def test_max_steps_overrides_epochs_and_train_loss_monitor_without_val() -> None:
-    result = fit(make_model(), blobs(), None, loss_fn=loss_fn,
+    result = fit(make_model(), blobs(), None, loss_fn=loss_fn, progress=quiet(),
                  config=FitConfig(epochs=50, max_steps=8, batch_size=32, device="cpu"))
     assert result.steps == 8 and len(result.history) == 2  # 6 steps + 2 steps
     assert "val_loss" not in result.history[0] and math_finite(result.best_score)
@@ -129,35 +130,35 @@ def math_finite(x: float) -> bool:
 
 def test_resume_reaches_the_same_weights(tmp_path: Path) -> None:
     full = fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, config=CFG,
-               progress=quiet(tmp_path / "a"), val_metrics_fn=accuracy)
+               progress=quiet(), checkpoint_dir=tmp_path / "a", val_metrics_fn=accuracy)
 
-    interrupted = quiet(tmp_path / "b")
+    interrupted = quiet()
 
-    def stop_after_two(step: int, metrics: dict[str, float]) -> None:
-        if step == 2:
+    def stop_after_two(event: ProgressEvent) -> None:
+        if event.kind == "metrics" and event.step == 2:
             raise KeyboardInterrupt
 
-    interrupted.add_listener(stop_after_two)
+    interrupted.subscribe(stop_after_two)
     with pytest.raises(KeyboardInterrupt):
         fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, config=CFG, progress=interrupted,
-            val_metrics_fn=accuracy)
+            checkpoint_dir=tmp_path / "b", val_metrics_fn=accuracy)
     assert json.loads((tmp_path / "b" / "latest.json").read_text()) == {"epoch": 2}
 
     torch.manual_seed(123)  # the caller's RNG state must not matter: the checkpoint restores it
-    resumed_progress = quiet(tmp_path / "b", resume=True)
+    resumed_progress = quiet()
     resumed = fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, config=CFG, progress=resumed_progress,
-                  val_metrics_fn=accuracy)
+                  checkpoint_dir=tmp_path / "b", resume=True, val_metrics_fn=accuracy)
     assert resumed.resumed_from == 2 and resumed.steps == full.steps == 24
     assert same(weights(resumed.model), weights(full.model))
     drop = [[{k: v for k, v in h.items() if k != "seconds"} for h in r.history] for r in (full, resumed)]
     assert drop[0] == drop[1]
-    assert [h["step"] for h in resumed_progress.history] == [1.0, 2.0, 3.0, 4.0]  # the whole curve
+    assert [h["epoch"] for h in resumed_progress.history] == [1.0, 2.0, 3.0, 4.0]  # the whole curve
 
 
 def test_checkpoints_are_safetensors_and_json_only(tmp_path: Path) -> None:
     cfg = FitConfig(epochs=4, batch_size=32, device="cpu", monitor="val_loss", mode="max", scheduler="onecycle",
                     optimizer="sgd")
-    fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, config=cfg, progress=quiet(tmp_path))
+    fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, config=cfg, progress=quiet(), checkpoint_dir=tmp_path)
     kept = sorted(p.name for p in tmp_path.glob("epoch-*"))
     assert kept == ["epoch-0001", "epoch-0004"]  # the best (epoch 1) and the latest
     files = {p.suffix for p in tmp_path.rglob("*") if p.is_file()}
@@ -179,22 +180,24 @@ def test_sample_weights_param_groups_and_batch_transform() -> None:
 
     groups = [{"params": model[0].parameters(), "lr": 0.0}, {"params": model[3].parameters()}]
     first = weights(model)["0.weight"]
-    fit(model, data, None, loss_fn=loss_fn, sample_weights=only_ones, param_groups=groups, batch_transform=record,
+    fit(model, data, None, loss_fn=loss_fn, progress=quiet(), sample_weights=only_ones, param_groups=groups,
+        batch_transform=record,
         config=FitConfig(epochs=1, batch_size=32, device="cpu", scheduler="none", weight_decay=0.0))
     assert torch.cat(seen).eq(1).all()
     assert torch.equal(model[0].weight, first)  # lr 0 for the first layer's group
     with pytest.raises(DataError, match="sample weights"):
-        fit(make_model(), data, None, loss_fn=loss_fn, sample_weights=[1.0, 2.0], config=CFG)
+        fit(make_model(), data, None, loss_fn=loss_fn, progress=quiet(), sample_weights=[1.0, 2.0], config=CFG)
 
 
 def test_bad_config_and_monitor() -> None:
     with pytest.raises(ConfigError, match="optimizer"):
         FitConfig(optimizer="lion")
     with pytest.raises(ConfigError, match="val_f1"):
-        fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, config=FitConfig(epochs=1, device="cpu",
-                                                                                     monitor="val_f1"))
+        fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, progress=quiet(),
+            config=FitConfig(epochs=1, device="cpu", monitor="val_f1"))
     with pytest.raises(DataError, match="empty"):
-        fit(make_model(), TensorDataset(torch.zeros(0, 4), torch.zeros(0)), None, loss_fn=loss_fn, config=CFG)
+        fit(make_model(), TensorDataset(torch.zeros(0, 4), torch.zeros(0)), None, loss_fn=loss_fn, progress=quiet(),
+            config=CFG)
 
 
 def test_infer_weights_devices_and_move_to(tmp_path: Path) -> None:
@@ -240,13 +243,14 @@ class TinyTask(Task):
     def load_data(self, source):
         return Splits(train=blobs(192, 0), val=blobs(64, 1), test=blobs(64, 2))
 
-    def train(self, splits, progress=None):
+    def train(self, splits, progress, context=None):
         torch.manual_seed(self.config.seed)
         model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Dropout(0.2),
                                     torch.nn.Linear(16, 2))
         self.model_ = fit(model, splits.train, splits.val, loss_fn=lambda m, b: F.cross_entropy(m(b[0]), b[1]),
                           config=FitConfig(epochs=4, batch_size=32, lr=0.05, device="cpu", seed=self.config.seed),
-                          progress=progress).model
+                          progress=progress, checkpoint_dir=context.checkpoint_dir,
+                          resume=context.resume).model
         return self
 
     def evaluate(self, dataset):
@@ -274,18 +278,18 @@ def test_runner_resumes_an_interrupted_run(tmp_path: Path, make_distribution: An
 
     progress = quiet()
 
-    def stop(step: int, metrics: dict[str, float]) -> None:
-        if step == 2:
+    def stop(event: ProgressEvent) -> None:
+        if event.kind == "metrics" and event.step == 2:
             raise KeyboardInterrupt
 
-    progress.add_listener(stop)
+    progress.subscribe(stop)
     with pytest.raises(KeyboardInterrupt):
         mltasks.run("tinytorch", root=tmp_path / "b", progress=progress)
     (partial,) = (tmp_path / "b").glob(".*.partial")
     assert json.loads((partial / "checkpoints" / "latest.json").read_text()) == {"epoch": 2}
     resumed = mltasks.run("tinytorch", resume=str(partial), root=tmp_path / "b", progress=quiet())
     assert resumed.metrics == whole.metrics
-    assert [h["step"] for h in resumed.history] == [1.0, 2.0, 3.0, 4.0]
+    assert [h["epoch"] for h in resumed.history] == [1.0, 2.0, 3.0, 4.0]
     assert not partial.exists() and (resumed.run_dir / "metrics.json").is_file()
 
 

@@ -90,7 +90,7 @@ class TaskState:
         seed_everything(self.config.seed)
         split = task.load_data(self.source)
         seed_everything(self.config.seed)
-        returned = task.train(split)
+        returned = train_like_the_runner(task, split)
         test, _ = split.scored()
         metrics = task.evaluate(test)
         return task, returned, dict(metrics) if isinstance(metrics, dict) else metrics, test
@@ -132,3 +132,15 @@ def get(task: Task) -> TaskState:
     if key not in _STATES:
         _STATES[key] = TaskState(task)
     return _STATES[key]
+
+
+def train_like_the_runner(task: Task, splits: Any) -> Any:
+    """``task.train`` with a silent progress and, where train declares it, an empty run context."""
+    import inspect
+
+    from mltasks.progress import null_progress
+    from mltasks.task import RunContext
+
+    if "context" in inspect.signature(task.train).parameters:
+        return task.train(splits, null_progress(), context=RunContext())
+    return task.train(splits, null_progress())

@@ -27,6 +27,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from mltasks.cache import atomic_file
 from mltasks.errors import DataError
 
 
@@ -183,10 +184,8 @@ def save_checkpoint(root: Path, *, epoch: int, model: torch.nn.Module, optimizer
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with atomic_file(path, "w", encoding="utf-8") as fh:
         json.dump(data, fh)
-    os.replace(tmp, path)
 
 
 def latest_epoch(root: Path | None) -> int | None:

@@ -21,7 +21,7 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler, Sampler, SequentialSampler, WeightedRandomSampler
 
 from mltasks.errors import ConfigError, DataError
-from mltasks.progress import Progress, null_progress
+from mltasks.progress import Progress, history_step
 from mltasks.torch import distributed
 from mltasks.torch.checkpoint import latest_epoch, load_checkpoint, save_checkpoint, state_on_cpu, unwrap
 from mltasks.torch.config import FitConfig, FitResult
@@ -195,15 +195,16 @@ def _resume(loop: _Loop, directory: Path | None, optimizer: torch.optim.Optimize
     loop.best_score, loop.best_epoch = state["best_score"], int(state["best_epoch"])
     loop.bad_epochs, loop.best_state = int(state["bad_epochs"]), best
     loop.progress.log(f"resuming after epoch {epoch} (step {loop.step}) from {directory}")
-    reported = {int(h.get("step", -1)) for h in loop.progress.history}
+    reported = {int(history_step(h)) for h in loop.progress.history}
     for record in loop.history:  # the learning curve of a resumed run shows the whole run
         if int(record["epoch"]) not in reported:
             loop.progress.report(int(record["epoch"]), **{k: v for k, v in record.items() if k not in _NOT_REPORTED})
     return epoch
 
 
-def fit(model: torch.nn.Module, train_data: Any, val_data: Any = None, *, loss_fn: LossFn,
-        config: FitConfig | None = None, progress: Progress | None = None, collate_fn: Callable | None = None,
+def fit(model: torch.nn.Module, train_data: Any, val_data: Any = None, *, loss_fn: LossFn, progress: Progress,
+        config: FitConfig | None = None, checkpoint_dir: Path | str | None = None, resume: bool = False,
+        collate_fn: Callable | None = None,
         val_metrics_fn: MetricsFn | None = None, param_groups: Iterable[dict[str, Any]] | None = None,
         sample_weights: Sequence[float] | torch.Tensor | None = None,
         batch_transform: Callable[[Any], Any] | None = None) -> FitResult:
@@ -215,7 +216,10 @@ def fit(model: torch.nn.Module, train_data: Any, val_data: Any = None, *, loss_f
     :param loss_fn: ``(model, batch) -> mean loss`` for a batch already on the device. Under
         torchrun ``model`` is the DDP wrapper during training: call ``model(...)``, not its submodules.
     :param config: optimisation, schedule, stopping, device, precision and seed (:class:`FitConfig`).
-    :param progress: bars, one ``report`` per epoch, and ``checkpoint_dir``/``resume`` for resuming.
+    :param progress: bars and one ``report`` per epoch (:func:`mltasks.progress.null_progress` for silence).
+    :param checkpoint_dir: where each epoch's checkpoint is written (``RunContext.checkpoint_dir``);
+        ``None`` keeps none.
+    :param resume: continue from the latest checkpoint in ``checkpoint_dir`` (``RunContext.resume``).
     :param collate_fn: the DataLoader's collate function.
     :param val_metrics_fn: ``(model, batch) -> {name: per-batch sum, ..., "count": n}``; each
         becomes ``val_<name>`` = total sum / total count in the history.
@@ -227,7 +231,6 @@ def fit(model: torch.nn.Module, train_data: Any, val_data: Any = None, *, loss_f
     :raises ConfigError: an unknown ``monitor``, a missing device, nothing to train.
     """
     config = config or FitConfig()
-    progress = progress or null_progress()
     if len(train_data) == 0:
         raise DataError("fit: the training data is empty")
     if sample_weights is not None and len(sample_weights) != len(train_data):
@@ -245,8 +248,8 @@ def fit(model: torch.nn.Module, train_data: Any, val_data: Any = None, *, loss_f
     optimizer = build_optimizer(model, config, param_groups)
     scheduler = build_scheduler(optimizer, config, total_steps)
     loop = _Loop(model, config, device, info, loss_fn, progress)
-    directory = Path(progress.checkpoint_dir) if progress.checkpoint_dir is not None else None
-    start = _resume(loop, directory, optimizer, scheduler) if progress.resume else 0
+    directory = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    start = _resume(loop, directory, optimizer, scheduler) if resume else 0
     net = distributed.wrap(model, device, info, config.find_unused_parameters)
     # a run interrupted right after its patience ran out has nothing left to train
     stopped = config.patience is not None and loop.bad_epochs >= config.patience
