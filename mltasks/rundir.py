@@ -144,6 +144,11 @@ def read_json(path: Path) -> Any:
         raise RunDirectoryError(f"{path}: missing; is {path.parent} a finished mltasks run?") from None
     except json.JSONDecodeError as exc:
         raise RunDirectoryError(f"{path}: not valid JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise RunDirectoryError(f"{path}: not a UTF-8 JSON file (byte {exc.start} is {exc.object[exc.start]:#04x})") \
+            from None
+    except IsADirectoryError:
+        raise RunDirectoryError(f"{path}: is a directory, expected a JSON file") from None
 
 
 def data_fingerprint(source: Any) -> dict[str, Any]:

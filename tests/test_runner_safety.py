@@ -136,3 +136,18 @@ def test_run_directory_error_is_a_run_directory_error(toy, home: Path) -> None:
     with pytest.raises(RunDirectoryError):
         mltasks.run("toy", out=target, force=True)
     assert os.listdir(target) == ["keep"]
+
+
+@pytest.mark.parametrize("name", ["config.json", "run.json"])
+@pytest.mark.parametrize("content", [b"\x80\x03cos\nsystem\n.", b"{not json", None])
+def test_broken_run_files_are_exit_2_naming_the_file(toy, home: Path, name: str, content: bytes | None) -> None:
+    out = home / "r"
+    assert invoke("run", "toy", "--out", str(out)).exit_code == 0
+    if content is None:
+        (out / name).unlink()
+        (out / name).mkdir()
+    else:
+        (out / name).write_bytes(content)
+    result = invoke("evaluate", str(out))
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("Error: ") and str(out / name) in result.output
