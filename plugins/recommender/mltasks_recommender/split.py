@@ -1,10 +1,10 @@
 """Per-user leave-k-out splits and the sparse user x item matrices the models train on.
 
 Each user with at least ``2 * holdout + min_train_items`` kept interactions leaves ``holdout``
-of them out for test and ``holdout`` more for validation (random with the seed, or the latest
+of them out for test and ``holdout`` more for validation (random with the data seed, or the latest
 by timestamp); everyone else stays in train only. Which rows are held out depends only on
-the raw ids and the seed, so a trained model's id maps can be reused on the same data
-(``mltasks evaluate RUN_DIR``).
+the raw ids and the data seed (``split_seed``, else ``seed``), so a trained model's id maps
+can be reused on the same data (``mltasks evaluate RUN_DIR``).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def prepare(raw: RawData, config: RecommenderConfig) -> pd.DataFrame:
 def assign(tidy: pd.DataFrame, users: np.ndarray, config: RecommenderConfig, source: str) -> np.ndarray:
     """TRAIN/VAL/TEST per row of ``tidy`` (sorted by user, item); ``users`` are the rows' user codes,
     numbered in sorted id order."""
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(config.data_seed)  # the split stays put when only the model seed changes
     n = len(tidy)
     if config.split == "latest":
         if "timestamp" not in tidy.columns:

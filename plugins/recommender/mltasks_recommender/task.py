@@ -8,15 +8,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from mltasks import Splits, Task
+from mltasks import Evaluation, RunContext, Splits, Task
 from mltasks.errors import ConfigError, DataError
-from mltasks.progress import Progress, null_progress
+from mltasks.progress import Progress
 from mltasks.report import Report
 
 from mltasks_recommender import models
@@ -24,6 +23,15 @@ from mltasks_recommender.config import RecommenderConfig
 from mltasks_recommender.data import load_default, read_source
 from mltasks_recommender.metrics import ranking_metrics
 from mltasks_recommender.split import Interactions, build_splits
+
+#: Options of :meth:`RecommenderTask.predict` (``mltasks predict RUN USER... --set KEY=VALUE``).
+PREDICT_OPTIONS = {
+    "k": "length of each recommendation list (default: the run's k)",
+    "similar_to": "an item id: list the items most similar to it instead of recommending to users",
+    "filter_seen": "never recommend a user's training items (default true)",
+}
+#: Fewer evaluated users than this make ranking metrics too noisy to compare models.
+FEW_USERS = 10
 
 
 class RecommenderTask(Task):
@@ -36,6 +44,11 @@ class RecommenderTask(Task):
 
     Config = RecommenderConfig
     config: RecommenderConfig
+    # "" = the first metric evaluate returns, precision_at_{k}: its name carries the configured k
+    primary_metric: ClassVar[str] = ""
+    greater_is_better: ClassVar[bool] = True
+    input_kind: ClassVar[str] = "id"
+    predict_options: ClassVar[dict[str, str]] = PREDICT_OPTIONS
 
     @classmethod
     def sample_data(cls, directory: Path) -> Path:
@@ -53,12 +66,22 @@ class RecommenderTask(Task):
         ids = (self.users_, self.items_) if hasattr(self, "users_") else None
         return build_splits(raw, self.config, ids)
 
-    def train(self, splits: Splits, progress: Progress | None = None) -> RecommenderTask:
-        """Fit the popularity baseline and the implicit model on ``splits.train``."""
-        progress = progress or null_progress()
+    def train(self, splits: Splits, progress: Progress, context: RunContext | None = None) -> RecommenderTask:
+        """Fit the popularity baseline and the implicit model on ``splits.train``.
+
+        Warns (console and log) when the data has too few users for the metrics to mean much.
+        """
         train: Interactions = splits.train
         if not isinstance(train, Interactions) or not len(train):
             raise DataError("the train split holds no interactions")
+        scored = splits.test if isinstance(splits.test, Interactions) else splits.val
+        evaluated = len(scored.evaluated_users()) if isinstance(scored, Interactions) else 0
+        if len(train.users) < 2:
+            progress.warn(f"the data has {len(train.users)} user: collaborative filtering learns from many users, "
+                          "so this model and its metrics are meaningless")
+        elif evaluated < FEW_USERS:
+            progress.warn(f"only {evaluated} user(s) have held-out interactions to score: the ranking metrics "
+                          "are too noisy to compare models (add users, or lower holdout/min_train_items)")
         self.users_ = list(train.users)
         self.items_ = list(train.items)
         self.titles_ = dict(train.titles)
@@ -75,13 +98,13 @@ class RecommenderTask(Task):
             def callback(iteration: int, elapsed: float, loss: Any) -> None:
                 if (iteration + 1) % every == 0 and iteration + 1 < model.iterations:
                     self.model_ = model
-                    progress.report(iteration + 1, **self._val_metrics(val))
+                    progress.report(iteration + 1, unit="iteration", **self._val_metrics(val))
 
         with progress.bar(f"fitting {self.config.model}", total=None):
             models.fit(model, train.matrix, self.config, callback)
         self.model_ = model
         if callback is not None and val is not None:  # the last point of the learning curve
-            progress.report(model.iterations, **self._val_metrics(val))
+            progress.report(model.iterations, unit="iteration", **self._val_metrics(val))
         return self
 
     def _val_metrics(self, val: Interactions) -> dict[str, float]:
@@ -89,29 +112,32 @@ class RecommenderTask(Task):
         scores = self._scores(val, include_baseline=False)
         return {f"val_{name}": scores[f"{name}_at_{k}"] for name in ("precision", "ndcg", "map")}
 
-    def _scores(self, dataset: Interactions, include_baseline: bool = True) -> dict[str, float]:
+    def _scores(self, dataset: Interactions, include_baseline: bool = True) -> Evaluation:
         k = self.config.k
         exclude = dataset.exclude if dataset.exclude is not None else self.user_items_
         users = dataset.evaluated_users()
         relevant = [dataset.relevant(u) for u in users]
-        ids, _ = models.recommend(self.model_, users, exclude, k)
+        ids, scores = models.recommend(self.model_, users, exclude, k)
         out = ranking_metrics(ids, relevant, k, len(self.items_))
         if include_baseline:
             pop_ids, _ = models.recommend_popular(self.popularity_, users, exclude, k)
             baseline = ranking_metrics(pop_ids, relevant, k, len(self.items_))
             out.update({f"popularity_{name}": value for name, value in baseline.items()})
-        return out
+        return Evaluation(out, details={"users": users, "ids": ids, "scores": scores,
+                                        "evaluated_users": len(users)})
 
-    def evaluate(self, dataset: Interactions) -> dict[str, float]:
-        """precision/recall/MAP/NDCG at k and coverage for the model, and the same for popularity."""
+    def evaluate(self, dataset: Interactions) -> Evaluation:
+        """precision/recall/MAP/NDCG at k and coverage for the model, and the same for popularity.
+
+        ``details`` holds what was scored: the evaluated user indices (``users``) and the
+        model's top-k item indices and scores for each (``ids``, ``scores``).
+        """
         self.check_is_trained()
         if not isinstance(dataset, Interactions):
             raise DataError(f"evaluate expects a split from load_data, got {type(dataset).__name__}")
         if dataset.matrix.shape != self.user_items_.shape:
             raise DataError("the split's id maps differ from the model's: load it with this task's load_data")
-        scores = self._scores(dataset)
-        self._last_evaluation = (dataset, self.model_, scores)  # the report reuses it (not learned state)
-        return dict(scores)
+        return self._scores(dataset)
 
     def example_inputs(self, dataset: Interactions) -> list[str]:
         """Three evaluated users and one unknown user (which gets the popularity fallback)."""
@@ -120,7 +146,8 @@ class RecommenderTask(Task):
 
     # Prediction -------------------------------------------------------------------
 
-    def _item_record(self, index: int, score: float) -> dict[str, Any]:
+    def item_record(self, index: int, score: float) -> dict[str, Any]:
+        """``{"item": id, "score": s, "title": ...}`` for the item at column ``index``."""
         item = self.items_[index]
         record: dict[str, Any] = {"item": item, "score": round(float(score), 6)}
         if item in self.titles_:
@@ -128,20 +155,21 @@ class RecommenderTask(Task):
         return record
 
     def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
-        """Top-k items per user id, or the items most similar to ``similar_to=ITEM``.
+        """Top-k items per user id (one record per input), or the items most similar to
+        ``similar_to=ITEM``.
 
-        Options: ``k`` (list length, default config.k), ``similar_to`` (an item id),
-        ``filter_seen`` (default true: never recommend a user's training items).
-        Unknown users get the most popular items, with a message saying so.
+        :param options: see :data:`PREDICT_OPTIONS`. Unknown users get the most popular
+            items, with a message saying so.
         """
         self.check_is_trained()
-        unknown = set(options) - {"k", "similar_to", "filter_seen"}
+        unknown = set(options) - set(PREDICT_OPTIONS)
         if unknown:
             raise ConfigError(f"unknown predict option(s) {', '.join(sorted(unknown))}; "
-                              "valid: k, similar_to, filter_seen")
-        k = int(options.get("k", self.config.k))
-        if k < 1:
-            raise ConfigError(f"predict option k must be at least 1, got {k}")
+                              f"valid: {', '.join(PREDICT_OPTIONS)}")
+        k = options.get("k", self.config.k)
+        if isinstance(k, bool) or not str(k).strip().isdigit() or int(str(k)) < 1:
+            raise ConfigError(f"predict option k must be a whole number >= 1, got {k!r}")
+        k = int(str(k))
         if options.get("similar_to") is not None:
             return self._similar(str(options["similar_to"]), k)
         if inputs is None or (isinstance(inputs, (list, tuple)) and not inputs):
@@ -160,11 +188,11 @@ class RecommenderTask(Task):
         records, j = [], 0
         for user, row in zip(inputs, rows, strict=True):
             if row >= 0:
-                items = [self._item_record(i, s) for i, s in zip(ids[j], scores[j], strict=True) if i >= 0]
+                items = [self.item_record(i, s) for i, s in zip(ids[j], scores[j], strict=True) if i >= 0]
                 records.append({"user": str(user), "known": True, "items": items})
                 j += 1
             else:
-                items = [self._item_record(i, s) for i, s in zip(pop_ids[0], pop_scores[0], strict=True) if i >= 0]
+                items = [self.item_record(i, s) for i, s in zip(pop_ids[0], pop_scores[0], strict=True) if i >= 0]
                 records.append({"user": str(user), "known": False, "items": items,
                                 "message": f"unknown user {str(user)!r} (not in the training data): "
                                            "showing the most popular items instead"})
@@ -176,53 +204,54 @@ class RecommenderTask(Task):
             raise DataError(f"unknown item {item!r}: not among the {len(self.items_)} items of the training data")
         i = index[item.strip()]
         ids, scores = models.similar_items(self.model_, i, k)
-        record = self._item_record(i, 1.0)
+        record = self.item_record(i, 1.0)
         record.pop("score")
-        return [{**record, "similar": [self._item_record(j, s) for j, s in zip(ids, scores, strict=True)]}]
+        return [{**record, "similar": [self.item_record(j, s) for j, s in zip(ids, scores, strict=True)]}]
 
     # Persistence ------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         """Factors and popularity as ``.npy``, the training matrix as ``.npz``, ids and titles as JSON."""
+        from mltasks_recommender.storage import SavedState, save_state
+
         self.check_is_trained()
         directory = Path(directory)
         self.save_config(directory)
-        np.save(directory / "user_factors.npy", np.asarray(self.model_.user_factors), allow_pickle=False)
-        np.save(directory / "item_factors.npy", np.asarray(self.model_.item_factors), allow_pickle=False)
-        np.save(directory / "popularity.npy", self.popularity_, allow_pickle=False)
-        m = self.user_items_
-        np.savez(directory / "user_items.npz", data=m.data, indices=m.indices, indptr=m.indptr,
-                 shape=np.array(m.shape, dtype=np.int64))
-        ids = {"users": self.users_, "items": self.items_, "titles": self.titles_}
-        (directory / "ids.json").write_text(json.dumps(ids, ensure_ascii=False), encoding="utf-8")
+        save_state(directory, SavedState(self.model_.user_factors, self.model_.item_factors, self.popularity_,
+                                         self.user_items_, self.users_, self.items_, self.titles_))
 
     @classmethod
     def load(cls, directory: Path) -> RecommenderTask:
-        """Rebuild a trained task from :meth:`save`'s files (no pickle anywhere)."""
+        """Rebuild a trained task from :meth:`save`'s files (no pickle anywhere).
+
+        :raises DataError: a missing, corrupt or inconsistent file, named.
+        """
+        from mltasks.errors import MltasksError
+
+        from mltasks_recommender.storage import load_state
+
         directory = Path(directory)
-        config = cls.load_config(directory)
-        task = cls(config)
         try:
-            ids = json.loads((directory / "ids.json").read_text(encoding="utf-8"))
-            with np.load(directory / "user_items.npz", allow_pickle=False) as z:
-                task.user_items_ = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=tuple(z["shape"]))
-            user_factors = np.load(directory / "user_factors.npy", allow_pickle=False)
-            item_factors = np.load(directory / "item_factors.npy", allow_pickle=False)
-            task.popularity_ = np.load(directory / "popularity.npy", allow_pickle=False)
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataError(f"{directory}: not a saved recommender model ({exc})") from None
-        task.users_, task.items_, task.titles_ = ids["users"], ids["items"], ids.get("titles", {})
-        task.model_ = models.restore(task.config, user_factors, item_factors)
+            config = cls.load_config(directory)
+        except MltasksError as exc:
+            raise DataError(str(exc)) from None
+        except (UnicodeDecodeError, ValueError, TypeError) as exc:
+            raise DataError(f"{directory / 'task_config.json'}: not a valid config ({type(exc).__name__})") from None
+        task = cls(config)
+        state = load_state(directory)
+        task.users_, task.items_, task.titles_ = state.users, state.items, state.titles
+        task.user_items_ = state.user_items
+        task.popularity_ = state.popularity.astype(np.float64)
+        task.model_ = models.restore(task.config, state.user_factors.astype(np.float32),
+                                     state.item_factors.astype(np.float32))
         return task
 
-    def report(self, splits: Splits, run_dir: Path) -> Report:
-        """Model vs popularity table and chart, and example recommendations."""
+    def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:
+        """Model vs popularity table and chart, and example recommendations, from what
+        ``evaluate`` scored (scored again only when the runner passes no evaluation)."""
         from mltasks_recommender.report import build_report
 
-        test = splits.test if splits.test is not None else splits.val
-        last = getattr(self, "_last_evaluation", None)
-        if last is not None and last[0] is test and last[1] is self.model_:
-            scores = dict(last[2])
-        else:
-            scores = self.evaluate(test)
-        return build_report(self, splits, scores, Path(run_dir))
+        if not isinstance(evaluation, Evaluation) or "ids" not in evaluation.details:
+            scored, _ = splits.scored()
+            evaluation = self.evaluate(scored)
+        return build_report(self, splits, evaluation, Path(run_dir))

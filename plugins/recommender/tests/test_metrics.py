@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from mltasks.progress import null_progress
 
 from mltasks_recommender import metrics
 from mltasks_recommender.config import RecommenderConfig
@@ -58,7 +59,7 @@ def test_map_and_ndcg_match_implicit(sample_csv):
 
     task = RecommenderTask(RecommenderConfig(num_threads=1))
     splits = task.load_data(sample_csv)
-    task.train(splits)
+    task.train(splits, null_progress())
     ours = task.evaluate(splits.test)
     theirs = ranking_metrics_at_k(task.model_, splits.test.exclude, splits.test.matrix, K=10,
                                   show_progress=False, num_threads=1)

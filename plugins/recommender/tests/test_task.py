@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from mltasks.cli import cli
 from mltasks.errors import ConfigError, DataError, NotTrainedError
+from mltasks.progress import Progress, null_progress
 
 from mltasks_recommender.config import RecommenderConfig
 from mltasks_recommender.task import RecommenderTask
@@ -20,7 +21,7 @@ def trained(sample_csv):
     """ALS trained on the sample data, with its splits."""
     task = RecommenderTask(RecommenderConfig(num_threads=1))
     splits = task.load_data(sample_csv)
-    return task.train(splits), splits
+    return task.train(splits, null_progress()), splits
 
 
 def test_model_beats_popularity_on_sample(trained):
@@ -55,6 +56,50 @@ def test_predict_known_unknown_and_similar(trained):
         task.predict([])
     with pytest.raises(NotTrainedError):
         RecommenderTask().predict(["u000"])
+    for bad in ("0", "three", 2.5, True):
+        with pytest.raises(ConfigError, match="option k"):
+            task.predict(["u000"], k=bad)
+    with pytest.raises(ConfigError, match="valid: k, similar_to, filter_seen"):
+        task.predict(["u000"], n=3)
+
+
+def test_evaluation_details_hold_what_was_scored(trained):
+    """The report reads the scored users' top-k lists from the Evaluation, not a stash."""
+    task, splits = trained
+    evaluation = task.evaluate(splits.test)
+    users = evaluation.details["users"]
+    assert list(users) == list(splits.test.evaluated_users())
+    assert evaluation.details["ids"].shape == (len(users), task.config.k)
+    from mltasks_recommender.models import recommend
+
+    ids, _ = recommend(task.model_, users[:2], splits.test.exclude, task.config.k)
+    np.testing.assert_array_equal(ids, evaluation.details["ids"][:2])
+    scores = evaluation.details["scores"][0]
+    assert list(scores) == sorted(scores, reverse=True)
+    assert not hasattr(task, "_last_evaluation")
+
+
+def test_split_follows_the_data_seed_not_the_model_seed(sample_csv):
+    """split_seed fixes the held-out rows while seed moves only the model (what tune relies on)."""
+    def held(**overrides):
+        return RecommenderTask(RecommenderConfig(**overrides)).load_data(sample_csv).test.matrix.nonzero()
+
+    a, b, c = held(seed=0), held(seed=1, split_seed=0), held(seed=1)
+    assert all((x == y).all() for x, y in zip(a, b, strict=True))
+    assert not all(x.shape == y.shape and (x == y).all() for x, y in zip(a, c, strict=True))
+
+
+def test_few_users_warn_on_the_console(tmp_path):
+    """One user makes collaborative filtering meaningless: progress.warn says so (console and log)."""
+    rows = ["user,item,rating"] + [f"solo,i{i:02d},5" for i in range(30)]
+    path = tmp_path / "one.csv"
+    path.write_text("\n".join(rows) + "\n")
+    task = RecommenderTask(RecommenderConfig(num_threads=1, smoke=True))
+    warnings = []
+    progress = Progress(quiet=True)
+    progress.subscribe(lambda event: warnings.append(event.message) if event.kind == "warning" else None)
+    task.train(task.load_data(path), progress)
+    assert len(warnings) == 1 and "1 user" in warnings[0] and "meaningless" in warnings[0]
 
 
 def test_save_load_without_pickle(trained, tmp_path):
@@ -64,6 +109,9 @@ def test_save_load_without_pickle(trained, tmp_path):
     names = {p.name for p in tmp_path.iterdir()}
     assert names == {"task_config.json", "user_factors.npy", "item_factors.npy", "popularity.npy",
                      "user_items.npz", "ids.json"}
+    from mltasks_recommender.storage import FILES
+
+    assert names == {"task_config.json", *FILES}
     factors = np.load(tmp_path / "item_factors.npy", allow_pickle=False)
     assert factors.shape == (60, task.model_.factors)
     assert json.loads((tmp_path / "ids.json").read_text())["users"][0] == "u000"
@@ -82,7 +130,7 @@ def test_run_predict_evaluate_cli(sample_csv, tmp_path):
     report = (run / "report.md").read_text()
     assert "als vs popularity baseline" in report and "Example recommendations" in report
     assert result.metrics["precision_at_10"] > result.metrics["popularity_precision_at_10"]
-    assert [h["step"] for h in result.history] == [2.0, 4.0, 5.0]  # eval_every=2 over 5 smoke iterations
+    assert [h["iteration"] for h in result.history] == [2, 4, 5]  # eval_every=2 over 5 smoke iterations
     out = CliRunner().invoke(cli, ["predict", str(run), "u001", "--set", "k=3", "--json"])
     assert out.exit_code == 0, out.output
     assert len(json.loads(out.output)[0]["items"]) == 3
@@ -109,6 +157,6 @@ def test_default_data_als_beats_popularity():
     task = RecommenderTask(RecommenderConfig(num_threads=1))
     splits = task.load_data(None)
     assert splits.info["users"] == 671
-    m = task.train(splits).evaluate(splits.test)
+    m = task.train(splits, null_progress()).evaluate(splits.test)
     assert m["precision_at_10"] >= 1.5 * m["popularity_precision_at_10"]
     assert m["ndcg_at_10"] > m["popularity_ndcg_at_10"]

@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from mltasks.errors import ConfigError
+from mltasks.errors import ConfigError, DataError
 from mltasks.progress import Progress
 
 from mltasks_rl.envs import make_env
@@ -27,25 +27,27 @@ def algo_class(algo: str) -> Any:
 
 @dataclass
 class EnvFactory:
-    """A picklable env constructor: subprocess envs import ``env_module`` before ``gym.make``."""
+    """A picklable env constructor: subprocess envs import ``modules`` (named by the user for
+    training) before ``gym.make``; envs for playing a loaded agent get none (they are imported
+    once, through :mod:`mltasks_rl.modules`)."""
 
     env_id: str
-    env_module: str = ""
+    modules: tuple[str, ...] = ()
     render_mode: str | None = None
 
     def __call__(self) -> Any:
-        if self.env_module:
-            importlib.import_module(self.env_module)
+        for name in self.modules:
+            importlib.import_module(name)
         return make_env(self.env_id, self.render_mode)
 
 
-def make_training_env(plan: Plan, seed: int, env_module: str = "") -> Any:
+def make_training_env(plan: Plan, seed: int, modules: tuple[str, ...] = ()) -> Any:
     """The vectorised training env: Monitor-wrapped copies, seeded ``seed + rank``, VecNormalize if planned."""
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
     cls = SubprocVecEnv if plan.vec_env == "subproc" else DummyVecEnv
-    venv = make_vec_env(EnvFactory(plan.env_id, env_module), n_envs=plan.n_envs, seed=seed, vec_env_cls=cls)
+    venv = make_vec_env(EnvFactory(plan.env_id, modules), n_envs=plan.n_envs, seed=seed, vec_env_cls=cls)
     if plan.normalize:
         venv = VecNormalize(venv, gamma=float(plan.kwargs.get("gamma", 0.99)))
     return venv
@@ -123,20 +125,20 @@ class CurveRecorder:
         """Report the mean return of the last 20 episodes (what SB3 logs as ep_rew_mean)."""
         recent = self.episodes[-20:]
         if recent:
-            self.progress.report(timestep, train_return=sum(r for _, r, _ in recent) / len(recent))
+            self.progress.report(timestep, unit="timestep", train_return=sum(r for _, r, _ in recent) / len(recent))
 
 
-def train_agent(plan: Plan, seed: int, device: str, progress: Progress, env_module: str = "",
+def train_agent(plan: Plan, seed: int, device: str, progress: Progress, modules: tuple[str, ...] = (),
                 report_points: int = 20, num_threads: int = 0) -> tuple[Any, Any, list[tuple[int, float, int]]]:
     """Train an agent; returns the model, the VecNormalize (or None) and the episode curve.
 
-    :param num_threads: torch CPU threads; 0 means 1 for MLP policies (tiny matrices: more
-        threads only add contention, OFFLINE.md measured 2-6x steadier runs with one).
+    :param num_threads: torch CPU threads; 0 means 1 for MLP policies (their matrices are tiny:
+        more threads only add contention, and runs on 2 cores were 2-6x steadier with one).
     """
     import torch
     from stable_baselines3.common.vec_env import VecNormalize
 
-    venv = make_training_env(plan, seed, env_module)
+    venv = make_training_env(plan, seed, modules)
     try:
         if num_threads > 0:
             torch.set_num_threads(num_threads)
@@ -152,3 +154,36 @@ def train_agent(plan: Plan, seed: int, device: str, progress: Progress, env_modu
         normalizer.training = False
         normalizer.norm_reward = False
     return model, normalizer, recorder.episodes
+
+
+def restore_model(plan: Plan, params: dict[str, Any], seed: int, source: str) -> Any:
+    """An SB3 model rebuilt from ``plan`` (the saved config) with the saved weights set.
+
+    The algorithm is constructed on one env of ``plan.env_id`` (for its spaces), with a
+    one-slot replay buffer for off-policy algorithms (playing needs none), then
+    ``set_parameters(params, exact_match=True)`` checks every weight is there.
+
+    :param source: the weights file, named in errors.
+    :raises DataError: the weights do not fit the network the config describes.
+    """
+    from dataclasses import replace
+
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    kwargs = dict(plan.kwargs)
+    if plan.algo == "dqn":
+        kwargs["buffer_size"] = 1
+    if plan.algo == "ppo":  # one env: keep the minibatch within the rollout, as training did
+        kwargs["batch_size"] = min(int(kwargs.get("batch_size", 64)), int(kwargs.get("n_steps", 2048)))
+    venv = DummyVecEnv([EnvFactory(plan.env_id)])
+    try:
+        model = build_model(replace(plan, n_envs=1, kwargs=kwargs), venv, seed, "cpu")
+    finally:
+        venv.close()
+    try:
+        model.set_parameters(params, exact_match=True, device="cpu")
+    except (ValueError, RuntimeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise DataError(f"{source}: the saved weights do not fit the {plan.algo.upper()} network of the run's "
+                        f"config ({first})") from None
+    return model

@@ -7,13 +7,15 @@ environment (training steps, evaluation episodes and their seeds) rather than ro
 from __future__ import annotations
 
 import difflib
-import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mltasks.errors import DataError, MissingDependencyError
+
+from mltasks_rl.modules import import_user_module
 
 DEFAULT_ENV = "CartPole-v1"
 #: Episode seeds of each split start here (+ the config seed), far from the training seeds.
@@ -28,6 +30,7 @@ class EnvSplit:
     role: str
     size: int
     seed: int
+    modules: tuple[str, ...] = ()  # packages imported to register env_id (env_module, "PKG:" prefix)
 
     def __len__(self) -> int:
         return self.size
@@ -37,35 +40,35 @@ class EnvSplit:
         return [self.seed + i for i in range(self.size)]
 
 
-def import_env_module(name: str) -> None:
-    """Import a package that registers environments (``--set env_module=pkg``)."""
-    if not name:
-        return
-    try:
-        importlib.import_module(name)
-    except ImportError as exc:
-        raise DataError(f"env_module {name!r}: cannot import it ({exc})") from None
+def split_env_id(text: str) -> tuple[str, str]:
+    """``"PKG:EnvId"`` -> ``("PKG", "EnvId")``; a plain id -> ``("", id)`` (gymnasium's convention)."""
+    if ":" in text and not Path(text).exists():
+        module, _, env_id = text.partition(":")
+        return module, env_id
+    return "", text
 
 
-def resolve_env_id(source: Any, env_module: str = "") -> str:
-    """Check that ``source`` names a registered gymnasium environment and return the id.
+def resolve_env_id(source: Any, env_module: str = "",
+                   importer: Callable[[str], None] = import_user_module) -> tuple[str, tuple[str, ...]]:
+    """Check that ``source`` names a registered gymnasium environment; return the id and the
+    modules imported to register it.
 
-    ``module:EnvId`` imports the module first (gymnasium's own convention).
+    ``module:EnvId`` imports the module first (gymnasium's own convention), through
+    ``importer`` (a trained task loaded from a run directory passes a stricter one).
     :raises DataError: a path, or an id nobody registered (close matches are listed).
     """
     import gymnasium as gym
 
-    text = str(source).strip()
-    import_env_module(env_module)
-    if ":" in text and not Path(text).exists():
-        module, _, text = text.partition(":")
-        import_env_module(module)
+    module, text = split_env_id(str(source).strip())
+    modules = tuple(m for m in (env_module, module) if m)
+    for name in modules:
+        importer(name)
     if text in gym.registry:
-        return text
+        return text, modules
     if _ale_id(text):
         _register_ale()
         if text in gym.registry:
-            return text
+            return text, modules
     if Path(text).exists():
         kind = "folder" if Path(text).is_dir() else "file"
         raise DataError(f"{text}: is a {kind}, not a gymnasium environment id; the rl task trains on an environment "

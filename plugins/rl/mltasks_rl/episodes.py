@@ -26,12 +26,14 @@ class Episode:
 
 
 def play(model: Any, normalizer: Any, factory: EnvFactory, seed: int, *, record: bool = False,
-         max_frames: int = 400) -> Episode:
-    """Play one deterministic episode from ``reset(seed=seed)``.
+         max_frames: int = 400, deterministic: bool = True) -> Episode:
+    """Play one episode from ``reset(seed=seed)`` (the same agent and seed give the same
+    episode when ``deterministic``).
 
+    :param normalizer: the training observation statistics (``normalize_obs``), or None.
     :param record: keep ``rgb_array`` frames (the env is made with that render mode).
     """
-    env = EnvFactory(factory.env_id, factory.env_module, "rgb_array" if record else None)()
+    env = EnvFactory(factory.env_id, factory.modules, "rgb_array" if record else None)()
     try:
         obs, info = env.reset(seed=seed)
         total, steps, done = 0.0, 0, False
@@ -39,7 +41,7 @@ def play(model: Any, normalizer: Any, factory: EnvFactory, seed: int, *, record:
         while not done:
             if normalizer is not None:
                 obs = normalizer.normalize_obs(obs)
-            action, _ = model.predict(obs, deterministic=True)
+            action, _ = model.predict(obs, deterministic=deterministic)
             obs, reward, terminated, truncated, info = env.step(action)
             total += float(reward)
             steps += 1

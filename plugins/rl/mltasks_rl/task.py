@@ -2,40 +2,63 @@
 
     mltasks run rl                                   # PPO on CartPole-v1, zoo hyperparameters
     mltasks run rl --data Acrobot-v1 --set algo=a2c
-    mltasks predict runs/rl-... --set episodes=3 record=gif gif_path=cartpole.gif
+    mltasks predict runs/rl-... --set episodes=3 seed=1 gif_path=cartpole.gif
 """
 
 from __future__ import annotations
 
-import json
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from mltasks import Report, Splits, Task
+from mltasks import Evaluation, Report, RunContext, Splits, Task
 from mltasks.errors import ConfigError, DataError
-from mltasks.progress import Progress, null_progress
+from mltasks.progress import Progress
 
-from mltasks_rl.agent import EnvFactory, algo_class, train_agent
+from mltasks_rl.agent import EnvFactory, restore_model, train_agent
 from mltasks_rl.config import RLConfig
-from mltasks_rl.envs import DEFAULT_ENV, SEED_BASE, EnvSplit, describe, import_env_module, resolve_env_id
+from mltasks_rl.envs import DEFAULT_ENV, SEED_BASE, EnvSplit, describe, resolve_env_id, split_env_id
 from mltasks_rl.episodes import play, summarize, write_gif
 from mltasks_rl.hyperparams import plan as make_plan
+from mltasks_rl.modules import import_run_module, import_user_module, installed_top_level
+from mltasks_rl.saving import (
+    AGENT_FILE,
+    NORMALIZER_FILE,
+    STATE_FILE,
+    ObservationNormalizer,
+    read_json_file,
+    read_weights,
+)
 
-AGENT_FILE = "agent.zip"
-NORMALIZER_FILE = "vecnormalize.pkl"
-STATE_FILE = "agent.json"
+#: Options of :meth:`RLTask.predict` (``mltasks predict RUN --set KEY=VALUE ...``).
+PREDICT_OPTIONS = {
+    "episodes": "number of episodes to play (default 5)",
+    "seed": "reset seed of the first episode (>= 0); episode i uses seed + i (default: fixed seeds no "
+            "evaluation uses)",
+    "deterministic": "pick the most likely action (default true); false samples from the policy",
+    "record": "'gif' records the first episode as an animated GIF",
+    "gif_path": "where the GIF goes (implies record=gif; default ./<env>-episode.gif, never inside the run)",
+    "max_frames": "most frames recorded in the GIF (default 400)",
+    "env_module": "a package to import that registers the run's environment (a module named only by the "
+                  "run directory is imported only when it is an installed package)",
+}
 
 
 class RLTask(Task):
     """A game-playing agent (PPO, A2C or DQN from stable-baselines3) on a gymnasium environment.
 
-    The "data" is an environment id. Saved state is SB3's own zip (which pickles, as SB3
-    does; run directories are trusted like code), the VecNormalize statistics when used
-    (SB3's pickle too), and a JSON file naming the environment and the hyperparameters.
+    The "data" is an environment id. Saved state: SB3's own ``agent.zip`` (of which loading
+    reads only the weights, see :mod:`mltasks_rl.saving`), ``vecnormalize.json`` when
+    observations were normalised, and ``agent.json`` naming the environment, the modules that
+    register it, the resolved hyperparameters and the training episodes.
     """
 
     Config = RLConfig
     config: RLConfig
+    primary_metric: ClassVar[str] = "mean_return"
+    greater_is_better: ClassVar[bool] = True
+    input_kind: ClassVar[str] = "none"
+    predict_options: ClassVar[dict[str, str]] = PREDICT_OPTIONS
 
     @classmethod
     def sample_data(cls, directory: Path) -> str:
@@ -47,52 +70,79 @@ class RLTask(Task):
 
         ``train`` is the training budget (``len`` = steps); ``val`` and ``test`` are sets of
         seeded evaluation episodes (``len`` = episodes) that never share seeds with training.
+        A task loaded from a run imports a module named in ``source`` only as
+        :func:`~mltasks_rl.modules.import_run_module` allows.
         :raises DataError: an unknown id (close matches listed), or a path instead of an id.
         """
         cfg = self.config
-        if source is not None and cfg.env and str(source) != cfg.env:
+        loaded = getattr(self, "model_dir_", None) is not None
+        if source is not None and cfg.env and str(source) != cfg.env and not loaded:
             raise ConfigError(f"--data {source} and --set env={cfg.env} name different environments; give one")
-        env_id = resolve_env_id(source if source is not None else (cfg.env or DEFAULT_ENV), cfg.env_module)
+        text = source if source is not None else (cfg.env or DEFAULT_ENV)
+        if loaded:
+            self._import_modules()
+            env_id, modules = resolve_env_id(text, "", lambda name: import_run_module(name, f"data {text}"))
+        else:
+            env_id, modules = resolve_env_id(text, cfg.env_module)
         plan = make_plan(cfg, env_id)
         episodes = 5 if cfg.smoke else cfg.eval_episodes
         return Splits(
-            train=EnvSplit(env_id, "train", plan.timesteps, cfg.seed),
-            val=EnvSplit(env_id, "val", episodes, SEED_BASE["val"] + cfg.seed),
-            test=EnvSplit(env_id, "test", episodes, SEED_BASE["test"] + cfg.seed),
+            train=EnvSplit(env_id, "train", plan.timesteps, cfg.seed, modules),
+            val=EnvSplit(env_id, "val", episodes, SEED_BASE["val"] + cfg.seed, modules),
+            test=EnvSplit(env_id, "test", episodes, SEED_BASE["test"] + cfg.seed, modules),
             info={**describe(env_id), "hyperparameters": plan.describe()},
         )
 
-    def train(self, splits: Splits, progress: Progress | None = None) -> RLTask:
+    def train(self, splits: Splits, progress: Progress, context: RunContext | None = None) -> RLTask:
         """Train the agent on ``splits.train.env_id`` for the planned number of steps."""
-        progress = progress or null_progress()
         env_id = splits.train.env_id
         plan = make_plan(self.config, env_id)
         progress.log(f"rl: {plan.algo.upper()} on {env_id}, {plan.timesteps} steps, {plan.n_envs} env(s) "
                      f"({plan.vec_env}){', VecNormalize' if plan.normalize else ''}")
         model, normalizer, curve = train_agent(plan, self.config.seed, self.config.device, progress,
-                                               self.config.env_module, self.config.report_points,
+                                               splits.train.modules, self.config.report_points,
                                                self.config.num_threads)
         self.model_ = model
-        self.normalizer_ = normalizer
+        self.normalizer_ = None if normalizer is None else ObservationNormalizer.from_vecnormalize(normalizer)
         self.env_id_ = env_id
+        self.env_modules_ = tuple(splits.train.modules)
         self.plan_ = plan.describe()
         self.curve_ = curve
         return self
 
-    def _factory(self) -> EnvFactory:
-        return EnvFactory(self.env_id_, self.config.env_module)
-
-    def evaluate(self, dataset: EnvSplit) -> dict[str, float]:
+    def evaluate(self, dataset: EnvSplit) -> Evaluation:
         """Mean/std/min/max return, mean length and success rate (where the env reports
-        ``is_success``) over the split's seeded, deterministic episodes."""
+        ``is_success``) over the split's seeded, deterministic episodes; the episodes are in
+        ``details["episodes"]``."""
         self.check_is_trained()
+        self._import_modules()
         if dataset.env_id != self.env_id_:
             self._check_compatible(dataset.env_id)
-        factory = EnvFactory(dataset.env_id, self.config.env_module)
-        return summarize([play(self.model_, self.normalizer_, factory, s) for s in dataset.episode_seeds()])
+        factory = EnvFactory(dataset.env_id)
+        episodes = [play(self.model_, self.normalizer_, factory, s) for s in dataset.episode_seeds()]
+        rows = [{"seed": e.seed, "return": e.reward, "length": e.length} for e in episodes]
+        return Evaluation(summarize(episodes), details={"episodes": rows})
+
+    def _import_modules(self, user_module: str = "") -> None:
+        """Import what registers the agent's environment, then rebuild a loaded run's network.
+
+        ``user_module`` is imported as the user asked; the modules a run directory names, only
+        as :func:`~mltasks_rl.modules.import_run_module` allows (installed packages).
+        """
+        import_user_module(user_module)
+        model_dir = getattr(self, "model_dir_", None)
+        if model_dir is None:  # trained in this process: the user named every module
+            return
+        for name in self.env_modules_:
+            if name != user_module:
+                import_run_module(name, str(model_dir / STATE_FILE))
+        if self.model_ is None:  # the network needs the environment's spaces
+            path = model_dir / AGENT_FILE
+            self.model_ = restore_model(make_plan(self.config, self.env_id_), read_weights(path),
+                                        self.config.seed, str(path))
 
     def _check_compatible(self, env_id: str) -> None:
-        env = EnvFactory(env_id, self.config.env_module)()
+        env = EnvFactory(env_id)()
         try:
             if env.observation_space != self.model_.observation_space or env.action_space != self.model_.action_space:
                 raise DataError(f"{env_id}: its spaces differ from those of {self.env_id_}, the agent's environment")
@@ -100,85 +150,112 @@ class RLTask(Task):
             env.close()
 
     def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
-        """Play episodes and return one record per episode (seed, return, length, success).
+        """Play episodes and return one record per episode (episode, seed, return, length, success).
 
-        :param inputs: episode seeds (numbers, e.g. from the CLI); none: ``episodes`` episodes
-            with fixed seeds.
-        :param options: ``episodes`` (default 5), ``record="gif"`` to record the first
-            episode, ``gif_path`` (default ``./<env>-episode.gif``; a finished run is never
-            written to), ``max_frames`` (default 400).
+        :param inputs: episode reset seeds (integers >= 0); none: ``episodes`` episodes from
+            ``seed`` (or fixed seeds no evaluation uses).
+        :param options: see :data:`PREDICT_OPTIONS`; a GIF never goes into the run directory.
+        :raises ConfigError: an unknown or invalid option. :raises DataError: a bad seed.
         """
         self.check_is_trained()
-        allowed = ("episodes", "record", "gif_path", "max_frames")
-        unknown = set(options) - set(allowed)
+        unknown = set(options) - set(PREDICT_OPTIONS)
         if unknown:
-            raise ConfigError(f"unknown predict option(s) {sorted(unknown)}; use {', '.join(allowed)}")
-        if inputs:
-            try:
-                seeds = [int(str(x).strip()) for x in inputs]
-            except ValueError:
-                hint = "; give options as --set KEY=VALUE, one per --set" if any("=" in str(x) for x in inputs) else ""
-                raise DataError(f"rl predict takes episode seeds (integers), got {list(inputs)!r}{hint}") from None
-        else:
-            count = int(options.get("episodes", 5))
-            if count < 1:
-                raise ConfigError(f"predict option 'episodes' must be at least 1, got {count}")
-            seeds = [SEED_BASE["predict"] + self.config.seed + i for i in range(count)]
+            raise ConfigError(f"unknown predict option(s) {sorted(unknown)}; valid: {', '.join(PREDICT_OPTIONS)}")
+        seeds = self._seeds(inputs, options)
         record = str(options.get("record") or "").lower()
         if record not in ("", "none", "gif"):
             raise ConfigError(f"predict option 'record' must be 'gif', got {record!r}")
+        want_gif = record == "gif" or bool(options.get("gif_path"))
+        deterministic = _flag(options.get("deterministic", True), "deterministic")
+        max_frames = _count(options.get("max_frames", 400), "max_frames")
+        self._import_modules(str(options.get("env_module") or ""))
         records = []
         for i, seed in enumerate(seeds):
-            want_gif = record == "gif" and i == 0
-            episode = play(self.model_, self.normalizer_, self._factory(), seed, record=want_gif,
-                           max_frames=int(options.get("max_frames", 400)))
+            gif_now = want_gif and i == 0
+            episode = play(self.model_, self.normalizer_, EnvFactory(self.env_id_), seed, record=gif_now,
+                           max_frames=max_frames, deterministic=deterministic)
             row: dict[str, Any] = {"episode": i, "seed": seed, "return": episode.reward, "length": episode.length}
             if episode.success is not None:
                 row["success"] = episode.success
-            if want_gif:
+            if gif_now:
                 default = Path.cwd() / f"{self.env_id_.replace('/', '_').replace(':', '_')}-episode.gif"
                 path = Path(str(options.get("gif_path") or default))
                 row["gif"] = str(write_gif(episode.frames, path))
             records.append(row)
         return records
 
+    def _seeds(self, inputs: Any, options: dict[str, Any]) -> list[int]:
+        """The reset seed of each episode to play, from ``inputs`` or ``episodes``/``seed``."""
+        if isinstance(inputs, (str, int)):
+            inputs = [inputs]
+        if inputs:
+            try:
+                seeds = [int(str(x).strip()) for x in inputs]
+            except ValueError:
+                hint = "; options go after --set as KEY=VALUE" if any("=" in str(x) for x in inputs) else ""
+                raise DataError(f"rl predict takes episode seeds (integers >= 0), got {list(inputs)!r}{hint}") from None
+        else:
+            count = _count(options.get("episodes", 5), "episodes")
+            first = options.get("seed")
+            start = SEED_BASE["predict"] + self.config.seed if first is None else _integer(first, "seed")
+            seeds = [start + i for i in range(count)]
+        negative = [s for s in seeds if s < 0]
+        if negative:
+            raise DataError(f"episode seed {negative[0]} is negative: gymnasium resets take seeds >= 0")
+        return seeds
+
     def save(self, directory: Path) -> None:
-        """Write ``agent.zip`` (SB3), ``vecnormalize.pkl`` when used, ``agent.json`` and the config."""
+        """Write ``agent.zip`` (SB3), ``vecnormalize.json`` when used, ``agent.json`` and the config."""
+        from mltasks.rundir import write_json
+
         self.check_is_trained()
         directory = Path(directory)
         self.model_.save(directory / AGENT_FILE)
         if self.normalizer_ is not None:
-            self.normalizer_.save(str(directory / NORMALIZER_FILE))
-        state = {"env_id": self.env_id_, "algo": self.config.algo, "plan": self.plan_,
+            self.normalizer_.save(directory / NORMALIZER_FILE)
+        state = {"env_id": self.env_id_, "env_modules": list(self.env_modules_), "algo": self.config.algo,
+                 "normalizer": self.normalizer_ is not None, "plan": self.plan_,
                  "curve": [list(c) for c in self.curve_]}
-        (directory / STATE_FILE).write_text(json.dumps(state, indent=2), encoding="utf-8")
+        write_json(directory / STATE_FILE, state)
         self.save_config(directory)
 
     @classmethod
     def load(cls, directory: Path) -> RLTask:
-        """Rebuild a trained task from :meth:`save`'s folder (a run directory is trusted like code)."""
-        from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
+        """Rebuild a trained task from :meth:`save`'s folder, unpickling nothing.
 
+        The network is rebuilt from the saved config and given the zip's weights (read with
+        ``weights_only=True``) when the environment can be made; a module that registers it
+        and is named only by the run is imported only if installed (else on first use, when
+        the user names it with ``env_module``).
+        :raises DataError: a missing or malformed file, named.
+        """
         directory = Path(directory)
-        config = cls.load_config(directory)
-        task = cls(config)
-        state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-        import_env_module(config.env_module)
-        task.env_id_ = state["env_id"]
-        task.plan_ = state["plan"]
-        task.curve_ = [tuple(c) for c in state["curve"]]
-        task.model_ = algo_class(state["algo"]).load(directory / AGENT_FILE, device="cpu")
-        task.normalizer_ = None
-        if (directory / NORMALIZER_FILE).is_file():
-            venv = DummyVecEnv([task._factory()])
-            task.normalizer_ = VecNormalize.load(str(directory / NORMALIZER_FILE), venv)
-            task.normalizer_.training = False
-            task.normalizer_.norm_reward = False
-            venv.close()
+        task = cls(_load_config(cls, directory))
+        state = read_json_file(directory / STATE_FILE)
+        try:
+            module, env_id = split_env_id(str(state["env_id"]))
+            modules = tuple(str(m) for m in state.get("env_modules", ())) + ((module,) if module else ())
+            task.env_id_, task.env_modules_ = env_id, modules
+            task.plan_ = dict(state["plan"])
+            task.curve_ = [(int(t), float(r), int(n)) for t, r, n in state["curve"]]
+            uses_normalizer = bool(state.get("normalizer", False))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise DataError(f"{directory / STATE_FILE}: not an rl agent description ({type(exc).__name__}: {exc})"
+                            ) from None
+        if state.get("algo", task.config.algo) != task.config.algo:
+            raise DataError(f"{directory / STATE_FILE}: algo {state.get('algo')!r} differs from the config's "
+                            f"{task.config.algo!r}")
+        task.normalizer_ = ObservationNormalizer.load(directory / NORMALIZER_FILE) if uses_normalizer else None
+        task.model_dir_ = directory
+        task.model_ = None
+        if not all(name in sys.modules or installed_top_level(name) for name in modules):
+            read_weights(directory / AGENT_FILE)  # a bad file fails at load, not at the first episode
+            return task  # the user names the module first (predict --set env_module=...)
+        task._import_modules()
         return task
 
-    def report(self, splits: Splits, run_dir: Path) -> Report:
-        """The Monitor reward curve, the hyperparameters used, and the environment."""
+    def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:
+        """The environment, the hyperparameters used, the Monitor reward curve, the scored episodes."""
         from mltasks_rl.plots import reward_curve, write_curve_csv
 
         report = Report()
@@ -189,9 +266,53 @@ class RLTask(Task):
             png = reward_curve(Path(run_dir) / "reward_curve.png", self.curve_, self.env_id_, self.plan_["algo"])
             report.add_figure("Learning curve: training episode return (SB3 Monitor)", png)
             report.add_artifact(write_curve_csv(Path(run_dir) / "training_episodes.csv", self.curve_))
+        episodes = (evaluation.details.get("episodes") if isinstance(evaluation, Evaluation) else None) or []
+        if episodes:
+            report.add_table(f"Evaluation episodes ({evaluation.split or 'test'}, deterministic)", episodes)
+        from mltasks.rundir import final_path
+
         report.add_section(
             "Watch it play",
-            "`mltasks predict RUN_DIR --set episodes=3 record=gif gif_path=episode.gif` plays seeded, "
-            "deterministic episodes and writes a GIF of the first.",
+            f"`mltasks predict {final_path(Path(run_dir))} --set episodes=3 seed=1 gif_path=episode.gif` plays "
+            "three seeded, deterministic episodes and writes a GIF of the first (outside the run directory).",
         )
         return report
+
+
+def _load_config(cls: type[RLTask], directory: Path) -> RLConfig:
+    """The saved config; DataError naming the file when it is binary or not a valid config."""
+    from mltasks.errors import MltasksError
+
+    try:
+        return cls.load_config(directory)  # type: ignore[return-value]
+    except MltasksError as exc:
+        raise DataError(str(exc)) from None
+    except (UnicodeDecodeError, ValueError, TypeError) as exc:
+        raise DataError(f"{directory / 'task_config.json'}: not a valid config ({type(exc).__name__})") from None
+
+
+def _integer(value: Any, name: str) -> int:
+    try:
+        if isinstance(value, bool) or float(value) != int(float(value)):
+            raise ValueError
+        return int(float(value))
+    except (TypeError, ValueError):
+        raise ConfigError(f"predict option {name!r} must be an integer, got {value!r}") from None
+
+
+def _count(value: Any, name: str) -> int:
+    number = _integer(value, name)
+    if number < 1:
+        raise ConfigError(f"predict option {name!r} must be at least 1, got {number}")
+    return number
+
+
+def _flag(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"predict option {name!r} must be true or false, got {value!r}")

@@ -8,28 +8,25 @@ import mltasks
 import numpy as np
 import pytest
 from mltasks.errors import ConfigError, DataError
+from mltasks.progress import null_progress
 
 from mltasks_rl.config import RLConfig
 from mltasks_rl.task import RLTask
 
 
-@pytest.fixture(scope="module")
-def cartpole_run(tmp_path_factory):
-    """One quick PPO run on CartPole-v1 through the runner (2,048 steps)."""
-    out = tmp_path_factory.mktemp("runs") / "rl-cartpole"
-    return mltasks.run("rl", overrides={"num_threads": 1}, out=out, quick=True)
-
-
 def test_run_directory_holds_agent_curve_and_report(cartpole_run):
     run = cartpole_run.run_dir
     assert (run / "model" / "agent.zip").is_file() and (run / "model" / "agent.json").is_file()
-    assert not (run / "model" / "vecnormalize.pkl").exists()  # CartPole's zoo setting: no VecNormalize
+    assert not (run / "model" / "vecnormalize.json").exists()  # CartPole's zoo setting: no VecNormalize
+    assert not list(run.rglob("*.pkl"))
     assert (run / "reward_curve.png").read_bytes()[:4] == b"\x89PNG"
     rows = (run / "training_episodes.csv").read_text().splitlines()
     assert rows[0] == "timestep,return,length" and len(rows) > 10
     assert int(rows[-1].split(",")[0]) <= 2048
     report = (run / "report.md").read_text()
-    assert "reward_curve.png" in report and "n_epochs" in report
+    assert "reward_curve.png" in report and "n_epochs" in report and "Evaluation episodes" in report
+    assert f"mltasks predict {run} --set episodes=3 seed=1" in report
+    assert cartpole_run.history and "timestep" in cartpole_run.history[0]  # rows count timesteps, not epochs
     info = json.loads((run / "run.json").read_text())["data"]
     assert info["sizes"] == {"train": 2048, "val": 5, "test": 5}
     assert info["info"]["env"] == "CartPole-v1"
@@ -70,6 +67,25 @@ def test_predict_takes_episode_seeds(cartpole_run):
         task.predict(["left"])
     with pytest.raises(ConfigError, match="unknown predict option"):
         task.predict(None, episode=3)
+    assert [r["seed"] for r in task.predict(None, episodes=2, seed=5)] == [5, 6]
+    assert task.predict(None, episodes=1, seed=7)[0] == first[0]
+    with pytest.raises(DataError, match="negative"):
+        task.predict(None, seed=-1)
+    with pytest.raises(DataError, match="negative"):
+        task.predict(["-3"])
+    with pytest.raises(ConfigError, match="deterministic"):
+        task.predict(None, deterministic="maybe")
+    sampled = task.predict(None, episodes=1, seed=7, deterministic=False)
+    assert sampled[0]["seed"] == 7 and sampled[0]["length"] >= 1
+
+
+def test_cli_watch_it_play_command_from_the_report(cartpole_run, mltasks_cli):
+    """The report's command, with several pairs after one --set; a negative seed exits 2."""
+    result = mltasks_cli("predict", str(cartpole_run.run_dir), "--set", "episodes=2", "seed=1", "--json")
+    assert result.exit_code == 0, result.output
+    assert [r["seed"] for r in json.loads(result.output)] == [1, 2]
+    bad = mltasks_cli("predict", str(cartpole_run.run_dir), "--set", "seed=-1")
+    assert bad.exit_code == 2 and "negative" in bad.stderr and "Traceback" not in bad.output
 
 
 def _observations(env_id, n=200):
@@ -88,15 +104,19 @@ def test_save_load_gives_identical_actions(cartpole_run):
     np.testing.assert_array_equal(a, b)
 
 
-def test_vecnormalize_statistics_are_saved_and_used(tmp_path):
+def test_vecnormalize_statistics_are_saved_as_json_and_used(tmp_path):
     task = RLTask(RLConfig(smoke=True, num_threads=1, algo="a2c", timesteps=1000))
     splits = task.load_data("Acrobot-v1")
-    task.train(splits)
-    assert task.normalizer_ is not None and task.normalizer_.obs_rms.count > 1000
+    task.train(splits, null_progress())
+    assert task.normalizer_ is not None and task.normalizer_.count > 1000
+    # the statistics are the ones SB3's VecNormalize applies
+    sb3 = task.model_.get_vec_normalize_env()
+    obs = _observations("Acrobot-v1")
+    np.testing.assert_array_equal(task.normalizer_.normalize_obs(obs), sb3.normalize_obs(obs))
     task.save(tmp_path)
-    assert (tmp_path / "vecnormalize.pkl").is_file()
+    assert (tmp_path / "vecnormalize.json").is_file() and not list(tmp_path.glob("*.pkl"))
     loaded = RLTask.load(tmp_path)
-    np.testing.assert_array_equal(loaded.normalizer_.obs_rms.mean, task.normalizer_.obs_rms.mean)
+    np.testing.assert_array_equal(loaded.normalizer_.stats[""][0], task.normalizer_.stats[""][0])
     obs = _observations("Acrobot-v1")
     a, _ = task.model_.predict(task.normalizer_.normalize_obs(obs), deterministic=True)
     b, _ = loaded.model_.predict(loaded.normalizer_.normalize_obs(obs), deterministic=True)
@@ -123,7 +143,7 @@ def test_missing_env_module_is_a_data_error():
 def test_dqn_refuses_a_continuous_action_space():
     task = RLTask(RLConfig(smoke=True, algo="dqn", timesteps=100))
     with pytest.raises(ConfigError, match="discrete"):
-        task.train(task.load_data("Pendulum-v1"))
+        task.train(task.load_data("Pendulum-v1"), null_progress())
 
 
 def test_cli_unknown_env_exits_2(mltasks_cli, tmp_path):
@@ -144,7 +164,7 @@ def test_default_ppo_solves_cartpole(tmp_path):
 def test_subprocess_envs_train_and_record_every_env():
     cfg = RLConfig(num_threads=1, timesteps=512, n_envs=2, vec_env="subproc", n_steps=64, n_epochs=1, eval_episodes=1)
     task = RLTask(cfg)
-    task.train(task.load_data(None))
+    task.train(task.load_data(None), null_progress())
     assert task.plan_["vec_env"] == "subproc" and task.plan_["n_envs"] == 2
     assert task.curve_ and task.curve_[-1][0] <= 512
     assert sum(length for _, _, length in task.curve_) <= 512
