@@ -149,6 +149,8 @@ def read_json(path: Path) -> Any:
             from None
     except IsADirectoryError:
         raise RunDirectoryError(f"{path}: is a directory, expected a JSON file") from None
+    except OSError as exc:
+        raise RunDirectoryError(f"{path}: cannot be read ({exc.strerror or exc})") from None
 
 
 def data_fingerprint(source: Any) -> dict[str, Any]:
