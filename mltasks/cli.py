@@ -1,13 +1,16 @@
 """The ``mltasks`` command line. It only wires commands; the runner runs.
 
 Exit status: 0 success; 2 bad usage, data or config (one ``Error:`` line); 1 a bug
-(traceback with ``--debug``).
+(traceback with ``--debug``); 130 interrupted (Ctrl-C). Output cut short by a closed pipe
+(``mltasks list | head -1``) ends quietly, as other Unix tools do.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import re
 import sys
 import traceback
 from pathlib import Path
@@ -20,6 +23,37 @@ from mltasks.errors import MltasksError
 
 _SET_HELP = "KEY=VALUE config overrides; may repeat, and each may take several pairs"
 
+#: Commands that live in their own modules, imported only when run: name -> (module, attribute, help).
+#: ``mltasks --help`` lists them from this table, so it imports none of them (nor FastAPI, MLflow, Optuna).
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "compare": ("mltasks.runs.command", "compare", "Compare runs: config, metrics, data and learning curves."),
+    "runs": ("mltasks.runs.command", "runs", "List run directories with their task, data and primary metric."),
+    "serve": ("mltasks.serve.command", "serve", "Serve a finished run's model over HTTP, with a try-it page."),
+    "tune": ("mltasks.tune.command", "tune", "Search TASK's hyperparameters with Optuna (each trial is a run)."),
+}
+
+# click.UsageError subclasses whose message is the help text itself (``mltasks`` alone)
+_HELP_ERRORS = tuple(getattr(click.exceptions, n) for n in ("NoArgsIsHelpError",) if hasattr(click.exceptions, n))
+
+
+def _one_line(exc: click.UsageError) -> click.UsageError:
+    """Make a usage error print only its ``Error: ...`` line (click adds the usage and a
+    "Try --help" line when it knows the context); ``--help`` still shows the usage."""
+    if not isinstance(exc, _HELP_ERRORS):
+        exc.ctx = None
+    return exc
+
+
+def _unavailable(name: str, module: str, exc: ImportError) -> click.Command:
+    """A stand-in for a lazy command whose module cannot be imported: it exits 2 saying so."""
+
+    def fail(args: tuple[str, ...]) -> None:
+        raise MltasksError(f"'mltasks {name}' is not available in this installation: cannot import {module} ({exc})")
+
+    return click.Command(name, callback=fail, add_help_option=False, help=f"(not available: {exc})",
+                         params=[click.Argument(["args"], nargs=-1)],
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+
 
 class MltasksGroup(click.Group):
     """A click group that adds plugin commands (hook ``register_commands``) on first need
@@ -27,6 +61,7 @@ class MltasksGroup(click.Group):
 
     _loaded_from: object = None
     _plugin_commands: tuple[str, ...] = ()
+    _lazy_loaded: dict[str, click.Command] = {}
 
     def _add_plugin_commands(self) -> None:
         from mltasks.plugins import registry
@@ -41,18 +76,55 @@ class MltasksGroup(click.Group):
         reg.pm.hook.register_commands(cli=self)
         self._plugin_commands = tuple(set(self.commands) - before)
 
+    def _lazy_command(self, name: str) -> click.Command:
+        if name not in self._lazy_loaded:
+            module, attr, _ = LAZY_COMMANDS[name]
+            try:
+                command = getattr(importlib.import_module(module), attr)
+            except ImportError as exc:
+                command = _unavailable(name, module, exc)
+            self._lazy_loaded[name] = command
+        return self._lazy_loaded[name]
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """A built-in command, else one a plugin added."""
+        """A built-in command, a lazily imported one, else one a plugin added."""
         command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            return self._lazy_command(cmd_name)
         if command is None:
             self._add_plugin_commands()
             command = super().get_command(ctx, cmd_name)
         return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        """Every command, plugin ones included (for ``--help``)."""
+        """Every command, lazy and plugin ones included (for ``--help``)."""
         self._add_plugin_commands()
-        return super().list_commands(ctx)
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command table of ``--help``; lazy commands show their help from
+        :data:`LAZY_COMMANDS` without being imported."""
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(map(len, names), default=0)
+        rows = []
+        for name in names:
+            if name in LAZY_COMMANDS and name not in self.commands:
+                rows.append((name, LAZY_COMMANDS[name][2]))
+                continue
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        """Parse the top-level options; a usage error is one line."""
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; user errors become one line and exit 2."""
@@ -63,7 +135,11 @@ class MltasksGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(2)
+        except click.UsageError as exc:  # --seed abc, an unknown option, a missing argument
+            raise _one_line(exc) from None
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except BrokenPipeError:  # the reader went away (| head): click's main ends quietly
             raise
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -176,9 +252,16 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[DIR]",
               help="Continue an interrupted run (the newest one, or DIR).")
+@click.option("--track", type=click.Choice(["mlflow"]), is_flag=False, flag_value="mlflow", default=None,
+              help="Log the run to MLflow (MLFLOW_TRACKING_URI, else sqlite:///runs/mlflow.db); "
+                   "on by default when MLFLOW_TRACKING_URI is set.")
+@click.option("--experiment", metavar="NAME", help="MLflow experiment (default: the task name).")
+@click.option("--track-model", type=click.Choice(["yes", "no"]), is_flag=False, flag_value="yes", default="yes",
+              show_default=True, help="Also log the model folder to MLflow.")
 @click.argument("extra_sets", nargs=-1, metavar="")
 def run(task: str, data: str | None, config_file: str | None, sets: tuple[str, ...], out: str | None,
-        seed: int | None, quick: bool, force: bool, resume: str | None, extra_sets: tuple[str, ...]) -> None:
+        seed: int | None, quick: bool, force: bool, resume: str | None, track: str | None, experiment: str | None,
+        track_model: str, extra_sets: tuple[str, ...]) -> None:
     """Train, evaluate, save and report TASK into a new run directory."""
     from mltasks.errors import ConfigError
     from mltasks.runner import run as run_task
@@ -187,7 +270,8 @@ def run(task: str, data: str | None, config_file: str | None, sets: tuple[str, .
     if stray:
         raise ConfigError(f"unexpected argument {stray[0]!r} (options go after --set as KEY=VALUE)")
     result = run_task(task, data, _pairs(sets + extra_sets), config_file=config_file, out=out, seed=seed,
-                      quick=quick, force=force, resume=resume, command=["mltasks", *sys.argv[1:]])
+                      quick=quick, force=force, resume=resume, command=["mltasks", *sys.argv[1:]],
+                      track=track, experiment=experiment, track_model=track_model == "yes")
     from mltasks.seeding import is_main_process
 
     if not is_main_process():
@@ -230,16 +314,60 @@ def _parse_option(value: str) -> Any:
     return value
 
 
-@cli.command(context_settings={"ignore_unknown_options": True})
+_PAIR = re.compile(r"[A-Za-z_][\w.-]*=")
+
+
+def expand_set_pairs(args: list[str]) -> list[str]:
+    """``--set a=1 b=2`` -> ``--set a=1 --set b=2``: each ``--set`` takes every KEY=VALUE
+    that follows it, up to the next option or ``--``."""
+    out: list[str] = []
+    value_next = in_set = False
+    for i, arg in enumerate(args):
+        if value_next:  # the value of the --set itself
+            out.append(arg)
+            value_next, in_set = False, True
+            continue
+        if arg == "--":
+            return out + args[i:]
+        if in_set and _PAIR.match(arg):
+            out += ["--set", arg]
+            continue
+        in_set = arg.startswith("--set=")
+        value_next = arg == "--set"
+        out.append(arg)
+    return out
+
+
+class SetPairsCommand(click.Command):
+    """A command whose ``--set`` takes one or more KEY=VALUE pairs, as ``run``'s does."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Split ``--set a=1 b=2`` into single pairs before click parses the line."""
+        return super().parse_args(ctx, expand_set_pairs(args))
+
+
+@cli.command(cls=SetPairsCommand, context_settings={"ignore_unknown_options": True})
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("inputs", nargs=-1)
 @click.option("--file", "input_file", type=click.Path(dir_okay=False), help="Read inputs from F, one per line.")
-@click.option("--set", "sets", multiple=True, help="KEY=VALUE prediction options; may repeat.", metavar="KEY=VALUE")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Prediction options (see the task's predict options); each --set takes one or more pairs.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the predictions as JSON to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def predict(run_dir: str, inputs: tuple[str, ...], input_file: str | None, sets: tuple[str, ...],
             out: str | None, as_json: bool) -> None:
-    """Predict with a finished run's model for INPUTS (texts, files, ids)."""
+    """Predict with a finished run's model for INPUTS (texts, files, ids).
+
+    INPUTS come before the options, or after --: each --set takes the KEY=VALUE pairs that
+    follow it. Examples:
+
+    \b
+      mltasks predict RUN "a text" "another" --set top_k=3
+      mltasks predict RUN --set episodes=3 seed=1
+      mltasks predict RUN --set top_k=3 -- "x=1 is an input"
+
+    Prints one line per input (a table when the records are flat); --json prints them all.
+    """
     from mltasks.errors import DataError
     from mltasks.runner import predict_run
 
@@ -252,55 +380,43 @@ def predict(run_dir: str, inputs: tuple[str, ...], input_file: str | None, sets:
         items += [line for line in text.splitlines() if line.strip()]
     options = {k: _parse_option(v) for k, v in _pairs(sets).items()}
     records = predict_run(run_dir, items, **options)
-    payload = json.dumps(records, indent=2, default=str)
     if out:
         from mltasks.rundir import write_json
 
         write_json(Path(out), records)
     if as_json:
-        click.echo(payload)
+        click.echo(json.dumps(records, indent=2, default=str))
     elif not out:
-        for record in records:
-            click.echo("  ".join(f"{k}={_short(v)}" for k, v in record.items()))
+        for line in format_records(records):
+            click.echo(line)
 
 
-@cli.command()
-@click.argument("task")
-@click.option("--data", help="Data path (or id); default: the task's embedded dataset.")
-@click.option("--space", type=click.Path(dir_okay=False), help="Search-space TOML (default: the task's own).")
-@click.option("--trials", type=int, default=20, show_default=True, help="Trials to add to the study.")
-@click.option("--timeout", type=float, help="Stop starting trials after S seconds.")
-@click.option("--metric", help="Validation metric to optimise (default: the space file's).")
-@click.option("--direction", type=click.Choice(["maximize", "minimize"]), help="Default: from the metric's name.")
-@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes sharing the study.")
-@click.option("--storage", help="Optuna storage shared by processes/machines: sqlite:///study.db or journal:FILE.")
-@click.option("--study-name", help="Name of the study inside the storage (default mltasks-TASK).")
-@click.option("--pruner", type=click.Choice(["median", "halving", "none"]), default="median", show_default=True)
-@click.option("--set", "sets", multiple=True, help="Fixed KEY=VALUE overrides for every trial.", metavar="KEY=VALUE")
-@click.option("--seed", type=int, default=0, show_default=True, help="Base seed (trial N uses seed+N).")
-@click.option("--quick", is_flag=True, help="Every trial in smoke mode.")
-@click.option("--out", type=click.Path(file_okay=False), help="Study folder (default runs/tune-TASK-TIME).")
-def tune(task: str, data: str | None, space: str | None, trials: int, timeout: float | None, metric: str | None,
-         direction: str | None, jobs: int, storage: str | None, study_name: str | None, pruner: str,
-         sets: tuple[str, ...], seed: int, quick: bool, out: str | None) -> None:
-    """Search TASK's hyperparameters with Optuna; each trial is a normal run."""
-    from mltasks.tune import tune as run_tune
-
-    summary = run_tune(task, data, space=space, trials=trials, timeout=timeout, metric=metric,
-                       direction=direction, jobs=jobs, storage=storage, out=out, study_name=study_name,
-                       seed=seed, overrides=_pairs(sets), pruner=pruner, quick=quick)
-    best = summary["best"]
-    click.echo(f"Trials: {summary['trials']}")
-    click.echo(f"Best trial {best['number']}: {summary['metric']} = {best['value']:.6g} with {best['params']}")
-    click.echo(f"Study folder: {Path(best['run_dir']).parent.parent}")
+def _scalar(value: Any) -> bool:
+    return value is None or (isinstance(value, (str, int, float, bool)) and "\n" not in str(value))
 
 
-def _short(value: Any) -> str:
+def _cell(value: Any) -> str:
+    """A value as printed: floats to 6 significant digits, lists, dicts and multi-line text as JSON, whole."""
+    if value is None:
+        return ""
     if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, (list, dict)):
-        return json.dumps(value, default=str)[:200]
-    return str(value)
+        return f"{value:.6g}"
+    if _scalar(value):
+        return str(value)
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def format_records(records: list[dict[str, Any]]) -> list[str]:
+    """The lines ``mltasks predict`` prints: a table (header, one row per record) when every
+    value is a single-line scalar, else one ``key=value`` line per record; nothing is cut."""
+    if not records:
+        return []
+    columns = list(dict.fromkeys(key for record in records for key in record))
+    if not all(_scalar(v) for record in records for v in record.values()):
+        return ["  ".join(f"{k}={_cell(v)}" for k, v in record.items()) for record in records]
+    rows = [[_cell(record.get(c)) for c in columns] for record in records]
+    widths = [max(len(c), *(len(row[i]) for row in rows)) for i, c in enumerate(columns)]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)).rstrip() for line in [columns, *rows]]
 
 
 def main() -> None:

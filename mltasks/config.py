@@ -189,9 +189,17 @@ def read_toml(path: str | Path) -> dict[str, Any]:
             data = tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, expected a TOML config file") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    if isinstance(data.get("config"), dict):
+    if "config" in data:
+        if not isinstance(data["config"], dict):
+            raise ConfigError(f"{path}: 'config' must be a table ([config]), got {type(data['config']).__name__}")
         data = data["config"]
     return data
 
@@ -226,7 +234,10 @@ def resolve(
             key = key.replace("-", "_")
             if key not in types_:
                 raise unknown_key_error(key, config_cls, source)
-            values[key] = convert(value, types_[key], key)
+            try:
+                values[key] = convert(value, types_[key], key)
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: {exc}" if source else str(exc)) from None
     try:
         return config_cls(**values)
     except ConfigError:

@@ -17,7 +17,7 @@ def test_version_and_help():
     assert invoke("--version").output.startswith("mltasks, version ")
     result = invoke("--help")
     assert result.exit_code == 0
-    for command in ("list", "info", "run", "evaluate", "predict", "plugins"):
+    for command in ("list", "info", "run", "evaluate", "predict", "plugins", "serve", "runs", "compare", "tune"):
         assert command in result.output
 
 

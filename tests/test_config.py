@@ -87,3 +87,23 @@ def test_assignments_and_options():
     assert opts["model"].choices == ("cnn", "lstm") and opts["model"].type == "choice"
     assert opts["names"].default == [] and opts["lr"].help == "learning rate"
     assert convert("3", int, "k") == 3
+
+
+def test_every_bad_toml_file_is_a_config_error_naming_it(tmp_path):
+    path = tmp_path / "c.toml"
+    cases = {
+        b"\xff\xfe\x00junk": "c.toml: not valid TOML: not UTF-8 text (byte 0)",
+        b"epochs = \n": "c.toml: not valid TOML: ",
+        b'config = "x"\n': "c.toml: 'config' must be a table ([config]), got str",
+    }
+    for content, message in cases.items():
+        path.write_bytes(content)
+        with pytest.raises(ConfigError) as info:
+            read_toml(path)
+        assert str(info.value).startswith(str(path)) and message in str(info.value), content
+    with pytest.raises(ConfigError, match="is a folder, expected a TOML config file"):
+        read_toml(tmp_path)
+    path.write_text("epochs = 'many'\n")
+    with pytest.raises(ConfigError) as info:
+        resolve(Cfg, read_toml(path), sources=[str(path)])
+    assert str(info.value) == f"{path}: config key 'epochs': 'many' is not a valid int"

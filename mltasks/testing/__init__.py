@@ -12,7 +12,8 @@ In the spirit of scikit-learn's ``parametrize_with_checks``::
 Each check runs in smoke mode on one thread against the task's ``sample_data``; the
 pytest ids read ``MyTask()-check_save_load_same_predictions`` so that
 ``pytest -k check_save_load`` picks one check. ``expected_failed_checks`` maps a check
-name to the reason it is known to fail (a strict xfail).
+name to the reason it is known to fail (a strict xfail). The checks themselves live in
+:mod:`mltasks.testing.checks`; pytest comes with the ``mltasks[test]`` extra.
 """
 
 from __future__ import annotations
@@ -21,22 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mltasks.task import Task
-from mltasks.testing.checks import (
-    ALL_CHECKS,
-    check_config_dataclass,
-    check_empty_data_raises,
-    check_garbage_data_raises,
-    check_init_stores_config,
-    check_metrics_finite,
-    check_predict_before_train_raises,
-    check_predict_records,
-    check_registration_import_light,
-    check_report,
-    check_same_seed_same_metrics,
-    check_sample_data_loads,
-    check_save_load_same_predictions,
-    check_train_returns_self,
-)
+from mltasks.testing.checks import ALL_CHECKS, check_predict_one_record_per_input
 
 Expected = Mapping[str, str] | Callable[[Task], Mapping[str, str]] | None
 
@@ -65,8 +51,13 @@ def _expected(expected: Expected, task: Task) -> Mapping[str, str]:
 
 
 def checks_for(task: Task) -> list[Callable[[Task], None]]:
-    """Every conformance check, in order."""
-    return list(ALL_CHECKS)
+    """The conformance checks that apply to ``task``, in order.
+
+    A task whose ``input_kind`` is "none" (``predict()`` takes no inputs, e.g. it plays an
+    episode) skips the one-record-per-input check.
+    """
+    skip = {check_predict_one_record_per_input} if type(task).input_kind == "none" else set()
+    return [chk for chk in ALL_CHECKS if chk not in skip]
 
 
 def parametrize_with_checks(tasks: Iterable[Task | type[Task] | str], expected_failed_checks: Expected = None) -> Any:
@@ -104,22 +95,3 @@ def check_task(task: Task | type[Task] | str, expected_failed_checks: Expected =
     if failures:
         raise AssertionError("conformance checks failed:\n" + "\n".join(failures))
 
-
-__all__ = [
-    "check_config_dataclass",
-    "check_empty_data_raises",
-    "check_garbage_data_raises",
-    "check_init_stores_config",
-    "check_metrics_finite",
-    "check_predict_before_train_raises",
-    "check_predict_records",
-    "check_registration_import_light",
-    "check_report",
-    "check_same_seed_same_metrics",
-    "check_sample_data_loads",
-    "check_save_load_same_predictions",
-    "check_task",
-    "check_train_returns_self",
-    "checks_for",
-    "parametrize_with_checks",
-]

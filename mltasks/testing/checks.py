@@ -2,26 +2,30 @@
 
 Every check takes a task instance (its config says which model/variant) and raises
 ``AssertionError`` whose message starts with the check's name. Expensive steps (loading
-the sample data, training) are shared between checks through :mod:`mltasks.testing.state`,
-so a task trains at most twice in the whole kit.
+the sample data, training, saving) are shared between checks through
+:mod:`mltasks.testing.state`, so a task trains at most twice in the whole kit, and any one
+check can run alone.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import json
 import math
 import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from mltasks.config import options
 from mltasks.errors import DataError, NotTrainedError
 from mltasks.task import Splits, Task, TaskConfig
 from mltasks.testing import state
+from mltasks.testing.unpickling import UnpicklingForbidden, forbid_unpickling
 
 Check = Callable[[Task], None]
 ALL_CHECKS: list[Check] = []
@@ -31,6 +35,8 @@ HEAVY_MODULES = (
     "torch", "torchaudio", "torchvision", "transformers", "peft", "accelerate", "sklearn", "scipy",
     "pandas", "implicit", "gymnasium", "stable_baselines3", "matplotlib",
 )
+#: What ``Task.input_kind`` may be (see :class:`mltasks.Task`).
+INPUT_KINDS = ("text", "file", "row", "id", "none")
 
 
 def check(fn: Check) -> Check:
@@ -98,6 +104,44 @@ def check_init_stores_config(task: Task) -> None:
 
 
 @check
+def check_input_kind(task: Task) -> None:
+    """What the task declares is well-formed: ``input_kind`` is one of :data:`INPUT_KINDS`
+    (``input_suffixes`` like ``".wav"`` for "file", and its example inputs carry them; none
+    for "none"), ``predict_options`` maps option names to help texts, ``greater_is_better``
+    is a bool and ``primary_metric``, when set, is a metric ``evaluate`` returns."""
+    cls = type(task)
+    kind = cls.input_kind
+    assert kind in INPUT_KINDS, f"input_kind is {kind!r}, expected one of {', '.join(INPUT_KINDS)}"
+    suffixes = cls.input_suffixes
+    assert isinstance(suffixes, tuple), f"input_suffixes must be a tuple, got {type(suffixes).__name__}"
+    for suffix in suffixes:
+        assert isinstance(suffix, str) and suffix.startswith(".") and len(suffix) > 1, (
+            f"input_suffixes entry {suffix!r} should look like '.wav'"
+        )
+    options_ = cls.predict_options
+    assert isinstance(options_, dict), f"predict_options must be a dict, got {type(options_).__name__}"
+    for name, text in options_.items():
+        assert isinstance(name, str) and name.isidentifier(), f"predict_options key {name!r} is not a keyword name"
+        assert isinstance(text, str) and text.strip(), f"predict_options[{name!r}] needs a help text"
+    assert isinstance(cls.greater_is_better, bool), f"greater_is_better is {cls.greater_is_better!r}, not a bool"
+    assert isinstance(cls.primary_metric, str), f"primary_metric is {cls.primary_metric!r}, not a string"
+    st = state.get(task)
+    if cls.primary_metric:
+        assert cls.primary_metric in st.metrics, (
+            f"primary_metric {cls.primary_metric!r} is not among the metrics evaluate returns: {sorted(st.metrics)}"
+        )
+    if kind == "none":
+        assert not st.inputs, f"input_kind is 'none' but example_inputs gave {st.inputs[:3]!r}"
+    elif kind == "file":
+        assert suffixes, "input_kind is 'file' but input_suffixes is empty (say which files predict takes)"
+        for item in st.inputs:
+            assert isinstance(item, (str, Path)) and Path(item).is_file(), f"example input {item!r} is not a file"
+            assert Path(item).suffix.lower() in {s.lower() for s in suffixes}, (
+                f"example input {item!r} has a suffix outside input_suffixes {suffixes}"
+            )
+
+
+@check
 def check_sample_data_loads(task: Task) -> None:
     """``sample_data`` writes data that ``load_data`` reads into non-empty, consistent splits."""
     st = state.get(task)
@@ -113,10 +157,10 @@ def check_sample_data_loads(task: Task) -> None:
 def check_predict_before_train_raises(task: Task) -> None:
     """``predict`` before ``train`` raises NotTrainedError."""
     st = state.get(task)
-    st.trained  # noqa: B018 - gives the example inputs
+    inputs = st.inputs  # trains the shared task first (some tasks take their inputs from it)
     fresh = st.fresh_task()
     try:
-        fresh.predict(st.inputs or None)
+        fresh.predict(inputs or None)
     except NotTrainedError:
         return
     except Exception as exc:
@@ -139,9 +183,7 @@ def check_train_returns_self(task: Task) -> None:
 @check
 def check_metrics_finite(task: Task) -> None:
     """``evaluate`` returns a non-empty dict of names to finite floats."""
-    st = state.get(task)
-    st.trained  # noqa: B018 - trains on first use
-    metrics = st.metrics
+    metrics = state.get(task).metrics
     assert isinstance(metrics, dict) and metrics, f"evaluate returned {metrics!r}, expected a non-empty dict"
     for key, value in metrics.items():
         assert isinstance(key, str), f"metric name {key!r} is not a string"
@@ -152,9 +194,7 @@ def check_metrics_finite(task: Task) -> None:
 @check
 def check_predict_records(task: Task) -> None:
     """``predict`` returns a list of JSON-serialisable dicts."""
-    st = state.get(task)
-    st.trained  # noqa: B018 - trains on first use
-    records = st.predictions
+    records = state.get(task).predictions
     assert isinstance(records, list) and records, f"predict returned {records!r}, expected a non-empty list"
     for record in records:
         assert isinstance(record, dict), f"predict returned a {type(record).__name__} record, expected dict"
@@ -162,6 +202,30 @@ def check_predict_records(task: Task) -> None:
         json.dumps(records, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise AssertionError(f"predictions are not JSON-ready: {exc}") from None
+
+
+@check
+def check_predict_one_record_per_input(task: Task) -> None:
+    """``predict`` returns one record per input, in order: for the example inputs given
+    twice it returns twice as many records, and the two records of each input are equal."""
+    st = state.get(task)
+    inputs = st.inputs
+    assert inputs, (
+        f"example_inputs() gave no inputs (input_kind {type(task).input_kind!r}); return a few inputs of the "
+        "scored split in the form predict takes"
+    )
+    records = st.predictions
+    assert len(records) == len(inputs), f"predict returned {len(records)} records for {len(inputs)} inputs"
+    doubled = st.trained.predict(inputs + inputs)
+    assert len(doubled) == 2 * len(inputs), (
+        f"predict returned {len(doubled)} records for the {len(inputs)} example inputs given twice "
+        f"({2 * len(inputs)} inputs)"
+    )
+    n = len(inputs)
+    for i in range(n):
+        for other, what in ((doubled[i + n], "its repeat"), (records[i], "predicting it alone")):
+            diff = same(doubled[i], other, rtol=1e-4, atol=1e-6)
+            assert diff is None, f"the record for input {i} ({inputs[i]!r}) differs from {what}: {diff}"
 
 
 @check
@@ -176,10 +240,33 @@ def check_save_load_same_predictions(task: Task) -> None:
 
 
 @check
+def check_load_never_unpickles(task: Task) -> None:
+    """``load`` and ``predict`` on a saved model call no pickle loader (``pickle.load``,
+    ``loads``, ``Unpickler``, joblib, cloudpickle...) and ``torch.load`` only with
+    ``weights_only=True``: opening a run directory from anyone must not run its code."""
+    st = state.get(task)
+    model_dir = st.model_dir()
+    inputs = st.inputs
+    with forbid_unpickling() as calls:
+        try:
+            st.cls.load(model_dir).predict(inputs or None)
+        except UnpicklingForbidden:
+            pass
+        except Exception as exc:
+            if not calls:
+                raise AssertionError(f"load + predict raised {type(exc).__name__}: {exc}") from None
+    assert not calls, (
+        f"load/predict called {', '.join(dict.fromkeys(calls))}; save with JSON, .npy (allow_pickle=False), "
+        "safetensors, torch.load(weights_only=True) or mltasks.sklearn_io (skops)"
+    )
+
+
+@check
 def check_same_seed_same_metrics(task: Task) -> None:
     """Training again with the same seed gives the same metrics (rtol 1e-6, one thread)."""
     st = state.get(task)
-    diff = same(st.metrics, st.retrained_metrics(), rtol=1e-6)
+    first = st.metrics
+    diff = same(first, st.retrained_metrics(), rtol=1e-6)
     assert diff is None, f"the same seed gave different metrics: {diff}"
 
 
@@ -220,7 +307,11 @@ def check_report(task: Task) -> None:
 
     st = state.get(task)
     run_dir = state.scratch_dir("report")
-    report = st.trained.report(st.splits, run_dir)
+    trained = st.trained
+    if "evaluation" in inspect.signature(trained.report).parameters:  # as the runner calls it
+        report = trained.report(st.splits, run_dir, evaluation=st.evaluation)
+    else:
+        report = trained.report(st.splits, run_dir)
     if report is None:
         return
     assert isinstance(report, Report), f"report() returned {type(report).__name__}, expected mltasks.Report"

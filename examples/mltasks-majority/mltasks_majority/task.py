@@ -2,7 +2,11 @@
 
 ``method=majority`` predicts the most frequent training class (the baseline every
 classifier must beat); ``method=centroid`` standardises the features and predicts the
-class whose mean is nearest. Run it with ``mltasks run majority``.
+class whose mean is nearest. Run it with ``mltasks run majority``; predict with
+``mltasks predict RUN 5.1,3.5,1.4,0.2 --set top_k=2``.
+
+The model is saved as ``.npy`` arrays and JSON, so opening a run directory from anyone
+runs no code; a missing or damaged file is a ``DataError`` naming it (exit 2).
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from mltasks import Report, Splits, Task
-from mltasks.errors import DataError
+from mltasks import Evaluation, Progress, Report, Splits, Task
+from mltasks.errors import ConfigError, DataError
 from mltasks.plots import confusion_matrix
 from mltasks_majority.config import MajorityConfig
 from mltasks_majority.data import Table, read_csv
+
+_ARRAYS = ("mean_", "scale_", "centroids_")  # saved as mean.npy, scale.npy, centroids.npy
 
 
 def _default_csv() -> Path:
@@ -30,6 +36,10 @@ class MajorityTask(Task):
 
     Config = MajorityConfig
     config: MajorityConfig
+    primary_metric = "accuracy"
+    greater_is_better = True
+    input_kind = "text"  # each input is one row of feature values: "5.1,3.5,1.4,0.2"
+    predict_options = {"top_k": "also list the K most likely classes with their probabilities (default 1)"}
 
     @classmethod
     def sample_data(cls, directory: Path) -> Path:
@@ -42,13 +52,13 @@ class MajorityTask(Task):
         return path
 
     def load_data(self, source: str | Path | None) -> Splits:
-        """Read the CSV (default: iris) and split it, stratified by label, with the seed."""
+        """Read the CSV (default: iris) and split it, stratified by label, with the data seed."""
         path = _default_csv() if source is None else Path(source)
         table, names = read_csv(path, self.config.label_col)
         classes = sorted(set(table.labels))
         if len(classes) < 2:
             raise DataError(f"{path}: needs at least two classes, found {classes}")
-        rng = np.random.default_rng(self.config.seed)
+        rng = np.random.default_rng(self.config.data_seed)  # split_seed, else seed
         test_idx: list[int] = []
         labels = np.asarray(table.labels)
         for label in classes:  # stratified: the same fraction of every class
@@ -64,8 +74,9 @@ class MajorityTask(Task):
         return Splits(train=part(~mask), test=part(mask),
                       info={"features": names, "labels": classes, "path": str(path)})
 
-    def train(self, splits: Splits, progress: Any = None) -> MajorityTask:
-        """Learn the class counts, feature scaling and class centroids."""
+    def train(self, splits: Splits, progress: Progress) -> MajorityTask:
+        """Learn the class counts, feature scaling and class centroids (one pass: nothing
+        to checkpoint, so no ``context`` parameter)."""
         table: Table = splits.train
         self.classes_ = sorted(set(table.labels))
         counts = {c: table.labels.count(c) for c in self.classes_}
@@ -75,6 +86,7 @@ class MajorityTask(Task):
         z = (table.features - self.mean_) / self.scale_
         labels = np.asarray(table.labels)
         self.centroids_ = np.stack([z[labels == c].mean(axis=0) for c in self.classes_])
+        progress.log(f"{len(self.classes_)} classes; most frequent: {self.majority_}")
         return self
 
     def _predict_labels(self, features: np.ndarray) -> tuple[list[str], np.ndarray]:
@@ -87,22 +99,35 @@ class MajorityTask(Task):
             scores = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         return [self.classes_[i] for i in scores.argmax(axis=1)], scores
 
-    def evaluate(self, dataset: Table) -> dict[str, float]:
-        """Accuracy and macro-averaged recall on a labelled table."""
+    def evaluate(self, dataset: Table) -> Evaluation:
+        """Accuracy and macro-averaged recall on a labelled table; the predictions go to the
+        report through the evaluation's ``details``."""
         self.check_is_trained()
         predicted, _ = self._predict_labels(dataset.features)
         truth = np.asarray(dataset.labels)
         pred = np.asarray(predicted)
         recalls = [float((pred[truth == c] == c).mean()) for c in self.classes_ if (truth == c).any()]
-        return {"accuracy": float((pred == truth).mean()), "balanced_accuracy": float(np.mean(recalls))}
+        metrics = {"accuracy": float((pred == truth).mean()), "balanced_accuracy": float(np.mean(recalls))}
+        return Evaluation(metrics, details={"labels": dataset.labels, "predicted": predicted})
 
     def example_inputs(self, dataset: Table) -> list[str]:
         """Three rows as comma-separated feature values, as ``mltasks predict`` takes them."""
         return [",".join(f"{v:g}" for v in row) for row in dataset.features[:3]]
 
     def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
-        """Predict a label for each input: a list of numbers or a ``"5.1,3.5,1.4,0.2"`` string."""
+        """Predict a label for each input: a list of numbers or a ``"5.1,3.5,1.4,0.2"`` string.
+
+        :param options: see :attr:`predict_options` (``top_k``: with K > 1, each record also
+            lists the K most likely classes).
+        :raises ConfigError: an unknown option or a bad ``top_k``.
+        """
         self.check_is_trained()
+        unknown = sorted(set(options) - set(self.predict_options))
+        if unknown:
+            raise ConfigError(f"unknown predict option {unknown[0]!r}; valid: {', '.join(self.predict_options)}")
+        top_k = options.get("top_k", 1)
+        if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+            raise ConfigError(f"top_k must be a positive integer, got {top_k!r}")
         rows = []
         for item in inputs or []:
             values = item.split(",") if isinstance(item, str) else item
@@ -115,38 +140,60 @@ class MajorityTask(Task):
         if not rows:
             return []
         labels, scores = self._predict_labels(np.asarray(rows, dtype=np.float64))
-        return [{"label": lab, "probability": round(float(s.max()), 6)} for lab, s in zip(labels, scores)]
+        records = []
+        for label, row in zip(labels, scores):
+            record: dict[str, Any] = {"label": label, "probability": round(float(row.max()), 6)}
+            if top_k > 1:
+                best = np.argsort(-row, kind="stable")[:top_k]
+                record["top"] = [{"label": self.classes_[i], "probability": round(float(row[i]), 6)} for i in best]
+            records.append(record)
+        return records
 
     def save(self, directory: Path) -> None:
-        """Arrays as ``.npy``, classes and majority as JSON."""
+        """Arrays as ``.npy`` (no pickle), classes and majority as JSON."""
         directory = Path(directory)
         self.save_config(directory)
-        for name in ("mean_", "scale_", "centroids_"):
-            np.save(directory / f"{name.rstrip('_')}.npy", getattr(self, name))
+        for name in _ARRAYS:
+            np.save(directory / f"{name.rstrip('_')}.npy", getattr(self, name), allow_pickle=False)
         (directory / "classes.json").write_text(json.dumps({"classes": self.classes_, "majority": self.majority_}))
 
     @classmethod
     def load(cls, directory: Path) -> MajorityTask:
-        """A new trained task from a folder written by :meth:`save`."""
+        """A new trained task from a folder written by :meth:`save`.
+
+        :raises DataError: a file is missing or damaged (the message names it).
+        """
         directory = Path(directory)
-        task = cls(cls.load_config(directory))
-        meta = json.loads((directory / "classes.json").read_text())
-        task.classes_, task.majority_ = meta["classes"], meta["majority"]
-        for name in ("mean_", "scale_", "centroids_"):
-            setattr(task, name, np.load(directory / f"{name.rstrip('_')}.npy", allow_pickle=False))
+        path = directory / "task_config.json"  # the file being read, for the error message
+        try:
+            task = cls(cls.load_config(directory))
+            path = directory / "classes.json"
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            task.classes_, task.majority_ = list(meta["classes"]), str(meta["majority"])
+            for name in _ARRAYS:
+                path = directory / f"{name.rstrip('_')}.npy"
+                setattr(task, name, np.load(path, allow_pickle=False))  # refuses pickled data
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{path}: missing or damaged model file ({type(exc).__name__})") from None
+        n_features = task.mean_.shape[0] if task.mean_.ndim == 1 else -1
+        if task.scale_.shape != (n_features,) or task.centroids_.shape != (len(task.classes_), n_features):
+            raise DataError(f"{directory}: model arrays do not fit together (damaged model folder)")
         return task
 
-    def report(self, splits: Splits, run_dir: Path) -> Report:
-        """Class counts and a confusion matrix of the test split (when matplotlib is there)."""
+    def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:
+        """Class counts and the confusion matrix of the scored split (when matplotlib is there).
+
+        :param evaluation: what :meth:`evaluate` returned for the scored split; the runner
+            passes it, so the report shows what was scored without predicting again.
+        """
         report = Report()
         counts = [{"class": c, "train rows": splits.train.labels.count(c)} for c in self.classes_]
         report.add_table("Classes", counts)
-        if splits.test is not None:
+        if evaluation is not None and evaluation.details:
             try:
-                predicted, _ = self._predict_labels(splits.test.features)
-                path = confusion_matrix(run_dir / "confusion_matrix.png", splits.test.labels, predicted,
-                                        self.classes_)
-                report.add_figure("Confusion matrix (test)", path)
+                path = confusion_matrix(run_dir / "confusion_matrix.png", evaluation.details["labels"],
+                                        evaluation.details["predicted"], self.classes_)
+                report.add_figure(f"Confusion matrix ({evaluation.split or 'test'})", path)
             except ImportError:
                 report.add_section("Plots", "Install matplotlib for the confusion matrix.")
         return report

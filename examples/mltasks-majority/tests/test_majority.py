@@ -1,13 +1,16 @@
-"""The example plugin passes the conformance kit and runs from the command line."""
+"""The example plugin passes the conformance kit, runs from the command line, and refuses
+damaged or planted model files."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
 from mltasks_majority.config import MajorityConfig
 from mltasks_majority.task import MajorityTask
 
 from mltasks.testing import parametrize_with_checks
+from mltasks.testing.payloads import assert_refuses_payloads
 
 
 @parametrize_with_checks([MajorityTask(), MajorityTask(MajorityConfig(method="majority"))])
@@ -24,12 +27,31 @@ def test_centroid_beats_majority_on_iris(tmp_path):
     assert majority.metrics["accuracy"] < 0.5  # three balanced classes
     saved = json.loads((tmp_path / "c" / "metrics.json").read_text())
     assert saved["metrics"]["accuracy"] == centroid.metrics["accuracy"]
+    assert saved["primary_metric"] == {"name": "accuracy", "greater_is_better": True}
+    assert (tmp_path / "c" / "confusion_matrix.png").is_file()  # drawn from the evaluation's details
 
 
-def test_cli_run_and_predict(tmp_path, mltasks_cli):
-    result = mltasks_cli("run", "majority", "--out", str(tmp_path / "run"))
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    import mltasks
+
+    return mltasks.run("majority", out=tmp_path_factory.mktemp("runs") / "run").run_dir
+
+
+def test_cli_predict_with_options(iris_run, mltasks_cli):
+    result = mltasks_cli("predict", str(iris_run), "5.1,3.5,1.4,0.2", "6.7,3.0,5.2,2.3", "--json")
     assert result.exit_code == 0, result.output
-    result = mltasks_cli("predict", str(tmp_path / "run"), "5.1,3.5,1.4,0.2", "6.7,3.0,5.2,2.3", "--json")
-    assert result.exit_code == 0, result.output
-    labels = [r["label"] for r in json.loads(result.output)]
-    assert labels == ["setosa", "virginica"]
+    assert [r["label"] for r in json.loads(result.output)] == ["setosa", "virginica"]
+    result = mltasks_cli("predict", str(iris_run), "6.7,3.0,5.2,2.3", "--set", "top_k=3", "--json")
+    (record,) = json.loads(result.output)
+    assert [t["label"] for t in record["top"]][0] == "virginica" and len(record["top"]) == 3
+    assert sum(t["probability"] for t in record["top"]) == pytest.approx(1.0, abs=1e-5)
+    result = mltasks_cli("predict", str(iris_run), "5.1,3.5,1.4,0.2", "--set", "top_k=0")
+    assert result.exit_code == 2 and result.output == "Error: top_k must be a positive integer, got 0\n"
+    result = mltasks_cli("predict", str(iris_run), "5.1,3.5,1.4,0.2", "--set", "topk=2")
+    assert result.exit_code == 2 and "unknown predict option 'topk'; valid: top_k" in result.output
+
+
+def test_planted_or_missing_model_files_are_refused(iris_run, tmp_path):
+    tried = assert_refuses_payloads(iris_run, ["5.1,3.5,1.4,0.2"], tmp_path)
+    assert tried == 2 * 5  # task_config.json, classes.json and three .npy files: planted, then removed

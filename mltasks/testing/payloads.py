@@ -1,0 +1,127 @@
+"""Planting code-running payloads in a run directory, to show that opening it runs nothing.
+
+A run directory may come from anyone. For a plugin's tests::
+
+    from mltasks.testing.payloads import assert_refuses_payloads
+
+    def test_planted_payloads_are_refused(tmp_path):
+        run = mltasks.run("mytask", out=tmp_path / "run", quick=True).run_dir
+        assert_refuses_payloads(run, ["an input"], tmp_path / "planted")
+
+For each file of ``RUN/model``, a copy of the run gets that file replaced by a pickle whose
+unpickling creates a marker file (and, separately, the file removed); ``mltasks evaluate``,
+``mltasks predict`` and :func:`mltasks.load_run` must refuse the copy (exit 2 / an
+:class:`~mltasks.errors.MltasksError` naming the file) and the marker must never appear.
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+
+class _CreatesFile:
+    """Unpickles into ``open(path, "w")``: harmless, but proof that code ran."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return (open, (self.path, "w"))
+
+
+def pickle_payload(marker: str | Path) -> bytes:
+    """Pickle bytes that create the file ``marker`` when unpickled (and do nothing else)."""
+    return pickle.dumps(_CreatesFile(str(marker)))
+
+
+def model_files(run_dir: str | Path) -> list[Path]:
+    """Every file under ``run_dir/model``, relative to ``run_dir``."""
+    run_dir = Path(run_dir)
+    return sorted(p.relative_to(run_dir) for p in (run_dir / "model").rglob("*") if p.is_file())
+
+
+def _names(message: str, relative: Path) -> bool:
+    """Whether an error names the bad file (or the folder it sits in, below ``model/``)."""
+    return relative.name in message or (relative.parent.name != "model" and relative.parent.name in message)
+
+
+def _refused(cli_args: Sequence[str], relative: Path) -> str | None:
+    """Why ``mltasks ARGS`` did not refuse the planted file as it should, or None."""
+    from click.testing import CliRunner
+
+    from mltasks.cli import cli
+
+    result = CliRunner().invoke(cli, list(cli_args))
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    if result.exit_code != 2 or len(errors) != 1 or "Traceback" in result.output:
+        return f"mltasks {cli_args[0]} exited {result.exit_code}: {result.output.strip()[-300:]!r}"
+    if not _names(errors[0], relative):
+        return f"mltasks {cli_args[0]}: the error does not name {relative}: {errors[0]!r}"
+    return None
+
+
+def _load_run_refused(run_dir: Path, relative: Path) -> str | None:
+    from mltasks.errors import MltasksError
+    from mltasks.runner import load_run
+
+    try:
+        load_run(run_dir)
+    except MltasksError as exc:
+        if not _names(str(exc), relative):
+            return f"load_run: the error does not name {relative}: {exc}"
+        return None
+    except Exception as exc:
+        return f"load_run raised {type(exc).__name__}: {exc} (expected a DataError naming the file)"
+    return "load_run accepted the planted file"
+
+
+def assert_refuses_payloads(
+    run_dir: str | Path,
+    inputs: Iterable[str] = (),
+    work_dir: str | Path | None = None,
+    *,
+    optional: Iterable[str] = (),
+) -> int:
+    """Plant a payload in, and separately remove, each model file of a finished run, one at
+    a time, and assert that ``evaluate``, ``predict`` and ``load_run`` refuse it.
+
+    :param run_dir: a finished run directory (it is copied, never changed).
+    :param inputs: what ``mltasks predict`` gets (nothing for tasks whose input kind is "none").
+    :param work_dir: where the copies go (default: beside ``run_dir``).
+    :param optional: model files (paths relative to ``model/``) the task may do without;
+        they are not removed, only planted.
+    :returns: how many bad run directories were tried.
+    :raises AssertionError: listing every command that did not refuse, or a payload that ran.
+    """
+    run_dir = Path(run_dir)
+    work = Path(work_dir) if work_dir is not None else run_dir.parent / f"{run_dir.name}-planted"
+    work.mkdir(parents=True, exist_ok=True)
+    marker = work / "PAYLOAD-RAN"
+    failures: list[str] = []
+    may_lack = set(optional)
+    tried = 0
+    for n, relative in enumerate(model_files(run_dir)):
+        optional_file = relative.relative_to("model").as_posix() in may_lack
+        for how in ("planted",) if optional_file else ("planted", "missing"):
+            copy = work / f"run-{n}-{how}"
+            shutil.copytree(run_dir, copy)
+            if how == "planted":
+                (copy / relative).write_bytes(pickle_payload(marker))
+            else:
+                (copy / relative).unlink()
+            tried += 1
+            for why in (_refused(["evaluate", str(copy)], relative),
+                        _refused(["predict", str(copy), *inputs], relative),
+                        _load_run_refused(copy, relative)):
+                if why:
+                    failures.append(f"{relative} {how}: {why}")
+            if marker.exists():
+                failures.append(f"{relative} {how}: THE PAYLOAD RAN")
+                marker.unlink()
+    assert tried, f"{run_dir / 'model'} holds no files"
+    assert not failures, "a bad model file was not refused:\n" + "\n".join(failures)
+    return tried
