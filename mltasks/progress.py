@@ -23,7 +23,7 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,7 +190,7 @@ def null_progress() -> Progress:
     return Progress(enabled=False, quiet=True)
 
 
-def history_step(row: dict[str, float]) -> float:
+def history_step(row: Mapping[str, float]) -> float:
     """The step of a history row, whatever its unit column is called ("epoch", "step"...)."""
     for key in STEP_UNITS:
         if key in row:

@@ -172,7 +172,8 @@ def run(
         data = str(Path(str(data)).resolve())  # evaluate must find it from any directory
     file_values = read_toml(config_file) if config_file else {}
     track = _tracking_choice(track, file_values.pop("track", None))
-    experiment = experiment or file_values.pop("experiment", None)
+    from_file = file_values.pop("experiment", None)
+    experiment = experiment or from_file
     if resume is not None:
         if data is not None or overrides or config_file or seed is not None or quick:
             raise ConfigError("a resumed run keeps its config and data: drop --data, --config, --set, --seed "

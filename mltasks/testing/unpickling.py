@@ -56,7 +56,7 @@ def _blocked_class(name: str, real: type) -> type:
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if _ACTIVE:
             _refuse(name)
-        real.__init__(self, *args, **kwargs)
+        real.__init__(self, *args, **kwargs)  # type: ignore[misc]
 
     return type(real.__name__, (real,), {"__init__": __init__, "__module__": real.__module__})
 

@@ -198,7 +198,7 @@ def _resume(loop: _Loop, directory: Path | None, optimizer: torch.optim.Optimize
     reported = {int(history_step(h)) for h in loop.progress.history}
     for record in loop.history:  # the learning curve of a resumed run shows the whole run
         if int(record["epoch"]) not in reported:
-            loop.progress.report(int(record["epoch"]), **{k: v for k, v in record.items() if k not in _NOT_REPORTED})
+            loop.progress.report(int(record["epoch"]), **_reported(record))
     return epoch
 
 
@@ -271,7 +271,7 @@ def fit(model: torch.nn.Module, train_data: Any, val_data: Any = None, *, loss_f
         if directory is not None and info.main:
             save_checkpoint(directory, epoch=epoch, model=model, optimizer=optimizer, scheduler=scheduler,
                             scaler=loop.scaler, meta=loop.meta(), best_epoch=loop.best_epoch or epoch)
-        progress.report(epoch, **{k: v for k, v in record.items() if k not in _NOT_REPORTED})
+        progress.report(epoch, **_reported(record))
     if stopped:
         progress.log(f"early stopping after epoch {epoch}: {config.monitor} did not improve for "
                      f"{config.patience} epochs (best {loop.best_score:.4g} at epoch {loop.best_epoch})")
@@ -281,6 +281,11 @@ def fit(model: torch.nn.Module, train_data: Any, val_data: Any = None, *, loss_f
     return FitResult(model=unwrap(model), history=loop.history, best_epoch=loop.best_epoch,
                      best_score=float("nan") if loop.best_score is None else float(loop.best_score),
                      steps=loop.step, stopped_early=stopped, resumed_from=start or None)
+
+
+def _reported(record: dict[str, float]) -> dict[str, Any]:
+    """The values of an epoch's record that go to ``progress.report`` (not its bookkeeping)."""
+    return {k: v for k, v in record.items() if k not in _NOT_REPORTED}
 
 
 def _replace_monitor(config: FitConfig) -> FitConfig:

@@ -1,0 +1,238 @@
+"""Find run directories and summarise each from its JSON files (``mltasks runs``).
+
+Only ``run.json`` and ``metrics.json`` are read: no plugin, no torch, no pandas, so a
+folder of hundreds of runs lists in a fraction of a second::
+
+    from mltasks.runs import list_runs
+    for run in list_runs(["runs"], sort="accuracy"):
+        print(run.name, run.metric, run.value)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+# metric names where smaller is better, for runs whose metrics.json predates "primary_metric"
+_LOWER_IS_BETTER = {"loss", "error", "mse", "mae", "rmse", "rmsle", "mape", "perplexity", "wer", "cer", "regret",
+                    "logloss", "nll", "time", "latency"}
+# --sort keys that name a column instead of a metric
+COLUMNS = ("name", "task", "data", "split", "seed", "duration", "status", "started")
+
+
+@dataclass
+class RunSummary:
+    """One run directory as ``mltasks runs`` shows it.
+
+    ``metric``/``value`` are the shown metric (the task's primary metric, or the ``--sort``
+    metric); ``metrics`` holds every final metric of the scored split.
+    """
+
+    name: str
+    path: str
+    task: str = ""
+    data: str = ""
+    split: str = ""
+    metric: str = ""
+    value: float | None = None
+    greater_is_better: bool = True
+    seed: int | None = None
+    duration_s: float | None = None
+    status: str = ""
+    started: str = ""
+    partial: bool = False
+    primary_metric: str = ""
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """A plain dict for ``--json``."""
+        return asdict(self)
+
+
+def guess_greater_is_better(metric: str) -> bool:
+    """Direction of a metric known only by name: losses and errors go down, the rest up."""
+    words = [w for w in re.split(r"[^a-z0-9]+", metric.lower()) if w]
+    return not any(w in _LOWER_IS_BETTER or w.endswith(("loss", "error")) for w in words)
+
+
+def _read(path: str) -> tuple[Any, str]:
+    """The JSON in ``path`` and "" — or None and why it could not be read."""
+    name = os.path.basename(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.loads(fh.read()), ""
+    except FileNotFoundError:
+        return None, f"{name} missing"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"{name} unreadable ({type(exc).__name__})"
+
+
+def short_source(source: Any, width: int = 28) -> str:
+    """A data source as a short cell: the file or folder name, or the id itself."""
+    text = str(source or "")
+    if not text:
+        return ""
+    name = text.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1] or text
+    return name if len(name) <= width else name[: width - 1] + "…"
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _display_name(path: str) -> tuple[str, bool]:
+    name = os.path.basename(path.rstrip("/\\")) or path
+    if name.startswith(".") and name.endswith(".partial"):
+        return name, True
+    return name, False
+
+
+def summarise(path: str | Path) -> RunSummary | None:
+    """Read one run directory (finished or ``.NAME.partial``) into a :class:`RunSummary`.
+
+    None when the folder has no ``run.json`` (not a run). Never raises for a broken run:
+    what could not be read is in ``error`` and the status is ``"unreadable"``.
+    """
+    path = str(path)
+    name, partial = _display_name(path)
+    summary = RunSummary(name=name, path=path, partial=partial)
+    info, error = _read(os.path.join(path, "run.json"))
+    if info is None and error.endswith("missing"):
+        return None
+    if not isinstance(info, dict):
+        summary.status, summary.error = "unreadable", error or "run.json is not an object"
+        return summary
+    summary.task = str(info.get("task", ""))
+    data = info.get("data") if isinstance(info.get("data"), dict) else {}
+    summary.data = short_source(data.get("source", ""))
+    seed = info.get("seed")
+    summary.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+    timings = info.get("timings") if isinstance(info.get("timings"), dict) else {}
+    summary.duration_s = _finite(timings.get("total_s"))
+    summary.started = str(info.get("started", ""))
+    summary.status = str(info.get("status", "") or "unknown")
+    if info.get("error"):
+        summary.error = str(info["error"])
+    body, error = _read(os.path.join(path, "metrics.json"))
+    if isinstance(body, dict):
+        summary.split = str(body.get("split", ""))
+        metrics = body.get("metrics") if isinstance(body.get("metrics"), dict) else {}
+        summary.metrics = {str(k): _finite(v) for k, v in metrics.items()}
+        primary = body.get("primary_metric")
+        if isinstance(primary, dict) and primary.get("name"):
+            summary.primary_metric = str(primary["name"])
+            summary.greater_is_better = bool(primary.get("greater_is_better", True))
+        elif summary.metrics:  # older runs: the first metric the task returned
+            summary.primary_metric = next(iter(summary.metrics))
+            summary.greater_is_better = guess_greater_is_better(summary.primary_metric)
+        summary.metric = summary.primary_metric
+        summary.value = summary.metrics.get(summary.metric)
+    elif not partial and summary.status == "complete":  # finished name but no metrics: not a usable run
+        summary.status, summary.error = "unreadable", error
+    return summary
+
+
+def find_run_dirs(folders: Iterable[str | Path]) -> list[str]:
+    """Candidate run directories in ``folders``: each folder is a run itself (it has a
+    ``run.json``) or holds runs one level down.
+
+    ``.NAME.partial`` folders are included (the caller filters them); other hidden folders
+    (``.NAME.old-PID`` during a ``--force`` replace) are not. Candidates are not opened
+    here (:func:`summarise` skips those without ``run.json``): one directory scan per folder.
+    """
+    found: list[str] = []
+    seen: set[str] = set()
+    for folder in folders:
+        folder = str(folder)
+        if os.path.isfile(os.path.join(folder, "run.json")):
+            candidates = [(os.path.realpath(folder), folder)]
+        else:
+            real = os.path.realpath(folder)
+            candidates = [(os.path.join(real, name), os.path.join(folder, name)) for name in _children(folder)]
+        for key, path in candidates:
+            if key not in seen:
+                seen.add(key)
+                found.append(path)
+    return found
+
+
+def _children(folder: str) -> list[str]:
+    try:
+        with os.scandir(folder) as entries:
+            names = [e.name for e in entries if e.is_dir()]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return sorted(n for n in names if not n.startswith(".") or n.endswith(".partial"))
+
+
+def is_shown(run: RunSummary, show_all: bool) -> bool:
+    """Without ``--all`` only finished runs are listed: complete, not partial."""
+    return show_all or (not run.partial and run.status == "complete")
+
+
+def _sort_key(run: RunSummary, sort: str) -> tuple[Any, ...]:
+    if sort in COLUMNS:
+        value = {"duration": run.duration_s, "name": run.name}.get(sort, getattr(run, sort, None))
+        return (value is None or value == "", value if value is not None else "", run.name)
+    missing = run.value is None
+    signed = 0.0 if missing else (-run.value if run.greater_is_better else run.value)
+    return (missing, signed, run.name)
+
+
+def select_metric(run: RunSummary, metric: str) -> None:
+    """Show ``metric`` for ``run`` (value None when the run lacks it)."""
+    run.metric = metric
+    run.value = run.metrics.get(metric)
+    if metric == run.primary_metric:
+        return  # greater_is_better is the task's own, from metrics.json
+    run.greater_is_better = guess_greater_is_better(metric)
+
+
+def order(runs: list[RunSummary], sort: str = "") -> list[RunSummary]:
+    """Sort runs: by a column, by a metric (best first, runs lacking it last), or by default
+    by task and then each task's primary metric in its direction."""
+    if sort in COLUMNS:
+        return sorted(runs, key=lambda r: _sort_key(r, sort))
+    if sort:
+        for run in runs:
+            select_metric(run, sort)
+        return sorted(runs, key=lambda r: _sort_key(r, sort))
+    return sorted(runs, key=lambda r: (r.task == "", r.task, *_sort_key(r, "")))
+
+
+def scan(folders: Iterable[str | Path] = ("runs",)) -> list[RunSummary]:
+    """Every run folder under ``folders`` (finished, partial, failed, unreadable), unsorted."""
+    return [run for run in map(summarise, find_run_dirs(folders)) if run is not None]
+
+
+def select(runs: Iterable[RunSummary], *, task: str | None = None, show_all: bool = False) -> list[RunSummary]:
+    """The runs ``mltasks runs`` shows: of ``task`` if given; finished only unless ``show_all``."""
+    return [r for r in runs if is_shown(r, show_all) and (task is None or r.task == task)]
+
+
+def list_runs(
+    folders: Iterable[str | Path] = ("runs",),
+    *,
+    task: str | None = None,
+    sort: str = "",
+    show_all: bool = False,
+) -> list[RunSummary]:
+    """The runs under ``folders``, filtered and sorted as ``mltasks runs`` shows them.
+
+    :param folders: run directories, or folders holding them (default ``runs/``).
+    :param task: keep only runs of this task.
+    :param sort: a metric name (best first in its direction; runs lacking it last) or a
+        column (``name``, ``task``, ``started``, ``duration``, ``seed``, ``status``...);
+        default: each task's primary metric.
+    :param show_all: also the ``.NAME.partial`` (resumable, running, failed) and unreadable ones.
+    """
+    return order(select(scan(folders), task=task, show_all=show_all), sort)

@@ -1,0 +1,240 @@
+"""One mltasks run as one MLflow run: params, per-epoch and final metrics, tags, artifacts.
+
+Like Lightning's ``MLFlowLogger`` and Hugging Face's ``MLflowCallback``, the tracker is a
+subscriber of the run's progress stream; it talks to MLflow through an ``MlflowClient``
+(no global active run), and any failure is one warning (see :class:`Guard`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mltasks.errors import MissingDependencyError
+from mltasks.progress import Progress, ProgressEvent
+from mltasks.tracking import store
+from mltasks.tracking.guard import Guard, describe
+
+#: mltasks run status -> MLflow run status
+STATUS = {"complete": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "pruned": "KILLED"}
+#: the run directory's files logged as artifacts (with the report's PNGs and, optionally, model/)
+RUN_FILES = ("report.md", "config.json", "metrics.json", "history.json")
+_SKIP_DIRS = ("model", "checkpoints")
+# per-step metrics are sent at most this often (a task reporting every timestep must not make
+# one HTTP request per step); an epoch-level report is usually sent at once
+FLUSH_SECONDS = 2.0
+FLUSH_ITEMS = 500
+
+
+def plugin_of(run_info: Mapping[str, Any]) -> tuple[str, str]:
+    """The plugin distribution and its version, from ``run.json["versions"]``."""
+    if run_info.get("plugin"):
+        name = str(run_info["plugin"])
+        return name, str((run_info.get("versions") or {}).get(name, ""))
+    for name, version in (run_info.get("versions") or {}).items():
+        if name not in ("python", "mltasks"):
+            return str(name), str(version)
+    return "", ""
+
+
+class MlflowRunTracker:
+    """Logs one run to MLflow; made by :func:`mltasks.tracking.start_run_tracking`.
+
+    :param task: the task name (tag, and the experiment's default name).
+    :param experiment: the experiment name; default the task (a child run: its parent's).
+    :param config: the resolved config, logged as params (nested keys dotted).
+    :param run_info: the runner's ``run.json`` dict (read again at :meth:`finish`).
+    :param progress: the run's progress stream; per-epoch metrics are logged with their step.
+    :param parent_run_id: the MLflow run id of a tuning study (this run becomes its child).
+    :param run_dir: the run directory (its final name); its parent holds the local store.
+    """
+
+    backend = "mlflow"
+
+    def __init__(self, *, task: str, experiment: str | None, config: Mapping[str, Any],
+                 run_info: Mapping[str, Any], progress: Progress, parent_run_id: str | None,
+                 run_dir: Path | None) -> None:
+        self.task = task
+        self.experiment = experiment or task
+        self.run_info = run_info
+        self.progress = progress
+        self.parent_run_id = parent_run_id
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.guard = Guard(progress.warn)
+        self.uri = ""
+        self.run_id: str | None = None
+        self.experiment_id: str | None = None
+        self.client: Any = None
+        self._last_step = 0
+        self._pending: list[Any] = []
+        self._flushed = 0.0
+        self._unsubscribe: Callable[[], None] | None = None
+        self._start(config)
+
+    # start ---------------------------------------------------------------------------
+
+    def _start(self, config: Mapping[str, Any]) -> None:
+        try:
+            store.import_mlflow()
+        except MissingDependencyError:
+            self.guard.error = f"mlflow is not installed (pip install '{store.PIP_EXTRA}')"
+            self.progress.warn(f"MLflow tracking is off: {self.guard.error}; the run goes on")
+            return
+        uri = self.guard.call(store.tracking_uri, self.run_dir, parent_run_id=self.parent_run_id)
+        if uri is None:
+            return
+        self.uri = uri
+        self.client = self.guard.call(store.client_for, self.uri)
+        if self.client is None:
+            return
+        if self.parent_run_id:
+            exp_id = self.guard.call(store.parent_experiment, self.client, self.parent_run_id)
+        else:
+            exp_id = self.guard.call(store.experiment_id, self.client, self.experiment, uri=self.uri)
+        if exp_id is None:
+            return
+        self.experiment_id = exp_id
+        run = self.guard.call(self.client.create_run, exp_id, tags=self._start_tags(),
+                              run_name=self.run_dir.name if self.run_dir else None)
+        if run is None:
+            return
+        self.run_id = run.info.run_id
+        self._log_params(store.flatten_params(config))
+        self._unsubscribe = self.progress.subscribe(self._on_event)
+
+    def _start_tags(self) -> dict[str, str]:
+        plugin, version = plugin_of(self.run_info)
+        tags = {"mltasks.task": self.task, "mltasks.status": "running",
+                "mltasks.plugin": plugin, "mltasks.plugin_version": version,
+                "mltasks.version": str((self.run_info.get("versions") or {}).get("mltasks", "")),
+                "mlflow.source.name": f"mltasks run {self.task}", "mlflow.source.type": "LOCAL"}
+        if self.run_dir is not None:
+            tags["mltasks.run_dir"] = str(self.run_dir.resolve())
+        if self.parent_run_id:
+            tags["mlflow.parentRunId"] = self.parent_run_id
+        return {k: v for k, v in tags.items() if v}
+
+    def _log_params(self, params: Mapping[str, str]) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k[:250], v[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), 100):  # MLflow takes at most 100 params per batch
+            self.guard.call(self.client.log_batch, self.run_id, params=items[i:i + 100])
+
+    # during training -----------------------------------------------------------------
+
+    def _on_event(self, event: ProgressEvent) -> None:
+        """Log a "metrics" event's values with its step (other events are the console's)."""
+        if event.kind != "metrics" or self.run_id is None or self.guard.failed:
+            return
+        try:  # a subscriber that raises would stop training: never let tracking do that
+            step = int(event.step or 0)
+            self._last_step = max(self._last_step, step)
+            self._log_metrics(event.metrics, step)
+        except Exception as exc:  # noqa: BLE001 - reported once, as every tracking failure
+            self.guard.fail(describe(exc))
+
+    def _log_metrics(self, metrics: Mapping[str, Any], step: int, *, flush: bool = False) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._pending += [Metric(str(k)[:250], float(v), now, step) for k, v in metrics.items()
+                          if isinstance(v, (int, float)) and math.isfinite(v)]
+        due = time.monotonic() - self._flushed >= FLUSH_SECONDS or len(self._pending) >= FLUSH_ITEMS
+        if self._pending and (flush or due):
+            batch, self._pending = self._pending, []
+            for i in range(0, len(batch), 1000):  # MLflow takes at most 1000 metrics per batch
+                self.guard.call(self.client.log_batch, self.run_id, metrics=batch[i:i + 1000])
+            self._flushed = time.monotonic()
+
+    # finish --------------------------------------------------------------------------
+
+    def finish(self, *, run_dir: Path, status: str, metrics: Mapping[str, float] | None = None,
+               log_model: bool = True) -> dict[str, Any]:
+        """Log final metrics, tags and the run folder's files; end the MLflow run.
+
+        :param run_dir: the (partial) run folder whose files are logged.
+        :param status: "complete", "failed" or "interrupted".
+        :param metrics: the final metrics of the scored split.
+        :param log_model: also log ``model/``.
+        :returns: what the runner stores in ``run.json["tracking"]``; never raises.
+        """
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self.run_id is not None and not self.guard.failed:
+            run_dir = Path(run_dir)
+            self._log_metrics(dict(metrics or {}), self._last_step, flush=True)
+            self._log_tags(run_dir, status)
+            self._log_artifacts(run_dir, log_model)
+        if self.run_id is not None:
+            self._terminate(status)
+        if self.run_id is not None and not self.guard.failed:
+            self.progress.log(f"MLflow: logged run {self.run_id} (experiment {self.experiment!r}) to "
+                              f"{store.public_uri(self.uri)}")
+        return self.summary()
+
+    def _log_tags(self, run_dir: Path, status: str) -> None:
+        from mlflow.entities import RunTag
+
+        info = dict(self.run_info)
+        data = info.get("data") if isinstance(info.get("data"), Mapping) else {}
+        body = _read_json(run_dir / "metrics.json")
+        tags = {"mltasks.status": status, "mltasks.data_source": str(data.get("source", "")),
+                "mltasks.data_sha256": str(data.get("sha256", "")),
+                "mltasks.split": str(body.get("split", "")),
+                "mltasks.primary_metric": str((body.get("primary_metric") or {}).get("name", ""))}
+        if info.get("error"):
+            tags["mltasks.error"] = str(info["error"])[:8000]
+        batch = [RunTag(k, v) for k, v in tags.items() if v]
+        self.guard.call(self.client.log_batch, self.run_id, tags=batch)
+
+    def _log_artifacts(self, run_dir: Path, log_model: bool) -> None:
+        for name in RUN_FILES:
+            if (run_dir / name).is_file():
+                self.guard.call(self.client.log_artifact, self.run_id, str(run_dir / name))
+        for png in sorted(run_dir.rglob("*.png")):
+            rel = png.relative_to(run_dir)
+            if rel.parts[0] in _SKIP_DIRS:
+                continue
+            folder = rel.parent.as_posix()
+            self.guard.call(self.client.log_artifact, self.run_id, str(png), None if folder == "." else folder)
+        # run.json as the runner holds it now (the file on disk is rewritten after finish)
+        text = json.dumps(dict(self.run_info), indent=2, default=str) + "\n"
+        self.guard.call(self.client.log_text, self.run_id, text, "run.json")
+        if log_model and (run_dir / "model").is_dir():
+            self.guard.call(self.client.log_artifacts, self.run_id, str(run_dir / "model"), "model")
+
+    def _terminate(self, status: str) -> None:
+        mlflow_status = STATUS.get(status, "FAILED")
+        if not self.guard.failed:
+            self.guard.call(self.client.set_terminated, self.run_id, mlflow_status)
+            return
+        try:  # tracking failed midway: still try to close the MLflow run, silently (already warned)
+            with store.fail_fast():
+                self.client.set_terminated(self.run_id, "FAILED")
+        except Exception:  # noqa: BLE001 - the failure was reported once already
+            pass
+
+    def summary(self) -> dict[str, Any]:
+        """``{"backend", "uri", "experiment", "run_id", "status": "logged"|"failed", "error"}``."""
+        out: dict[str, Any] = {"backend": self.backend, "uri": store.public_uri(self.uri),
+                               "experiment": self.experiment, "run_id": self.run_id,
+                               "status": "failed" if self.guard.failed else "logged"}
+        if self.parent_run_id:
+            out["parent_run_id"] = self.parent_run_id
+        if self.guard.failed:
+            out["error"] = self.guard.error
+        return out
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
