@@ -112,11 +112,11 @@ def summarise(path: str | Path) -> RunSummary | None:
         summary.status, summary.error = "unreadable", error or "run.json is not an object"
         return summary
     summary.task = str(info.get("task", ""))
-    data = info.get("data") if isinstance(info.get("data"), dict) else {}
+    data = _dict(info.get("data"))
     summary.data = short_source(data.get("source", ""))
     seed = info.get("seed")
     summary.seed = seed if isinstance(seed, int) and not isinstance(seed, bool) else None
-    timings = info.get("timings") if isinstance(info.get("timings"), dict) else {}
+    timings = _dict(info.get("timings"))
     summary.duration_s = _finite(timings.get("total_s"))
     summary.started = str(info.get("started", ""))
     summary.status = str(info.get("status", "") or "unknown")
@@ -125,7 +125,7 @@ def summarise(path: str | Path) -> RunSummary | None:
     body, error = _read(os.path.join(path, "metrics.json"))
     if isinstance(body, dict):
         summary.split = str(body.get("split", ""))
-        metrics = body.get("metrics") if isinstance(body.get("metrics"), dict) else {}
+        metrics = _dict(body.get("metrics"))
         summary.metrics = {str(k): _finite(v) for k, v in metrics.items()}
         primary = body.get("primary_metric")
         if isinstance(primary, dict) and primary.get("name"):
@@ -179,12 +179,18 @@ def is_shown(run: RunSummary, show_all: bool) -> bool:
     return show_all or (not run.partial and run.status == "complete")
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """``value`` when it is a JSON object, else an empty one (run files may be hand-edited)."""
+    return value if isinstance(value, dict) else {}
+
+
 def _sort_key(run: RunSummary, sort: str) -> tuple[Any, ...]:
     if sort in COLUMNS:
         value = {"duration": run.duration_s, "name": run.name}.get(sort, getattr(run, sort, None))
         return (value is None or value == "", value if value is not None else "", run.name)
-    missing = run.value is None
-    signed = 0.0 if missing else (-run.value if run.greater_is_better else run.value)
+    value = run.value
+    missing = value is None
+    signed = 0.0 if value is None else (-value if run.greater_is_better else value)
     return (missing, signed, run.name)
 
 

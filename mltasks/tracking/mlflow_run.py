@@ -182,8 +182,8 @@ class MlflowRunTracker:
         from mlflow.entities import RunTag
 
         info = dict(self.run_info)
-        data = info.get("data") if isinstance(info.get("data"), Mapping) else {}
-        body = _read_json(run_dir / "metrics.json")
+        data: Mapping[str, Any] = info["data"] if isinstance(info.get("data"), Mapping) else {}
+        body: Mapping[str, Any] = _read_json(run_dir / "metrics.json") or {}
         tags = {"mltasks.status": status, "mltasks.data_source": str(data.get("source", "")),
                 "mltasks.data_sha256": str(data.get("sha256", "")),
                 "mltasks.split": str(body.get("split", "")),
