@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from mltasks.tune.space import Param, Space, load_space, parse_space
-from mltasks.tune.study import objective_value, tune
+from mltasks.tune.study import StudyInterrupted, tune
+from mltasks.tune.trial import TuneSettings, objective_value
 
-__all__ = ["Param", "Space", "load_space", "objective_value", "parse_space", "tune"]
+__all__ = ["Param", "Space", "StudyInterrupted", "TuneSettings", "load_space", "objective_value", "parse_space",
+           "tune"]

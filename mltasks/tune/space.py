@@ -6,26 +6,31 @@
     metric = "accuracy"
     direction = "maximize"
 
+    [model]
+    type = "categorical"         # float | int | categorical
+    choices = ["cnn", "lstm"]
+
     [lr]
-    type = "float"               # float | int | categorical
+    type = "float"
     low = 1e-4
     high = 1e-1
     log = true
 
-    [epochs]
+    [kernel_size]                # asked only when model = "cnn" (define-by-run)
     type = "int"
-    low = 2
-    high = 20
+    low = 3
+    high = 7
     step = 2
+    when = { model = "cnn" }     # or { model = ["cnn", "lstm"] }
 
-    [model]
-    type = "categorical"
-    choices = ["cnn", "lstm"]
+A ``when`` table names categorical parameters defined earlier in the file and the value
+(or values) they must take; a parameter whose condition does not hold is not suggested,
+so the trial keeps the config default and the study records only the active parameters.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -36,12 +41,14 @@ from mltasks.errors import ConfigError
 from mltasks.task import TaskConfig
 
 KINDS = ("float", "int", "categorical")
+_KEYS = {"type", "low", "high", "log", "step", "choices", "when"}
+_UNTUNABLE = ("seed", "split_seed", "smoke")
 _MINIMIZE_HINTS = ("loss", "error", "rmse", "mse", "mae", "perplexity", "wer", "cer", "logloss", "log_loss")
 
 
 @dataclass(frozen=True)
 class Param:
-    """One tuned config field and its distribution."""
+    """One tuned config field, its distribution and the condition that makes it active."""
 
     name: str
     kind: str
@@ -50,6 +57,11 @@ class Param:
     log: bool = False
     step: float | int | None = None
     choices: tuple[Any, ...] = ()
+    when: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # (categorical parameter, allowed values) pairs
+
+    def active(self, chosen: dict[str, Any]) -> bool:
+        """Whether the condition holds for the values suggested so far in this trial."""
+        return all(name in chosen and chosen[name] in values for name, values in self.when)
 
     def suggest(self, trial: Any) -> Any:
         """Ask an Optuna trial for a value."""
@@ -70,6 +82,19 @@ class Space:
     direction: str = ""
     source: str = ""
 
+    @property
+    def conditional(self) -> bool:
+        """Whether some parameter is active only for some choices of another."""
+        return any(p.when for p in self.params)
+
+    def suggest(self, trial: Any) -> dict[str, Any]:
+        """Define-by-run: ask the trial for every active parameter, in file order."""
+        chosen: dict[str, Any] = {}
+        for param in self.params:
+            if param.active(chosen):
+                chosen[param.name] = param.suggest(trial)
+        return chosen
+
 
 def default_direction(metric: str) -> str:
     """``minimize`` for losses and errors, ``maximize`` for everything else (and for
@@ -80,27 +105,50 @@ def default_direction(metric: str) -> str:
     return "minimize" if any(hint in lowered for hint in _MINIMIZE_HINTS) else "maximize"
 
 
-def _param(name: str, table: Any, config_cls: type[TaskConfig], where: str) -> Param:
+def _when(name: str, table: dict[str, Any], earlier: dict[str, Param], where: str) -> tuple:
+    """Validate ``when = {param = value | [values]}`` against the categoricals defined before."""
+    when = table.get("when")
+    if when is None:
+        return ()
+    if not isinstance(when, dict) or not when:
+        raise ConfigError(f"{where}: [{name}] 'when' must be a table such as {{ model = \"hgb\" }}")
+    pairs = []
+    for other, values in when.items():
+        parent = earlier.get(other)
+        if parent is None or parent.kind != "categorical":
+            raise ConfigError(f"{where}: [{name}] 'when' names {other!r}, which must be a categorical "
+                              "parameter defined earlier in the file")
+        values = tuple(values) if isinstance(values, list) else (values,)
+        missing = [v for v in values if v not in parent.choices]
+        if not values or missing:
+            raise ConfigError(f"{where}: [{name}] 'when' value {missing[0] if missing else values!r} is not "
+                              f"one of [{other}] choices {list(parent.choices)}")
+        pairs.append((other, values))
+    return tuple(pairs)
+
+
+def _param(name: str, table: Any, config_cls: type[TaskConfig], earlier: dict[str, Param], where: str) -> Param:
     types_ = field_types(config_cls)
     if name not in types_:
         raise unknown_key_error(name, config_cls, where)
-    if name in ("seed", "smoke"):
-        raise ConfigError(f"{where}: [{name}] cannot be tuned (each trial gets its own seed)")
+    if name in _UNTUNABLE:
+        raise ConfigError(f"{where}: [{name}] cannot be tuned (the study sets seeds; smoke is --quick)")
     if not isinstance(table, dict):
         raise ConfigError(f"{where}: [{name}] must be a table with type = \"float\" | \"int\" | \"categorical\"")
     kind = table.get("type")
     if kind not in KINDS:
         raise ConfigError(f"{where}: [{name}] type must be one of {', '.join(KINDS)}, got {kind!r}")
-    unknown = set(table) - {"type", "low", "high", "log", "step", "choices"}
+    unknown = set(table) - _KEYS
     if unknown:
         raise ConfigError(f"{where}: [{name}] has unknown keys {sorted(unknown)}")
+    when = _when(name, table, earlier, where)
     if kind == "categorical":
         choices = table.get("choices")
         if not isinstance(choices, list) or not choices:
             raise ConfigError(f"{where}: [{name}] needs a non-empty list 'choices'")
         for choice in choices:  # each must be a valid value of the field
             convert(choice, types_[name], name)
-        return Param(name, kind, choices=tuple(choices))
+        return Param(name, kind, choices=tuple(choices), when=when)
     low, high, log, step = table.get("low"), table.get("high"), bool(table.get("log", False)), table.get("step")
     for label, value in (("low", low), ("high", high)):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -114,25 +162,28 @@ def _param(name: str, table: Any, config_cls: type[TaskConfig], where: str) -> P
     if log and step is not None:
         raise ConfigError(f"{where}: [{name}] cannot have both log and step")
     convert(low, types_[name], name)  # the field must take the range's values
-    return Param(name, kind, low, high, log, step)
+    return Param(name, kind, low, high, log, step, when=when)
 
 
 def parse_space(data: dict[str, Any], config_cls: type[TaskConfig], where: str = "search space") -> Space:
     """Validate a search-space table against a task's config class.
 
-    :raises ConfigError: an unknown field, a bad type, an empty or inverted range (the
-        field is named).
+    :raises ConfigError: an unknown field, a bad type, an empty or inverted range, a ``when``
+        naming an unknown or later parameter (the field is named).
     """
     study = data.get("study", {})
     if not isinstance(study, dict):
         raise ConfigError(f"{where}: [study] must be a table")
-    params = tuple(_param(name, table, config_cls, where) for name, table in data.items() if name != "study")
+    params: dict[str, Param] = {}
+    for name, table in data.items():
+        if name != "study":
+            params[name] = _param(name, table, config_cls, params, where)
     if not params:
         raise ConfigError(f"{where}: no parameters to tune")
     direction = study.get("direction", "")
     if direction not in ("", "maximize", "minimize"):
         raise ConfigError(f"{where}: [study] direction must be maximize or minimize, got {direction!r}")
-    return Space(params, str(study.get("metric", "")), direction, where)
+    return Space(tuple(params.values()), str(study.get("metric", "")), direction, where)
 
 
 def load_space(path: str | Path | None, config_cls: type[TaskConfig], default_ref: str = "") -> Space:
@@ -144,17 +195,10 @@ def load_space(path: str | Path | None, config_cls: type[TaskConfig], default_re
         return parse_space(read_toml(path), config_cls, str(path))
     if not default_ref:
         raise ConfigError("this task ships no default search space: give one with --space FILE.toml")
-    package, _, name = default_ref.partition(":")
-    resource = resources.files(package) / name
-    import sys
-
     if sys.version_info >= (3, 11):
         import tomllib
-    else:  # pragma: no cover
+    else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
-    return parse_space(tomllib.loads(resource.read_text(encoding="utf-8")), config_cls, default_ref)
-
-
-def fields_of(config_cls: type[TaskConfig]) -> list[str]:
-    """Names of a config's fields (for messages)."""
-    return [f.name for f in dataclasses.fields(config_cls)]
+    package, _, name = default_ref.partition(":")
+    text = (resources.files(package) / name).read_text(encoding="utf-8")
+    return parse_space(tomllib.loads(text), config_cls, default_ref)
