@@ -146,6 +146,8 @@ class Task:
     input_suffixes: ClassVar[tuple[str, ...]] = ()
     #: The keyword options :meth:`predict` accepts: name -> help text.
     predict_options: ClassVar[dict[str, str]] = {}
+    #: Whether :meth:`predict` may run in several threads at once (``serve`` then skips its lock).
+    thread_safe: ClassVar[bool] = False
 
     def __init__(self, config: TaskConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()

@@ -1,0 +1,89 @@
+"""Multipart uploads: the files of one request, copied into its private temp dir.
+
+Client file names are never used as paths: each file is stored as ``input-NNNN<suffix>``
+and the name is kept only to put back into the predictions. Non-file form fields are
+prediction options (``options`` may hold a JSON object of them).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mltasks.serve.failures import ClientError
+
+if TYPE_CHECKING:
+    from fastapi import Request
+
+    from mltasks.serve.predictor import Predictor
+
+CHUNK = 1 << 20
+
+
+def parse_option(value: str) -> Any:
+    """A form field's text as the CLI reads ``--set`` values: bool, int, float or text."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+async def read_files(request: Request, predictor: Predictor,
+                     workdir: Path) -> tuple[list[str], dict[str, Any], dict[str, str]]:
+    """Save the uploaded files under ``workdir``.
+
+    :returns: the saved paths (predict's inputs), the options, and saved path -> client file name.
+    :raises ClientError: 415 for a task that does not take files or a refused suffix, 400 for an
+        empty file, 422 when no file was sent or ``options`` is not a JSON object.
+    """
+    if predictor.input_kind not in ("file", "row"):
+        raise ClientError(415, f"this task takes {predictor.input_kind} inputs as JSON "
+                               '(Content-Type: application/json, {"inputs": [...], "options": {...}}), not files')
+    form = await request.form(max_files=10_000, max_fields=1_000)
+    try:
+        uploads, options = [], {}
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                options.update(_options_field(value) if key == "options" else {key: parse_option(value)})
+            else:
+                uploads.append(value)
+        if not uploads:
+            raise ClientError(422, "no file in the upload: send one or more files in the form field 'files'")
+        paths: list[str] = []
+        names: dict[str, str] = {}
+        accepted = predictor.input_suffixes
+        for i, upload in enumerate(uploads):
+            name = Path(upload.filename or f"file-{i}").name
+            suffix = Path(name).suffix.lower()
+            if accepted and suffix not in accepted:
+                raise ClientError(415, f"{name}: unsupported file type {suffix or '(no suffix)'!r}; "
+                                       f"this task accepts {', '.join(accepted)}")
+            target = workdir / f"input-{i:04d}{suffix}"
+            size = 0
+            with target.open("wb") as fh:
+                while chunk := await upload.read(CHUNK):
+                    fh.write(chunk)
+                    size += len(chunk)
+            if size == 0:
+                raise ClientError(400, f"{name}: empty file (0 bytes)")
+            paths.append(str(target))
+            names[str(target)] = name
+        return paths, options, names
+    finally:
+        await form.close()
+
+
+def _options_field(value: str) -> dict[str, Any]:
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ClientError(422, f"form field 'options': not JSON ({exc.msg})") from None
+    if not isinstance(parsed, dict):
+        raise ClientError(422, "form field 'options': expected a JSON object of option -> value")
+    return parsed
