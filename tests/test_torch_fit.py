@@ -335,3 +335,13 @@ def test_tied_weights_are_saved_once_and_stay_tied(tmp_path):
     other = Tied()
     load_weights(other, path)
     assert torch.equal(other.out.weight, model.embed.weight) and other.out.weight is other.embed.weight
+
+
+@pytest.mark.parametrize("content", [b"\x80\x03cos\nsystem\n.", b"", b"{}"])
+def test_unreadable_weights_file_is_a_data_error_naming_it(tmp_path, content):
+    from mltasks.torch import load_weights
+
+    path = tmp_path / "model.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(DataError, match="model.safetensors"):
+        load_weights(make_model(), path)

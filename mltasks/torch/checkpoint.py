@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from mltasks.cache import atomic_file
@@ -89,6 +89,8 @@ def load_weights(model: torch.nn.Module, path: str | Path, strict: bool = True) 
     device = next(iter(target.state_dict().values()), torch.empty(0)).device
     try:
         _load_module(target, path, strict, str(device))
+    except SafetensorError as exc:
+        raise DataError(f"{path}: not a readable safetensors file ({str(exc).splitlines()[0]})") from None
     except (RuntimeError, OSError, ValueError) as exc:
         raise DataError(f"{path}: does not fit the model ({str(exc).splitlines()[0]})") from None
     return model

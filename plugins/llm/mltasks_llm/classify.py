@@ -17,40 +17,39 @@ import time
 from typing import Any
 
 import torch
+from mltasks_text.batching import EncodedTexts, PadCollate
+from mltasks_text.encoders import (
+    EncoderClassifier,
+    accuracy_counts,
+    build_classifier,
+    cross_entropy_loss,
+    run_batches,
+)
+from mltasks_text.tokenize import PretrainedTokenizer
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from mltasks.progress import Progress
+from mltasks import Progress, RunContext
 from mltasks_llm import adapt
 from mltasks_llm.distill import corpus_vocab, distill_loss, make_student
-from mltasks_llm.encoder import (
-    Collate,
-    EncodedTexts,
-    EncoderClassifier,
-    accuracy_sums,
-    build_classifier,
-    classify_loss,
-    logits_of,
-    tokenize,
-)
 from mltasks_llm.prune import apply_pruning, sparsity
 from mltasks_llm.quantize import quantize
 from mltasks_llm.stages import fit_config, stage
 
 
-def encode(tokenizer: Any, texts: list[str], labels: list[str], index: dict[str, int], max_length: int,
-           soft: torch.Tensor | None = None) -> EncodedTexts:
+def encode(tokenizer: Any, texts: list[str], labels: list[str], index: dict[str, int], max_length: int
+           ) -> EncodedTexts:
     """Tokenized dataset; labels unknown to the model become -1 (always counted wrong)."""
-    return EncodedTexts(tokenize(tokenizer, texts, max_length), [index.get(lab, -1) for lab in labels], soft)
+    ids = PretrainedTokenizer(tokenizer).encode(list(texts), max_length)
+    return EncodedTexts(ids, [index.get(lab, -1) for lab in labels] if labels else [-1] * len(ids))
 
 
-def logits(model: nn.Module, data: EncodedTexts, pad_id: int, batch_size: int = 64) -> torch.Tensor:
-    """Class logits (N, C) of a dataset, in order."""
-    from mltasks.torch import infer
-
+def logits(model: nn.Module, data: EncodedTexts, pad_id: int, progress: Progress | None = None,
+           description: str = "scoring") -> torch.Tensor:
+    """Class logits (N, C) of a dataset, in order (a bar on ``progress`` for long passes)."""
     if len(data) == 0:
         return torch.zeros((0, 0))
-    return infer(model, data, forward_fn=logits_of, batch_size=batch_size, collate_fn=Collate(pad_id), device="cpu")
+    return run_batches(model, data, PadCollate(pad_id), progress=progress, description=description)
 
 
 def scores(model: nn.Module, data: EncodedTexts, pad_id: int) -> dict[str, float]:
@@ -64,31 +63,30 @@ def scores(model: nn.Module, data: EncodedTexts, pad_id: int) -> dict[str, float
             "macro_f1": float(f1_score(data.labels, pred, average="macro", zero_division=0))}
 
 
-def _features(model: EncoderClassifier, data: EncodedTexts, pad_id: int) -> torch.Tensor:
-    from mltasks.torch import infer
-
-    return infer(model, data, forward_fn=lambda m, b: m.features(b["input_ids"], b["attention_mask"]),
-                 batch_size=64, collate_fn=Collate(pad_id), device="cpu")
+def _features(model: EncoderClassifier, data: EncodedTexts, pad_id: int, progress: Progress) -> torch.Tensor:
+    """Mean-pooled features (N, H) of the frozen encoder (a bar: thousands of texts take minutes on a CPU)."""
+    return run_batches(model, data, PadCollate(pad_id), forward_fn=lambda m, b: m.features(b["input_ids"],
+                       b["attention_mask"]), progress=progress, description="encoding")
 
 
 def train_base(cfg: Any, path: Any, n_classes: int, train: EncodedTexts, val: EncodedTexts, pad_id: int,
-               progress: Progress) -> tuple[EncoderClassifier, dict[str, Any]]:
+               progress: Progress, context: RunContext | None) -> tuple[EncoderClassifier, dict[str, Any]]:
     """The frozen pretrained encoder with a linear head fitted on its (cached) features."""
     from mltasks.torch import fit
 
     start = time.perf_counter()
-    model = build_classifier(path, n_classes)
+    model = build_classifier(path, n_classes, progress_bars=progress.enabled)
     model.requires_grad_(False)
-    x_train, x_val = _features(model, train, pad_id), _features(model, val, pad_id)  # (N, H)
+    x_train, x_val = _features(model, train, pad_id, progress), _features(model, val, pad_id, progress)  # (N, H)
     head = model.head
     head.requires_grad_(True)
     epochs = 5 if cfg.smoke else 40  # a linear probe on cached features: milliseconds per epoch
-    with stage(progress, "base", main=cfg.method == "head") as prog:
-        result = fit(head, TensorDataset(x_train, torch.tensor(train.labels)),
-                     TensorDataset(x_val, torch.tensor(val.labels)),
-                     loss_fn=lambda m, b: nn.functional.cross_entropy(m(b[0]), b[1]),
-                     val_metrics_fn=lambda m, b: {"accuracy": (m(b[0]).argmax(-1) == b[1]).sum(), "count": len(b[1])},
-                     config=fit_config(cfg, lr=1e-2, epochs=epochs, max_steps=None, batch_size=32), progress=prog)
+    step = stage(progress, context, "base", main=cfg.method == "head")
+    result = fit(head, TensorDataset(x_train, torch.tensor(train.labels)),
+                 TensorDataset(x_val, torch.tensor(val.labels)),
+                 loss_fn=lambda m, b: nn.functional.cross_entropy(m(b[0]), b[1]),
+                 val_metrics_fn=lambda m, b: {"accuracy": (m(b[0]).argmax(-1) == b[1]).sum(), "count": len(b[1])},
+                 config=fit_config(cfg, lr=1e-2, epochs=epochs, max_steps=None, batch_size=32), **step.fit_options())
     model.head = result.model
     model.requires_grad_(False)
     return model, {"trainable": sum(p.numel() for p in head.parameters()), "train_s": time.perf_counter() - start,
@@ -96,22 +94,22 @@ def train_base(cfg: Any, path: Any, n_classes: int, train: EncodedTexts, val: En
 
 
 def train_adapted(cfg: Any, path: Any, base: EncoderClassifier, train: EncodedTexts, val: EncodedTexts, pad_id: int,
-                  progress: Progress) -> tuple[nn.Module, dict[str, Any]]:
+                  progress: Progress, context: RunContext | None) -> tuple[nn.Module, dict[str, Any]]:
     """Fine-tune by ``cfg.method`` (lora or full) from the base head; returns the model
     (merged, or a peft model when ``lora_merge`` is false) and its training facts."""
     from mltasks.torch import fit
 
     start = time.perf_counter()
-    model = build_classifier(path, base.head.out_features)
+    model = build_classifier(path, base.head.out_features, progress_bars=progress.enabled)
     model.head.load_state_dict(base.head.state_dict())
     if cfg.method == "lora":
         model = adapt.with_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
                                 targets=cfg.targets(), modules_to_save=["head"])
     total, trainable = adapt.count_params(model)
-    with stage(progress, "adapted", main=True) as prog:
-        result = fit(model, train, val, loss_fn=classify_loss, val_metrics_fn=accuracy_sums,
-                     config=fit_config(cfg, lr=cfg.learning_rate(), epochs=1 if cfg.smoke else cfg.epochs,
-                                       max_steps=cfg.max_steps), collate_fn=Collate(pad_id), progress=prog)
+    step = stage(progress, context, "adapted", main=True)
+    result = fit(model, train, val, loss_fn=cross_entropy_loss, val_metrics_fn=accuracy_counts,
+                 config=fit_config(cfg, lr=cfg.learning_rate(), epochs=1 if cfg.smoke else cfg.epochs,
+                                   max_steps=cfg.max_steps), collate_fn=PadCollate(pad_id), **step.fit_options())
     model = result.model
     if cfg.method == "lora" and cfg.lora_merge:
         model = adapt.merged(model)
@@ -140,22 +138,22 @@ def make_quantized(adapted: EncoderClassifier) -> tuple[nn.Module, dict[str, Any
 
 def train_distilled(
     cfg: Any, teacher: EncoderClassifier, train: EncodedTexts, val: EncodedTexts, pad_id: int,
-    special_ids: list[int], unk_id: int, progress: Progress,
+    special_ids: list[int], unk_id: int, progress: Progress, context: RunContext | None,
 ) -> tuple[EncoderClassifier, dict[str, Any]]:
     """A student with ``cfg.student_layers`` layers trained on the teacher's soft labels and the hard labels."""
     from mltasks.torch import fit
 
     start = time.perf_counter()
-    soft = logits(teacher, train, pad_id)  # (N, C), computed once
+    soft = logits(teacher, train, pad_id, progress, "teacher logits")  # (N, C), computed once
     keep = corpus_vocab(train.ids, special_ids) if cfg.student_vocab == "corpus" else None
     student = make_student(teacher, cfg.student_layers, keep, unk_id)
     epochs = 1 if cfg.smoke else (cfg.distill_epochs or 2 * cfg.epochs)
-    with stage(progress, "distilled", main=False) as prog:
-        val_soft = EncodedTexts(val.ids, val.labels, logits(teacher, val, pad_id))
-        result = fit(student, EncodedTexts(train.ids, train.labels, soft), val_soft,
-                     loss_fn=distill_loss(cfg.temperature, cfg.distill_alpha), val_metrics_fn=accuracy_sums,
-                     config=fit_config(cfg, lr=1e-4, epochs=epochs, max_steps=None),
-                     collate_fn=Collate(pad_id), progress=prog)
+    val_soft = EncodedTexts(val.ids, val.labels, soft=logits(teacher, val, pad_id))
+    step = stage(progress, context, "distilled", main=False)
+    result = fit(student, EncodedTexts(train.ids, train.labels, soft=soft), val_soft,
+                 loss_fn=distill_loss(cfg.temperature, cfg.distill_alpha), val_metrics_fn=accuracy_counts,
+                 config=fit_config(cfg, lr=1e-4, epochs=epochs, max_steps=None),
+                 collate_fn=PadCollate(pad_id), **step.fit_options())
     student = result.model.requires_grad_(False)
     return student, {"trainable": adapt.count_params(student)[0], "train_s": time.perf_counter() - start,
                      "history": result.history, "layers": cfg.student_layers,

@@ -18,6 +18,7 @@ import torch
 
 from mltasks import Report
 from mltasks_llm import measure, pipeline
+from mltasks_llm.quantize import CAUSAL_FLOAT
 
 NOTES = {
     "base": "pretrained weights frozen; linear head on mean-pooled features",
@@ -52,17 +53,20 @@ def _size_mb(task: Any, name: str, model: Any) -> float:
 
 def _batches(task: Any, dataset: Any) -> tuple[Any, Any, int]:
     """A batch of 1 and a batch of 32 examples from the test split (cycled when it is smaller)."""
-    from mltasks_llm.encoder import Collate, tokenize
+    from mltasks_text.batching import PadCollate, pad_token_id
+    from mltasks_text.tokenize import PretrainedTokenizer
+
     from mltasks_llm.generate import PadBlocks
 
+    pad = pad_token_id(task.tokenizer_)
     if task.config.mode == "generate":
         blocks = pipeline.test_blocks(task, dataset).blocks
         items = [blocks[i % len(blocks)] for i in range(32)]
-        collate = PadBlocks(pipeline._pad_id(task.tokenizer_))
+        collate = PadBlocks(pad)
         return collate(items[:1]), collate(items), 32
-    ids = tokenize(task.tokenizer_, list(dataset.texts), task.config.length())
+    ids = PretrainedTokenizer(task.tokenizer_).encode(list(dataset.texts), task.config.length())
     items = [{"input_ids": ids[i % len(ids)], "label": 0} for i in range(32)]
-    collate = Collate(int(task.tokenizer_.pad_token_id or 0))
+    collate = PadCollate(pad)
     return collate(items[:1]), collate(items), 32
 
 
@@ -100,6 +104,8 @@ def comparison_rows(task: Any, test: Any, run_dir: Path | None = None) -> list[d
         note = NOTES.get(name, "")
         if name == "base" and cfg.mode == "generate":
             note = "pretrained model, no adaptation"
+        if name == "quantized" and cfg.mode == "generate":
+            note = "dynamic int8 attention projections; embeddings, lm_head and " + ", ".join(CAUSAL_FLOAT) + " float"
         if name == "adapted":
             note = f"{cfg.method}" + (f" r={cfg.lora_r} on {','.join(cfg.targets())}" if cfg.method == "lora" else "")
         if name == "pruned":

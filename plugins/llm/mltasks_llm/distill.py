@@ -15,10 +15,10 @@ import copy
 from collections.abc import Iterable
 
 import torch
+from mltasks_text.encoders import EncoderClassifier
+from mltasks_text.pretrained import encoder_from_config
 from torch import nn
 from torch.nn import functional as F
-
-from mltasks_llm.encoder import EncoderClassifier, encoder_from_config
 
 
 def spaced_layers(n_teacher: int, n_student: int) -> list[int]:
@@ -46,7 +46,7 @@ def make_student(
     vocab_size = int(config.vocab_size)
     if keep_ids is not None:
         config.vocab_size = len(keep_ids)
-    student = EncoderClassifier(encoder_from_config(config), teacher.head.out_features, teacher.head.in_features)
+    student = EncoderClassifier(encoder_from_config(config), teacher.head.out_features)
     state = {}
     for key, value in teacher.state_dict().items():
         parts = key.split(".")

@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from mltasks_text.batching import pad_batch
 from torch import nn
 from torch.utils.data import Dataset
 
-from mltasks.progress import Progress
+from mltasks import Progress, RunContext
+from mltasks.errors import DataError
 from mltasks_llm import adapt
+from mltasks_llm.files import guarded, read_meta
 from mltasks_llm.quantize import load_quantized, save_quantized
 from mltasks_llm.stages import fit_config, stage
 
@@ -57,14 +60,9 @@ class PadBlocks:
         self.pad_id = pad_id
 
     def __call__(self, blocks: list[list[int]]) -> dict[str, torch.Tensor]:
-        width = max(len(b) for b in blocks)
-        ids = torch.full((len(blocks), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(blocks), width), dtype=torch.long)
-        for row, b in enumerate(blocks):
-            ids[row, : len(b)] = torch.tensor(b, dtype=torch.long)
-            mask[row, : len(b)] = 1
-        labels = ids.masked_fill(mask == 0, -100)
-        return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+        """The padded batch; padded positions are masked and predict nothing."""
+        ids, mask = pad_batch(blocks, self.pad_id)
+        return {"input_ids": ids, "attention_mask": mask, "labels": ids.masked_fill(mask == 0, -100)}
 
 
 def lm_loss(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -92,35 +90,39 @@ def perplexity(model: nn.Module, blocks: Blocks, pad_id: int, batch_size: int = 
     return math.exp(float(sums[0] / sums[1].clamp(min=1)))
 
 
-def load_lm(path: Path | str) -> nn.Module:
-    """A causal LM in float32 from a local folder (offline)."""
+def load_lm(path: Path | str, progress_bars: bool = False) -> nn.Module:
+    """A causal LM in float32 from a local folder (offline).
+
+    :param progress_bars: let transformers draw its loading bar (pass ``progress.enabled``).
+    :raises DataError: a file of the folder is missing or corrupt (the message names it).
+    """
+    from mltasks_text.pretrained import check_files, quiet_transformers
     from transformers import AutoModelForCausalLM
 
-    from mltasks_llm.pretrained import quiet_transformers
+    quiet_transformers(progress_bars)
+    folder = check_files(path)
+    return guarded(folder, lambda: AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32,
+                                                                        local_files_only=True).eval())
 
-    quiet_transformers()
-    return AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32, local_files_only=True).eval()
 
-
-def train_lm(cfg: Any, path: Path, train: Blocks, val: Blocks, pad_id: int, progress: Progress
-             ) -> tuple[nn.Module, dict[str, Any]]:
+def train_lm(cfg: Any, path: Path, train: Blocks, val: Blocks, pad_id: int, progress: Progress,
+             context: RunContext | None) -> tuple[nn.Module, dict[str, Any]]:
     """Adapt the LM by ``cfg.method``; returns it (merged unless ``lora_merge`` is false) and training facts."""
     from mltasks.torch import fit
 
     start = time.perf_counter()
-    model = load_lm(path)
+    model = load_lm(path, progress.enabled)
     if cfg.method == "lora":
         model = adapt.with_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
                                 targets=cfg.targets(), task_type="CAUSAL_LM")
     total, trainable = adapt.count_params(model)
     steps = 3 if cfg.smoke else (cfg.max_steps or 40)
     per_epoch = max(1, math.ceil(len(train) / min(cfg.batch_size, 8)))
-    with stage(progress, "adapted", main=True) as prog:
-        result = fit(model, train, val, loss_fn=lm_loss,
-                     config=fit_config(cfg, lr=cfg.learning_rate(), epochs=math.ceil(steps / per_epoch),
-                                       max_steps=steps, batch_size=min(cfg.batch_size, 8),
-                                       monitor="val_loss", mode="min"),
-                     collate_fn=PadBlocks(pad_id), progress=prog)
+    step = stage(progress, context, "adapted", main=True)
+    result = fit(model, train, val, loss_fn=lm_loss,
+                 config=fit_config(cfg, lr=cfg.learning_rate(), epochs=math.ceil(steps / per_epoch),
+                                   max_steps=steps, batch_size=min(cfg.batch_size, 8), monitor="val_loss", mode="min"),
+                 collate_fn=PadBlocks(pad_id), **step.fit_options())
     model = result.model
     if cfg.method == "lora" and cfg.lora_merge:
         model = adapt.merged(model)
@@ -167,22 +169,33 @@ def save_lm_variant(name: str, model: nn.Module, directory: Path, pretrained: Pa
 
 
 def load_lm_variant(directory: Path, pretrained: Path | None = None) -> nn.Module:
-    """Inverse of :func:`save_lm_variant`."""
+    """Inverse of :func:`save_lm_variant`.
+
+    :raises MltasksError: a file is missing or corrupt (the message names it).
+    """
+    from mltasks_text.pretrained import check_files
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    meta = json.loads((directory / "meta.json").read_text())
-    base_path = pretrained or meta["pretrained"]
-    from mltasks_llm.pretrained import cache_dir, causal_path
+    from mltasks.cache import cache_dir
+    from mltasks_llm.pretrained import causal_path
 
+    meta = read_meta(directory, "kind", "pretrained")
+    base_path = pretrained or meta["pretrained"]
     if not Path(base_path, "config.json").is_file() and Path(base_path).parent == cache_dir() / "llm":
         base_path = causal_path("")  # the cache was cleared: convert the packaged GGUF again
-    if meta["kind"] == "base":
+    kind = meta["kind"]
+    if kind == "base":
         return load_lm(base_path)
-    if meta["kind"] == "lora":
+    if kind == "lora":
         from peft import PeftModel
 
-        return PeftModel.from_pretrained(load_lm(base_path), str(directory / "adapter")).eval()
-    if meta["kind"] == "quantized":
-        config = AutoConfig.from_pretrained(str(directory), local_files_only=True)
+        adapter = check_files(directory / "adapter", required=("adapter_config.json", "adapter_model.safetensors"))
+        return guarded(adapter, lambda: PeftModel.from_pretrained(load_lm(base_path), str(adapter)).eval())
+    if kind == "quantized":
+        folder = check_files(directory)
+        config = guarded(folder / "config.json", lambda: AutoConfig.from_pretrained(str(folder), local_files_only=True))
         return load_quantized(AutoModelForCausalLM.from_config(config, dtype=torch.float32), directory)
-    return load_lm(directory)
+    if kind == "float":
+        check_files(directory, required=("config.json", "model.safetensors"))
+        return load_lm(directory)
+    raise DataError(f"{directory / 'meta.json'}: unknown variant kind {kind!r}")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,10 +82,12 @@ def _split(docs: list[str], seed: int, val_size: float, test_size: float, path: 
 
 
 def load_documents(source: str | Path | None, *, seed: int, smoke: bool, val_size: float, test_size: float,
-                   text_col: str | None, max_docs: int | None) -> Splits:
+                   text_col: str | None, max_docs: int | None, warn: Callable[[str], None] | None = None) -> Splits:
     """Read a generate-mode corpus into Splits of :class:`Documents`.
 
     :param max_docs: keep at most this many documents (chosen with the seed) before splitting.
+    :param warn: where the text plugin's reader sends problems that change the data (see
+        :func:`mltasks_text.data.load_text_splits`).
     :raises DataError: missing, empty, binary or malformed sources (the message names the file).
     """
     from mltasks_text.data import load_text_splits
@@ -101,7 +104,7 @@ def load_documents(source: str | Path | None, *, seed: int, smoke: bool, val_siz
         docs = _read_jsonl_pairs(path)
     if docs is None:  # the text plugin's formats (and its embedded default)
         splits = load_text_splits(source, seed=seed, smoke=False, text_col=text_col, require_labels=False,
-                                  val_size=val_size, test_size=test_size)
+                                  val_size=val_size, test_size=test_size, warn=warn)
         docs = splits.train.texts + splits.val.texts + splits.test.texts
     where = path if path is not None else Path("embedded fortunes")
     if not docs:

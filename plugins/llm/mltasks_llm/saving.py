@@ -17,9 +17,12 @@ import json
 from pathlib import Path
 
 import torch
+from mltasks_text.encoders import EncoderClassifier, build_classifier
+from mltasks_text.pretrained import check_files, encoder_from_config
 from torch import nn
 
-from mltasks_llm.encoder import EncoderClassifier, build_classifier, encoder_from_config
+from mltasks.errors import DataError
+from mltasks_llm.files import guarded, read_meta, read_tensors
 from mltasks_llm.quantize import load_quantized, save_quantized
 
 
@@ -29,13 +32,19 @@ def _meta(model: EncoderClassifier) -> dict:
 
 
 def _skeleton(directory: Path) -> EncoderClassifier:
-    from transformers import AutoConfig
-
-    meta = json.loads((directory / "meta.json").read_text())
-    config = AutoConfig.from_pretrained(str(directory), local_files_only=True)
-    model = EncoderClassifier(encoder_from_config(config), meta["n_classes"], meta["hidden"])
+    """The classifier's architecture from ``config.json`` + ``meta.json`` (weights loaded after)."""
+    meta = read_meta(directory, "n_classes")
+    model = EncoderClassifier(guarded(directory / "config.json", lambda: encoder_from_config(directory)),
+                              int(meta["n_classes"]))
     if meta.get("id_map"):
-        model.id_map = torch.zeros(meta["id_map"], dtype=torch.long)
+        model.id_map = torch.zeros(int(meta["id_map"]), dtype=torch.long)
+    return model
+
+
+def fill(model: nn.Module, path: Path) -> nn.Module:
+    """Load the safetensors file ``path`` into ``model`` (strict)."""
+    state = read_tensors(path)
+    guarded(path, lambda: model.load_state_dict(state))
     return model
 
 
@@ -52,11 +61,7 @@ def save_float(model: EncoderClassifier, directory: Path) -> None:
 
 def load_float(directory: Path) -> EncoderClassifier:
     """Inverse of :func:`save_float`."""
-    from safetensors.torch import load_file
-
-    model = _skeleton(directory)
-    model.load_state_dict(load_file(str(directory / "model.safetensors")))
-    return model.eval()
+    return fill(_skeleton(directory), directory / "model.safetensors").eval()
 
 
 def save_variant(name: str, model: nn.Module, directory: Path, pretrained: Path) -> None:
@@ -84,20 +89,24 @@ def save_variant(name: str, model: nn.Module, directory: Path, pretrained: Path)
 
 
 def load_variant(directory: Path, pretrained: Path | None = None) -> nn.Module:
-    """Read a variant written by :func:`save_variant` (``pretrained`` overrides the recorded base path)."""
-    from safetensors.torch import load_file
+    """Read a variant written by :func:`save_variant` (``pretrained`` overrides the recorded base path).
 
-    meta = json.loads((directory / "meta.json").read_text())
+    :raises MltasksError: a file is missing or corrupt (the message names it).
+    """
+    meta = read_meta(directory, "kind")
     kind = meta["kind"]
-    if kind == "base":
-        model = build_classifier(pretrained or meta["pretrained"], meta["n_classes"])
-        model.head.load_state_dict(load_file(str(directory / "head.safetensors")))
-        return model.eval()
-    if kind == "lora":
+    if kind in ("base", "lora"):
+        base = build_classifier(pretrained or read_meta(directory, "pretrained")["pretrained"],
+                                int(read_meta(directory, "n_classes")["n_classes"]))
+        if kind == "base":
+            fill(base.head, directory / "head.safetensors")
+            return base.eval()
         from peft import PeftModel
 
-        base = build_classifier(pretrained or meta["pretrained"], meta["n_classes"])
-        return PeftModel.from_pretrained(base, str(directory / "adapter")).eval()
+        adapter = check_files(directory / "adapter", required=("adapter_config.json", "adapter_model.safetensors"))
+        return guarded(adapter, lambda: PeftModel.from_pretrained(base, str(adapter)).eval())
     if kind == "quantized":
         return load_quantized(_skeleton(directory), directory)
-    return load_float(directory)
+    if kind == "float":
+        return load_float(directory)
+    raise DataError(f"{directory / 'meta.json'}: unknown variant kind {kind!r}")

@@ -1,12 +1,13 @@
-"""Helpers shared by both modes: engine configs, one checkpoint folder per training stage."""
+"""Helpers shared by both modes: engine configs, and what each training stage reports to and
+checkpoints into."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from mltasks.progress import Progress
+from mltasks import Progress, RunContext
 
 
 def fit_config(cfg: Any, *, lr: float, epochs: int, max_steps: int | None, batch_size: int | None = None,
@@ -21,21 +22,31 @@ def fit_config(cfg: Any, *, lr: float, epochs: int, max_steps: int | None, batch
                      seed=cfg.seed, shuffle=True)
 
 
-@contextmanager
-def stage(progress: Progress, name: str, *, main: bool) -> Iterator[Progress]:
-    """The progress a training stage reports to.
+@dataclass(frozen=True)
+class Stage:
+    """One training stage's share of the run: where it reports and where it checkpoints.
 
     The main stage (the adaptation) reports to the run's progress, so its epochs make the
-    learning curve and feed the tuner; side stages (the linear-probe base, the student)
-    log a line and report nowhere. Each stage checkpoints into its own sub-folder, so a
-    resumed run never loads one stage's checkpoint into another stage's model.
+    learning curve and reach the run's subscribers (history, tuner, tracking); side stages
+    (the linear-probe base, the student) get a progress of their own that still prints
+    their bars and epoch lines but publishes nothing to the run. Each stage checkpoints into
+    its own sub-folder of the run's checkpoint folder, so a resumed run never loads one
+    stage's checkpoint into another stage's model.
     """
-    root = progress.checkpoint_dir
-    target = progress if main else Progress(enabled=progress.enabled, quiet=True, resume=progress.resume)
-    previous = target.checkpoint_dir
-    target.checkpoint_dir = None if root is None else root / name
+
+    name: str
+    progress: Progress
+    checkpoint_dir: Path | None
+    resume: bool
+
+    def fit_options(self) -> dict[str, Any]:
+        """The keyword arguments :func:`mltasks.torch.fit` takes from the stage."""
+        return {"progress": self.progress, "checkpoint_dir": self.checkpoint_dir, "resume": self.resume}
+
+
+def stage(progress: Progress, context: RunContext | None, name: str, *, main: bool) -> Stage:
+    """The :class:`Stage` called ``name`` of a run (``context`` ``None``: no checkpoints)."""
     progress.log(f"llm: training {name}")
-    try:
-        yield target
-    finally:
-        target.checkpoint_dir = previous
+    target = progress if main else Progress(enabled=progress.enabled, quiet=progress.quiet)
+    root = context.checkpoint_dir if context is not None else None
+    return Stage(name, target, None if root is None else Path(root) / name, bool(context and context.resume))

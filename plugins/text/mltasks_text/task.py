@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
-from mltasks import Progress, Report, Splits, Task
+from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task
 from mltasks.errors import ConfigError, DataError
-from mltasks.progress import null_progress
 
 from mltasks_text.config import TextConfig
 from mltasks_text.data import TextDataset, load_text_splits, write_sample_data
 from mltasks_text.metrics import headline
 
 LABELS_FILE = "labels.json"
+#: Smoke runs (``--quick``, the kit) keep the transformer this cheap: a first look in seconds.
+SMOKE_EPOCHS = {"transformer": 1}
+SMOKE_MAX_LENGTH = 24
+
+
+def _warn(message: str) -> None:
+    """Tell the user (stderr) and the run log, as ``Progress.warn`` does: data loading has no progress."""
+    Progress(enabled=False).warn(message)
 
 
 class TextTask(Task):
@@ -30,6 +37,11 @@ class TextTask(Task):
 
     Config = TextConfig
     config: TextConfig
+    primary_metric: ClassVar[str] = "accuracy"
+    greater_is_better: ClassVar[bool] = True
+    input_kind: ClassVar[str] = "text"
+    predict_options: ClassVar[dict[str, str]] = {"top_k": "how many of the most likely classes each record lists "
+                                                          "(default 3)"}
 
     @classmethod
     def sample_data(cls, directory: Path) -> Path:
@@ -39,39 +51,49 @@ class TextTask(Task):
     def load_data(self, source: str | Path | None) -> Splits:
         """Read a folder or a CSV/TSV/JSONL file (``None``: the embedded fortunes topics) into splits."""
         cfg = self.config
-        return load_text_splits(source, seed=cfg.seed, smoke=cfg.smoke, text_col=cfg.text_col,
+        return load_text_splits(source, seed=cfg.data_seed, smoke=cfg.smoke, text_col=cfg.text_col,
                                 label_col=cfg.label_col, val_size=cfg.val_size, test_size=cfg.test_size,
-                                max_per_class=cfg.max_per_class)
+                                max_per_class=cfg.max_per_class, warn=_warn)
 
-    def _smoke_config(self) -> TextConfig:
-        """Smoke runs train in seconds: few epochs and short texts (the real pretrained model is kept)."""
+    def effective_config(self) -> TextConfig:
+        """The config as trained: ``model=auto`` resolved; smoke runs cut to one epoch (cnn/lstm 5)
+        of short texts without early stopping, so they finish in seconds."""
         from dataclasses import replace
 
-        cfg = self.config
+        cfg = replace(self.config, model=self.config.chosen_model())
         if not cfg.smoke:
             return cfg
-        return replace(cfg, epochs=min(int(cfg.resolved("epochs")), 2 if cfg.model == "transformer" else 5),
-                       max_length=min(cfg.max_length, 24), patience=None)
+        return replace(cfg, epochs=min(int(cfg.resolved("epochs")), SMOKE_EPOCHS.get(cfg.model, 5)),
+                       max_length=min(cfg.max_length, SMOKE_MAX_LENGTH), patience=None)
 
-    def train(self, splits: Splits, progress: Progress | None = None) -> TextTask:
-        """Fit the configured model on ``splits.train`` (``splits.val`` for early stopping)."""
-        progress = progress or null_progress()
+    def train(self, splits: Splits, progress: Progress, context: RunContext | None = None) -> TextTask:
+        """Fit the configured model on ``splits.train`` (``splits.val`` for early stopping).
+
+        :param context: the run's checkpoint folder and resume flag (neural models checkpoint each epoch).
+        """
         train = splits.train
         if not isinstance(train, TextDataset) or not train.labels:
             raise DataError("text: the training split has no labels")
         labels = sorted(set(splits.info.get("labels") or []) | set(train.labels))
         if len(set(train.labels)) < 2:
             raise DataError(f"text: the training split holds a single class ({train.labels[0]!r})")
-        cfg = self._smoke_config()
+        cfg = self.effective_config()
         progress.log(f"training {cfg.model} on {len(train)} texts, {len(labels)} classes")
         if cfg.model == "tfidf":
             from mltasks_text.tfidf import TfidfClassifier
 
             model: Any = TfidfClassifier(cfg, labels).fit(train)
         else:
-            from mltasks_text.neural import NeuralClassifier
+            from mltasks_text.neural import NeuralClassifier, training_budget
 
-            model = NeuralClassifier(cfg, labels).fit(train, splits.val, progress)
+            budget = training_budget(cfg, len(train))
+            if budget is not None:
+                epochs, steps = budget
+                shown = f"{epochs} epoch(s)" if steps is None else f"{steps} steps (~{cfg.epoch_budget:,} texts)"
+                progress.log(f"fine-tuning for {shown} on {len(train):,} training texts: chosen from the data size so "
+                             f"that epochs x texts stays within epoch_budget={cfg.epoch_budget:,} (~10 minutes on 2 "
+                             "CPU cores); --set epochs=N overrides")
+            model = NeuralClassifier(cfg, labels).fit(train, splits.val, progress, context, budget=budget)
         self.labels_ = labels
         self.model_ = model
         return self
@@ -81,14 +103,20 @@ class TextTask(Task):
         self.check_is_trained()
         return np.asarray(self.model_.predict_proba(list(texts)), dtype=np.float64)
 
-    def evaluate(self, dataset: TextDataset) -> dict[str, float]:
-        """Accuracy, macro-F1 (and macro precision/recall, weighted F1) on a labelled split."""
+    def evaluate(self, dataset: TextDataset) -> Evaluation:
+        """Accuracy, macro-F1 (and macro precision/recall, weighted F1) on a labelled split.
+
+        ``details`` holds what the report shows: ``texts``, ``labels`` (true), ``predicted`` and
+        ``probabilities`` (N, C) in the order of ``labels_``.
+        """
         self.check_is_trained()
         if not dataset.labels:
             raise DataError("text: cannot evaluate on unlabelled texts")
         probs = self.predict_proba(dataset.texts)
         predicted = [self.labels_[i] for i in probs.argmax(axis=1)]
-        return headline(dataset.labels, predicted, self.labels_)
+        return Evaluation(headline(dataset.labels, predicted, self.labels_),
+                          details={"texts": list(dataset.texts), "labels": list(dataset.labels),
+                                   "predicted": predicted, "probabilities": probs})
 
     def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
         """Label each text with its probability and the ``top_k`` (option, default 3) most likely classes."""
@@ -117,7 +145,7 @@ class TextTask(Task):
 
     def describe(self) -> str:
         """One paragraph on the trained model for the report."""
-        cfg = self.config
+        cfg = self.effective_config()
         if cfg.model == "tfidf":
             return f"TF-IDF word 1-2 + char 2-5 n-grams, {cfg.classifier} (C={cfg.C})."
         net = self.model_.model
@@ -137,19 +165,29 @@ class TextTask(Task):
         self.check_is_trained()
         directory = Path(directory)
         self.save_config(directory)
-        (directory / LABELS_FILE).write_text(json.dumps({"labels": self.labels_}, ensure_ascii=False))
+        chosen = {"labels": self.labels_, "model": self.effective_config().model}  # what model=auto stood for
+        (directory / LABELS_FILE).write_text(json.dumps(chosen, ensure_ascii=False))
         self.model_.save(directory)
 
     @classmethod
     def load(cls, directory: Path) -> TextTask:
         """A new trained task from a folder written by :meth:`save`."""
+        from dataclasses import replace
+
+        from mltasks.rundir import read_json
+
         directory = Path(directory)
         config = cls.load_config(directory)
         assert isinstance(config, TextConfig)
+        saved = read_json(directory / LABELS_FILE)
+        labels = saved.get("labels") if isinstance(saved, dict) else None
+        if not isinstance(labels, list) or len(labels) < 2:
+            raise DataError(f"{directory / LABELS_FILE}: not a list of class names")
+        if saved.get("model") in ("tfidf", "cnn", "lstm", "transformer"):
+            config = replace(config, model=saved["model"])
         task = cls(config)
-        labels = json.loads((directory / LABELS_FILE).read_text(encoding="utf-8"))["labels"]
-        cfg = task._smoke_config()
-        if config.model == "tfidf":
+        cfg = task.effective_config()
+        if cfg.model == "tfidf":
             from mltasks_text.tfidf import TfidfClassifier
 
             task.model_ = TfidfClassifier.load(directory, cfg, labels)
@@ -160,9 +198,9 @@ class TextTask(Task):
         task.labels_ = labels
         return task
 
-    def report(self, splits: Splits, run_dir: Path) -> Report:
-        """Per-class table, confusion matrix and the most confident mistakes."""
+    def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:
+        """Per-class table, confusion matrix and the most confident mistakes of the scored split."""
         from mltasks_text.report import build_report
 
         self.check_is_trained()
-        return build_report(self, splits, run_dir)
+        return build_report(self, splits, run_dir, evaluation)

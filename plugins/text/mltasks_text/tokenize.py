@@ -1,4 +1,7 @@
-"""Turning texts into token ids: a word vocabulary built on train, or a pretrained HF tokenizer."""
+"""Turning texts into token ids: a word vocabulary built on train, or a pretrained HF tokenizer (public API).
+
+Both have ``encode(texts, max_length) -> list[list[int]]``, ``pad_id``, ``len`` and ``save``/``load``.
+"""
 
 from __future__ import annotations
 
@@ -50,8 +53,18 @@ class WordVocab:
 
     @classmethod
     def load(cls, path: Path) -> WordVocab:
-        """Read a vocabulary written by :meth:`save`."""
-        return cls(json.loads(Path(path).read_text(encoding="utf-8"))["tokens"])
+        """Read a vocabulary written by :meth:`save`.
+
+        :raises MltasksError: the file is missing or not a vocabulary (the message names it).
+        """
+        from mltasks.errors import DataError
+        from mltasks.rundir import read_json
+
+        tokens = read_json(Path(path))
+        tokens = tokens.get("tokens") if isinstance(tokens, dict) else None
+        if not isinstance(tokens, list) or len(tokens) < 2 or tokens[:2] != [PAD, UNK]:
+            raise DataError(f"{path}: not a vocabulary written by mltasks-text")
+        return cls([str(t) for t in tokens])
 
 
 class PretrainedTokenizer:
@@ -62,7 +75,9 @@ class PretrainedTokenizer:
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = tokenizer
-        self.pad_id = int(tokenizer.pad_token_id or 0)
+        from mltasks_text.batching import pad_token_id
+
+        self.pad_id = pad_token_id(tokenizer)
 
     def __len__(self) -> int:
         return len(self.tokenizer)
@@ -77,7 +92,10 @@ class PretrainedTokenizer:
 
     @classmethod
     def load(cls, directory: str | Path) -> PretrainedTokenizer:
-        """Load a tokenizer from a local folder (never the network)."""
+        """Load a tokenizer saved by :meth:`save` (never the network).
+
+        :raises DataError: its files are missing or corrupt (the message names the file).
+        """
         from mltasks_text.pretrained import load_tokenizer
 
-        return cls(load_tokenizer(directory))
+        return cls(load_tokenizer(directory, required=("tokenizer.json",)))

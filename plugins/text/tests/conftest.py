@@ -1,4 +1,5 @@
-"""Shared fixtures: one thread for torch and BLAS (2 shared cores; determinism), the sample data."""
+"""Shared fixtures: one thread for torch and BLAS (2 shared cores; determinism), the sample data,
+and the bad inputs both the data tests and the CLI tests feed."""
 
 from __future__ import annotations
 
@@ -22,3 +23,40 @@ def _one_thread() -> None:
 def sample_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The plugin's sample CSV (three topics x 20 sentences)."""
     return write_sample_data(tmp_path_factory.mktemp("sample"))
+
+
+#: Data a user may hand over that must stop with a DataError naming the file.
+BAD_INPUTS = ("empty_folder", "one_class", "junk", "missing_column", "junk_csv", "no_file", "all_empty")
+
+
+def write_bad_input(problem: str, tmp_path: Path) -> Path:
+    """Write the bad input called ``problem`` (one of :data:`BAD_INPUTS`) under ``tmp_path``; its path."""
+    if problem == "empty_folder":
+        source = tmp_path / "empty"
+        source.mkdir()
+    elif problem == "one_class":
+        source = tmp_path / "one.csv"
+        source.write_text("text,label\n" + "".join(f"t{i},x\n" for i in range(10)))
+    elif problem == "junk":
+        source = tmp_path / "junk.bin"
+        source.write_bytes(bytes(range(256)) * 8)
+    elif problem == "junk_csv":
+        source = tmp_path / "junk.csv"
+        source.write_bytes(bytes(range(256)) * 8)
+    elif problem == "missing_column":
+        source = tmp_path / "nolabel.csv"
+        source.write_text("text,other\nhello,1\nworld,2\n")
+    elif problem == "all_empty":
+        source = tmp_path / "blank.csv"
+        source.write_text("text,label\n ,a\n,b\n")
+    elif problem == "no_file":
+        source = tmp_path / "nope.csv"
+    else:
+        raise ValueError(f"unknown bad input {problem!r}")
+    return source
+
+
+@pytest.fixture(params=BAD_INPUTS)
+def bad_input(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
+    """Each bad input in turn (a path that may not exist)."""
+    return write_bad_input(request.param, tmp_path)

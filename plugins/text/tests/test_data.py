@@ -91,32 +91,10 @@ def test_max_per_class(sample_csv: Path) -> None:
 
 
 @pytest.mark.filterwarnings("ignore:.*skipped")
-@pytest.mark.parametrize("problem", ["empty_folder", "one_class", "junk", "missing_column", "junk_csv",
-                                     "no_file", "all_empty"])
-def test_bad_inputs_raise_data_error(problem: str, tmp_path: Path) -> None:
-    if problem == "empty_folder":
-        source = tmp_path / "empty"
-        source.mkdir()
-    elif problem == "one_class":
-        source = tmp_path / "one.csv"
-        source.write_text("text,label\n" + "".join(f"t{i},x\n" for i in range(10)))
-    elif problem == "junk":
-        source = tmp_path / "junk.bin"
-        source.write_bytes(bytes(range(256)) * 8)
-    elif problem == "junk_csv":
-        source = tmp_path / "junk.csv"
-        source.write_bytes(bytes(range(256)) * 8)
-    elif problem == "missing_column":
-        source = tmp_path / "nolabel.csv"
-        source.write_text("text,other\nhello,1\nworld,2\n")
-    elif problem == "all_empty":
-        source = tmp_path / "blank.csv"
-        source.write_text("text,label\n ,a\n,b\n")
-    else:
-        source = tmp_path / "nope.csv"
+def test_bad_inputs_raise_data_error(bad_input: Path) -> None:
     with pytest.raises(DataError) as info:
-        load_text_splits(source)
-    assert source.name in str(info.value)
+        load_text_splits(bad_input)
+    assert bad_input.name in str(info.value)
 
 
 def test_recoverable_problems_warn(tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from mltasks.cli import cli
 from mltasks.errors import ConfigError
+from mltasks.progress import null_progress
 
 from mltasks_text.config import TextConfig
 from mltasks_text.task import TextTask
@@ -20,14 +21,18 @@ from mltasks_text.task import TextTask
 def _train(sample_csv: Path, **options) -> tuple[TextTask, object]:
     task = TextTask(TextConfig(num_threads=1, **options))
     splits = task.load_data(sample_csv)
-    return task.train(splits), splits
+    return task.train(splits, null_progress()), splits
 
 
-def test_tfidf_learns_sample_and_saves_joblib(sample_csv: Path, tmp_path: Path) -> None:
+def test_tfidf_learns_sample_and_saves_skops(sample_csv: Path, tmp_path: Path) -> None:
     task, splits = _train(sample_csv, model="tfidf")
-    assert task.evaluate(splits.test)["accuracy"] == 1.0  # three topics with disjoint vocabularies
+    evaluation = task.evaluate(splits.test)
+    assert evaluation["accuracy"] == 1.0  # three topics with disjoint vocabularies
+    assert evaluation.details["predicted"] == splits.test.labels
+    assert evaluation.details["probabilities"].shape == (12, 3)
     task.save(tmp_path)
-    assert {p.name for p in tmp_path.iterdir()} == {"task_config.json", "labels.json", "tfidf_pipeline.joblib"}
+    assert {p.name for p in tmp_path.iterdir()} == {"task_config.json", "labels.json", "tfidf_pipeline.skops",
+                                                     "tfidf_pipeline.skops.types.json", "tfidf_vocabulary.json"}
     records = TextTask.load(tmp_path).predict(["The chef baked a chocolate cake."], top_k=2)
     assert records[0]["label"] == "food" and len(records[0]["top"]) == 2
     assert records[0]["top"][0]["probability"] >= records[0]["top"][1]["probability"]
@@ -72,7 +77,7 @@ def test_frozen_transformer_trains_only_the_head(sample_csv: Path, tmp_path: Pat
 def test_bad_pretrained_path_is_a_config_error(sample_csv: Path, tmp_path: Path) -> None:
     task = TextTask(TextConfig(model="transformer", pretrained=str(tmp_path), smoke=True))
     with pytest.raises(ConfigError, match="no config.json"):
-        task.train(task.load_data(sample_csv))
+        task.train(task.load_data(sample_csv), null_progress())
 
 
 def test_config_validation() -> None:
@@ -98,24 +103,11 @@ def test_run_predict_and_report_through_cli(sample_csv: Path, tmp_path: Path) ->
     assert [r["label"] for r in json.loads(result.output)] == ["sports", "computers"]
 
 
-@pytest.mark.parametrize("problem", ["empty_folder", "one_class", "junk", "missing_column"])
-def test_bad_data_exits_2_naming_the_file(problem: str, tmp_path: Path) -> None:
-    if problem == "empty_folder":
-        source = tmp_path / "empty"
-        source.mkdir()
-    elif problem == "one_class":
-        source = tmp_path / "one.csv"
-        source.write_text("text,label\n" + "".join(f"t{i},x\n" for i in range(10)))
-    elif problem == "junk":
-        source = tmp_path / "junk.bin"
-        source.write_bytes(bytes(range(256)) * 8)
-    else:
-        source = tmp_path / "nolabel.csv"
-        source.write_text("text,other\nhello,1\nworld,2\n")
-    result = CliRunner().invoke(cli, ["run", "text", "--data", str(source), "--set", "model=tfidf",
+def test_bad_data_exits_2_naming_the_file(bad_input: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["run", "text", "--data", str(bad_input), "--set", "model=tfidf",
                                       "--out", str(tmp_path / "run")])
     assert result.exit_code == 2, result.output
-    assert "Error:" in result.output and source.name in result.output and "Traceback" not in result.output
+    assert "Error:" in result.output and bad_input.name in result.output and "Traceback" not in result.output
 
 
 def test_cli_subprocess_info_and_quick_run(tmp_path: Path) -> None:
@@ -124,3 +116,15 @@ def test_cli_subprocess_info_and_quick_run(tmp_path: Path) -> None:
     assert proc.returncode == 0 and "max_length" in proc.stdout and "fortunes" in proc.stdout
     result = mltasks.run("text", overrides={"model": "tfidf", "num_threads": 1}, out=tmp_path / "r", quick=True)
     assert result.metrics["accuracy"] > 0.1  # 10 classes, chance is 0.1; smoke data is tiny
+
+
+def test_transformer_epochs_follow_the_data_size() -> None:
+    from mltasks_text.neural import training_budget
+
+    cfg = TextConfig(model="transformer")
+    assert training_budget(cfg, 800) == (3, None)  # small data: the default 3 epochs
+    assert training_budget(cfg, 1230) == (2, None)  # the embedded fortunes
+    assert training_budget(cfg, 4189) == (1, 188)  # a 6,000-row CSV: one partial epoch of ~3,000 texts
+    assert training_budget(TextConfig(model="transformer", epochs=5), 4189) is None  # the user's choice wins
+    assert training_budget(TextConfig(model="cnn"), 4189) is None
+    assert TextConfig().chosen_model() in ("transformer", "tfidf") and TextConfig(smoke=True).chosen_model() == "tfidf"
