@@ -47,7 +47,7 @@ def baseline_cv(task: Any, splits: Any) -> tuple[float, Any, float]:
     X = X.assign(**{c: X[c].astype(object).where(X[c].notna(), "(missing)") for c in text})
     started = time.perf_counter()
     n_folds = SMOKE_FOLDS if task.config.smoke else task.config.folds
-    folds = cv.folds(y, schema.problem, n_folds, task.config.seed)
+    folds = cv.folds(y, schema.problem, n_folds, task.config.data_seed)
     scores = cross_val_score(model, X, y, cv=folds, scoring=task.metric_)
     model.fit(X, y)
     seconds = time.perf_counter() - started
@@ -74,6 +74,7 @@ def _cpu_seconds() -> float:
 def bench(name: str, quick: bool, out_root: Path) -> dict[str, Any]:
     """One competition: a full ``mltasks run kaggle`` and the baseline on the same folds."""
     from mltasks_kaggle.default_data import competition_folder, solution_file
+    from mltasks_kaggle.features import model_inputs
 
     import mltasks
 
@@ -94,11 +95,12 @@ def bench(name: str, quick: bool, out_root: Path) -> dict[str, Any]:
     metric = task.metric_
     return {
         "competition": name, "rows": len(splits.train), "features": len(task.schema_.features),
-        "problem": task.schema_.problem, "metric": metric,
+        "problem": task.schema_.problem, "metric": metric, "metric_reason": task.metric_reason_,
+        "seed": task.config.seed, "data_seed": task.config.data_seed,
         "best_model": best["model"], "best_cv": best[metric], "baseline_cv": base_score,
         "beats_baseline": best[metric] >= base_score,
         "private_best": private_score(task.model_, task, splits, solution_file(name),
-                                      lambda X: task._features(X, task.schema_, task.kinds_, "test")),
+                                      lambda X: model_inputs(X, task.schema_.features, task.kinds_, "test")),
         "private_baseline": private_score(base_model, task, splits, solution_file(name), prepare),
         "leaderboard": {r["model"]: r[metric] for r in task.leaderboard_},
         "wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "baseline_s": round(base_s, 1),

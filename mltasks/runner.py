@@ -381,7 +381,7 @@ def _save_and_report(task_obj: Task, splits: Splits, scored: _Scored, name: str,
     run_info["status"] = "complete"
     test = scored.test
     body: dict[str, Any] = {"split": test.split, "metrics": _json_metrics(test),
-                            "primary_metric": primary_metric(type(task_obj), test)}
+                            "primary_metric": primary_metric(task_obj, test)}
     if scored.val:
         body["val_metrics"] = _json_metrics(scored.val)
     rundir.write_json(partial / "metrics.json", body)
@@ -394,10 +394,12 @@ def _save_and_report(task_obj: Task, splits: Splits, scored: _Scored, name: str,
     )
 
 
-def primary_metric(task_cls: type[Task], metrics: Mapping[str, float]) -> dict[str, Any]:
-    """The metric a task is judged on, and its direction (what ``runs``, ``compare`` and ``tune`` sort on)."""
-    name = task_cls.primary_metric or next(iter(metrics), "")
-    return {"name": name, "greater_is_better": bool(task_cls.greater_is_better)}
+def primary_metric(task: Task, metrics: Mapping[str, float]) -> dict[str, Any]:
+    """The metric a task is judged on, and its direction (what ``runs``, ``compare`` and ``tune``
+    sort on), read from the task object: a task whose metric depends on its config declares a
+    property."""
+    name = task.primary_metric or next(iter(metrics), "")
+    return {"name": name, "greater_is_better": bool(task.greater_is_better)}
 
 
 def _accepts(method: Any, parameter: str) -> bool:

@@ -135,9 +135,11 @@ class Task:
     #: The name the task is registered under; the registry fills it in when the task runs.
     name: ClassVar[str] = ""
     #: The metric ``runs``, ``compare`` and ``tune`` sort on; "" means the first one ``evaluate`` returns.
-    primary_metric: ClassVar[str] = ""
+    #: The tools read it from the task object, so a task whose metric depends on its config
+    #: (a mode) may define it, and ``greater_is_better``, as a property.
+    primary_metric: str = ""
     #: Whether a larger ``primary_metric`` is better (accuracy) or worse (loss, WER, RMSE).
-    greater_is_better: ClassVar[bool] = True
+    greater_is_better: bool = True
     #: What :meth:`predict` takes, so ``serve`` can build an endpoint and a page:
     #: "text" (strings), "file" (paths; see ``input_suffixes``), "row" (table rows: dicts or a
     #: CSV path), "id" (identifiers such as user ids) or "none" (no inputs: RL plays episodes).

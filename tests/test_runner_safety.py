@@ -151,3 +151,26 @@ def test_broken_run_files_are_exit_2_naming_the_file(toy, home: Path, name: str,
     result = invoke("evaluate", str(out))
     assert result.exit_code == 2, result.output
     assert result.output.startswith("Error: ") and str(out / name) in result.output
+
+
+def test_primary_metric_is_read_from_the_task_object() -> None:
+    from mltasks import Task
+    from mltasks.runner import primary_metric
+
+    class ModeTask(Task):
+        def __init__(self, mode: str) -> None:
+            super().__init__()
+            self.mode = mode
+
+        @property
+        def primary_metric(self) -> str:  # type: ignore[override]
+            return "wer" if self.mode == "transcribe" else "accuracy"
+
+        @property
+        def greater_is_better(self) -> bool:  # type: ignore[override]
+            return self.mode != "transcribe"
+
+    metrics = {"accuracy": 0.5, "wer": 0.2}
+    assert primary_metric(ModeTask("transcribe"), metrics) == {"name": "wer", "greater_is_better": False}
+    assert primary_metric(ModeTask("keyword"), metrics) == {"name": "accuracy", "greater_is_better": True}
+    assert primary_metric(Task(), {"mse": 1.0}) == {"name": "mse", "greater_is_better": True}

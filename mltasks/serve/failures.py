@@ -8,7 +8,8 @@ traceback in the server log.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from mltasks.errors import MltasksError
 
@@ -80,7 +81,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-def describe_validation(errors: list[dict] | tuple) -> str:
+def describe_validation(errors: Sequence[Any]) -> str:
     """Pydantic's error list as one line: ``inputs: Input should be a valid list; ...``."""
     parts = []
     for err in errors:

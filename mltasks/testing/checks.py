@@ -123,12 +123,14 @@ def check_input_kind(task: Task) -> None:
     for name, text in options_.items():
         assert isinstance(name, str) and name.isidentifier(), f"predict_options key {name!r} is not a keyword name"
         assert isinstance(text, str) and text.strip(), f"predict_options[{name!r}] needs a help text"
-    assert isinstance(cls.greater_is_better, bool), f"greater_is_better is {cls.greater_is_better!r}, not a bool"
-    assert isinstance(cls.primary_metric, str), f"primary_metric is {cls.primary_metric!r}, not a string"
+    # read from the instance: a task whose metric depends on its config declares a property
+    primary, greater = task.primary_metric, task.greater_is_better
+    assert isinstance(greater, bool), f"greater_is_better is {greater!r}, not a bool"
+    assert isinstance(primary, str), f"primary_metric is {primary!r}, not a string"
     st = state.get(task)
-    if cls.primary_metric:
-        assert cls.primary_metric in st.metrics, (
-            f"primary_metric {cls.primary_metric!r} is not among the metrics evaluate returns: {sorted(st.metrics)}"
+    if primary:
+        assert primary in st.metrics, (
+            f"primary_metric {primary!r} is not among the metrics evaluate returns: {sorted(st.metrics)}"
         )
     if kind == "none":
         assert not st.inputs, f"input_kind is 'none' but example_inputs gave {st.inputs[:3]!r}"

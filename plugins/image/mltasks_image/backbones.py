@@ -12,12 +12,12 @@ Nothing is ever downloaded; ``weights="none"`` builds the same network with rand
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
+from mltasks.cache import file_sha256
 from mltasks.errors import ConfigError, MissingDependencyError
 from torch import nn
 
@@ -55,15 +55,6 @@ class _EfficientNetFeatures(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.extract_features(x).mean(dim=(2, 3))  # (B, 1280, s, s) -> (B, 1280)
-
-
-def file_sha256(path: Path) -> str:
-    """``sha256:<hex>`` of a file (identifies the weights in caches and saved runs)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return "sha256:" + digest.hexdigest()
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
@@ -115,7 +106,7 @@ def _load(module: nn.Module, path: Path | None, name: str) -> str:
             f"{path}: weights do not fit backbone {name!r} (missing {list(missing)[:3]}, unexpected "
             f"{list(unexpected)[:3]})"
         )
-    return file_sha256(path)
+    return "sha256:" + file_sha256(path)  # identifies the weights in feature caches and saved runs
 
 
 def _efficientnet(name: str, weights: str) -> Backbone:

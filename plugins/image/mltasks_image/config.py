@@ -57,6 +57,23 @@ class ImageConfig(TaskConfig):
         metadata={"help": "finetune: discriminative learning rates: the last trained block gets lr*mult, each "
                           "earlier block a further 0.7x less"},
     )
+    bn_momentum: float = field(
+        default=0.1,
+        metadata={"help": "finetune: batch-norm momentum of the trained blocks (PyTorch convention: weight of "
+                          "each new batch in the running statistics); 0 keeps the backbone's own (0.01 for "
+                          "EfficientNet-Lite, too slow to follow the weights over a few epochs)"},
+    )
+    bn_recalibrate: bool = field(
+        default=True,
+        metadata={"help": "finetune: after training, re-estimate the trained blocks' batch-norm running "
+                          "statistics on the plain training images (weights unchanged), so the saved "
+                          "statistics match the saved weights"},
+    )
+    pixel_baseline: bool = field(
+        default=True,
+        metadata={"help": "report: also fit a logistic regression on the raw pixels (32 px) of the same "
+                          "split, the reference a pretrained model should beat"},
+    )
     weight_decay: float = field(default=1e-4, metadata={"help": "AdamW weight decay"})
     patience: int = field(
         default=0, metadata={"help": "stop after this many epochs without a better val accuracy (0 = never)"}
@@ -95,6 +112,8 @@ class ImageConfig(TaskConfig):
         for name in ("epochs", "batch_size", "top_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)}: must be at least 1")
+        if not 0 <= self.bn_momentum <= 1:
+            raise ConfigError(f"bn_momentum={self.bn_momentum}: must lie in [0, 1] (0 = the backbone's own)")
         if self.lr <= 0 or self.reg_c < 0 or self.backbone_lr_mult < 0 or self.weight_decay < 0 or self.mixup < 0:
             raise ConfigError("lr must be positive; reg_c, backbone_lr_mult, weight_decay and mixup non-negative")
         if self.unfreeze < -1 or self.max_per_class < 0 or self.patience < 0:

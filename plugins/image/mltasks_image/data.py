@@ -7,7 +7,6 @@ works on these uint8 arrays; evaluation uses them as they are.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +43,9 @@ class ImageSet:
 
     def fingerprint(self) -> str:
         """SHA-256 of the pixels (content address of the feature cache)."""
-        digest = hashlib.sha256()
-        digest.update(str(self.images.shape).encode())
-        digest.update(np.ascontiguousarray(self.images).tobytes())
-        return digest.hexdigest()
+        from mltasks.cache import content_key
+
+        return content_key(str(self.images.shape), memoryview(np.ascontiguousarray(self.images)).cast("B"))
 
 
 def open_image(path: Path | str) -> object:

@@ -46,11 +46,6 @@ def compute(model: ImageClassifier, images: ImageSet, batch_size: int = 64, devi
     return out.numpy().astype(np.float32, copy=False)
 
 
-def _write_atomic(path: Path, array: np.ndarray) -> None:
-    with atomic_file(path) as fh:
-        np.save(fh, array, allow_pickle=False)
-
-
 def cached_features(model: ImageClassifier, images: ImageSet, key_parts: tuple[str, str, tuple, tuple],
                     device: str = "cpu", use_cache: bool = True) -> tuple[np.ndarray, bool]:
     """Features of ``images``, from the cache when present, else computed and stored.
@@ -73,7 +68,8 @@ def cached_features(model: ImageClassifier, images: ImageSet, key_parts: tuple[s
         feats = compute(model, images, device=device)
     if use_cache:
         try:
-            _write_atomic(path, feats)
+            with atomic_file(path) as fh:
+                np.save(fh, feats, allow_pickle=False)
         except OSError as exc:  # a read-only cache must not stop training
             logger.warning("cannot write the feature cache %s (%s); features will be recomputed next time", path, exc)
     return feats, False

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from mltasks import Report, plots
+from mltasks import Report, Splits, plots
 
 from mltasks_image.data import ImageSet
 
@@ -66,7 +66,34 @@ def per_class_rows(images: ImageSet, probabilities: np.ndarray) -> list[dict[str
             for i, name in enumerate(images.classes)]
 
 
-def build_report(task: ImageTask, test: ImageSet, probabilities: np.ndarray, run_dir: Path) -> Report:
+def baseline_section(task: ImageTask, splits: Splits, test: ImageSet, probabilities: np.ndarray) -> str:
+    """The model against logistic regression on raw pixels of the same split (a markdown table
+    and one sentence on which is better)."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from mltasks_image.baseline import SIDE, pixel_baseline
+
+    val = splits.val if splits.val is not test else None
+    base = pixel_baseline(splits.train, val, test, seed=task.config.seed, smoke=task.config.smoke)
+    predicted = probabilities.argmax(axis=1)
+    classes = np.arange(len(test.classes))
+    model = {"accuracy": float(accuracy_score(test.labels, predicted)),
+             "macro_f1": float(f1_score(test.labels, predicted, labels=classes, average="macro", zero_division=0))}
+    name = f"{task.config.strategy} ({task.backbone_id_['name']})"
+    lines = ["| model | accuracy | macro-F1 |", "|---|---:|---:|",
+             f"| {name} | {model['accuracy']:.4f} | {model['macro_f1']:.4f} |",
+             f"| raw {SIDE} px pixels + logistic regression (C={base['C']}) | {base['accuracy']:.4f} | "
+             f"{base['macro_f1']:.4f} |"]
+    gap = 100 * (model["accuracy"] - base["accuracy"])
+    verdict = (f"The model beats the raw-pixel baseline by {gap:.1f} accuracy points." if gap > 0 else
+               f"The raw-pixel baseline is {-gap:.1f} accuracy points **better** than the model: on this data a "
+               "plain logistic regression is the better choice (or try strategy=finetune, more epochs, a larger "
+               "image_size).")
+    return "\n".join(lines) + f"\n\nSame train/validation/test split; {verdict}"
+
+
+def build_report(task: ImageTask, splits: Splits, test: ImageSet, probabilities: np.ndarray,
+                 run_dir: Path) -> Report:
     """The task's report sections and figures, PNGs written into ``run_dir``."""
     config = task.config
     report = Report()
@@ -83,7 +110,12 @@ def build_report(task: ImageTask, test: ImageSet, probabilities: np.ndarray, run
                      f"in {info['feature_seconds']:.1f} s")
     if "trainable_parameters" in info:
         setup.append(f"- trainable parameters: {info['trainable_parameters']:,}; best epoch {info['best_epoch']}")
+    if "train_accuracy_before_bn_recalibration" in info:
+        setup.append(f"- batch-norm statistics re-estimated on the training images after training: training "
+                     f"accuracy {info['train_accuracy_before_bn_recalibration']:.3f} -> {info['train_accuracy']:.3f}")
     report.add_section("Setup", "\n".join(setup))
+    if config.pixel_baseline:
+        report.add_section("Baseline: raw pixels", baseline_section(task, splits, test, probabilities))
     y_pred = [test.classes[i] for i in probabilities.argmax(axis=1)]
     y_true = [test.classes[i] for i in test.labels]
     report.add_figure("Confusion matrix", plots.confusion_matrix(run_dir / "confusion_matrix.png", y_true, y_pred,

@@ -8,6 +8,7 @@ import numpy as np
 def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, top_k: int) -> dict[str, float]:
     """Accuracy, ``top{k}_accuracy`` and macro-F1 of class probabilities ``(N, C)`` against labels.
 
+    ``top{k}_accuracy`` is left out when there are no more than ``k`` classes (it would always be 1).
     Every class of the model counts in the macro average, also those absent from ``labels``
     (their F1 is 0 when predicted, never undefined).
     """
@@ -16,14 +17,8 @@ def classification_metrics(probabilities: np.ndarray, labels: np.ndarray, top_k:
     n_classes = probabilities.shape[1]
     predicted = probabilities.argmax(axis=1)
     classes = np.arange(n_classes)
-    if top_k >= n_classes:
-        top = 1.0  # every class is within the top k
-    elif top_k == 1:
-        top = float(accuracy_score(labels, predicted))
-    else:
-        top = top_k_accuracy_score(labels, probabilities, k=top_k, labels=classes)
-    return {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        f"top{top_k}_accuracy": float(top),
-        "macro_f1": float(f1_score(labels, predicted, labels=classes, average="macro", zero_division=0)),
-    }
+    out = {"accuracy": float(accuracy_score(labels, predicted))}
+    if 1 < top_k < n_classes:
+        out[f"top{top_k}_accuracy"] = float(top_k_accuracy_score(labels, probabilities, k=top_k, labels=classes))
+    out["macro_f1"] = float(f1_score(labels, predicted, labels=classes, average="macro", zero_division=0))
+    return out

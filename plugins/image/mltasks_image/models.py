@@ -56,6 +56,50 @@ class ImageClassifier(nn.Module):
             group.eval()
         return self
 
+    def trained_batchnorms(self) -> list[nn.modules.batchnorm._BatchNorm]:
+        """The batch-norm layers outside the frozen blocks (those whose statistics training moves)."""
+        frozen = {id(m) for group in self._frozen for m in group.modules()}
+        return [m for m in self.modules()
+                if isinstance(m, nn.modules.batchnorm._BatchNorm) and id(m) not in frozen]
+
+    def set_bn_momentum(self, momentum: float) -> None:
+        """Batch-norm momentum of the trained layers (PyTorch convention: the weight of each new batch).
+
+        EfficientNet-Lite ships 0.01, tuned for hundreds of ImageNet epochs: after a few epochs of
+        fine-tuning its running statistics still describe the pretrained weights, not the trained ones.
+        """
+        for bn in self.trained_batchnorms():
+            bn.momentum = momentum
+
+    @torch.no_grad()
+    def recalibrate_batchnorm(self, pixels: torch.Tensor, batch_size: int = 64) -> None:
+        """Re-estimate the running statistics of the trained batch-norm layers on ``pixels``
+        (``(N, 3, S, S)`` uint8, plain training images), the weights unchanged.
+
+        Every other layer stays in eval mode (dropout and drop-connect would distort the
+        statistics); the estimate is the exact average over all images (``momentum=None``),
+        as :func:`torch.optim.swa_utils.update_bn` computes it.
+        """
+        layers = self.trained_batchnorms()
+        if not layers or len(pixels) < 2:
+            return
+        device = next(self.parameters()).device
+        momenta = [bn.momentum for bn in layers]
+        was_training = self.training
+        self.eval()
+        for bn in layers:
+            bn.reset_running_stats()
+            bn.momentum = None
+            bn.train()
+        try:
+            # near-equal batches, none of a single image (batch norm needs two values per channel)
+            for batch in torch.tensor_split(pixels, -(-len(pixels) // batch_size)):
+                self(batch.to(device).float().div_(255.0))
+        finally:
+            for bn, momentum in zip(layers, momenta, strict=True):
+                bn.momentum = momentum
+            self.train(was_training)
+
     def param_groups(self, lr: float, backbone_mult: float, decay: float = 0.85) -> list[dict[str, Any]]:
         """Discriminative learning rates: the head gets ``lr``, the last trainable block
         ``lr * backbone_mult``, and each earlier block ``decay`` times the next one."""

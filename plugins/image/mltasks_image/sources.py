@@ -55,12 +55,12 @@ def _take_per_class(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:
 
 def split_indices(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified split of ``range(len(labels))`` into (keep, held_out) with scikit-learn."""
+    from mltasks.splitting import stratify_labels
     from sklearn.model_selection import train_test_split
 
     index = np.arange(len(labels))
     n_out = max(1, round(fraction * len(labels)))
-    stratify = labels if n_out >= len(np.unique(labels)) and np.bincount(labels).min() >= 2 else None
-    keep, out = train_test_split(index, test_size=n_out, random_state=seed, stratify=stratify)
+    keep, out = train_test_split(index, test_size=n_out, random_state=seed, stratify=stratify_labels(labels, n_out))
     return np.sort(keep), np.sort(out)
 
 
@@ -77,12 +77,12 @@ def read_default(config: ImageConfig) -> Splits:
     arrays = default_arrays()
     classes = [str(c) for c in arrays["classes"]]
     size, cap = input_size(config), _cap(config)
-    pool = _take_per_class(arrays["train_labels"], cap, config.seed)
-    test = _take_per_class(arrays["test_labels"], cap // 2 if cap else 0, config.seed)
+    pool = _take_per_class(arrays["train_labels"], cap, config.data_seed)
+    test = _take_per_class(arrays["test_labels"], cap // 2 if cap else 0, config.data_seed)
     train_set = grey_to_set(arrays["train_images"][pool], arrays["train_labels"][pool], classes, size,
                             "default:train")
     test_set = grey_to_set(arrays["test_images"][test], arrays["test_labels"][test], classes, size, "default:test")
-    keep, val = split_indices(train_set.labels, config.val_fraction or 0.2, config.seed)
+    keep, val = split_indices(train_set.labels, config.val_fraction or 0.2, config.data_seed)
     info = {"source": "embedded Fashion-MNIST subset (MIT licence, Zalando Research)", "classes": classes,
             "image_size": size}
     return Splits(train_set.subset(keep), train_set.subset(val), test_set, info=info)
@@ -159,15 +159,15 @@ def read_source(source: str | Path, config: ImageConfig, warn: Callable[[str], N
     for split, per_class in layout.items():
         paths = [p for c in classes for p in per_class.get(c, [])]
         labels = np.array([i for i, c in enumerate(classes) for _ in per_class.get(c, [])], dtype=np.int64)
-        chosen = _take_per_class(labels, cap if split != "test" else (cap // 2 if cap else 0), config.seed)
+        chosen = _take_per_class(labels, cap if split != "test" else (cap // 2 if cap else 0), config.data_seed)
         sets[split] = load_files([paths[i] for i in chosen], labels[chosen].tolist(), classes, size,
                                  skip_bad=config.skip_bad_images, warn=warn)
     if "all" in sets:
         everything = sets.pop("all")
-        rest, test = split_indices(everything.labels, config.test_fraction, config.seed)
+        rest, test = split_indices(everything.labels, config.test_fraction, config.data_seed)
         sets["train"], sets["test"] = everything.subset(rest), everything.subset(test)
     if "val" not in sets and config.val_fraction > 0:
-        keep, val = split_indices(sets["train"].labels, config.val_fraction, config.seed)
+        keep, val = split_indices(sets["train"].labels, config.val_fraction, config.data_seed)
         sets["val"], sets["train"] = sets["train"].subset(val), sets["train"].subset(keep)
     info: dict[str, Any] = {"source": str(root), "classes": classes, "image_size": size}
     return Splits(sets["train"], sets.get("val"), sets.get("test"), info=info)

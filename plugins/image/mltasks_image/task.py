@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mltasks import Progress, Report, Splits, Task
+from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task
 from mltasks.errors import ConfigError, DataError
-from mltasks.progress import null_progress
 
 from mltasks_image.config import ImageConfig
-from mltasks_image.data import ImageSet, fit_square, open_image
+from mltasks_image.data import IMAGE_SUFFIXES, ImageSet, fit_square, open_image
 from mltasks_image.metrics import classification_metrics
 from mltasks_image.sources import default_arrays, read_default, read_source
 
@@ -31,6 +30,12 @@ class ImageTask(Task):
 
     Config = ImageConfig
     config: ImageConfig
+    primary_metric = "accuracy"
+    greater_is_better = True
+    input_kind = "file"
+    input_suffixes = IMAGE_SUFFIXES
+    predict_options = {"top_k": "how many labels (with probabilities) to return per image; default: the "
+                                "config's top_k"}
 
     @classmethod
     def sample_data(cls, directory: Path) -> Path:
@@ -67,9 +72,11 @@ class ImageTask(Task):
 
             torch.set_num_threads(self.config.num_threads)
 
-    def train(self, splits: Splits, progress: Progress | None = None) -> ImageTask:
-        """Fit the chosen strategy on ``splits.train`` (``splits.val`` picks the best epoch)."""
-        progress = progress or null_progress()
+    def train(self, splits: Splits, progress: Progress, context: RunContext | None = None) -> ImageTask:
+        """Fit the chosen strategy on ``splits.train`` (``splits.val`` picks the best epoch).
+
+        :param context: the run's checkpoint folder and resume flag (fine-tuning checkpoints each epoch).
+        """
         self._threads()
         train, val = splits.train, splits.val
         if not isinstance(train, ImageSet) or len(train) == 0:
@@ -82,7 +89,7 @@ class ImageTask(Task):
         if self.config.strategy == "linear-probe":
             model, info = linear_probe(backbone, train, val, self.config, progress)
         else:
-            model, info = finetune(backbone, train, val, self.config, progress, size)
+            model, info = finetune(backbone, train, val, self.config, progress, size, context or RunContext())
         model.eval()
         self.model_ = model
         self.classes_ = list(train.classes)
@@ -118,25 +125,35 @@ class ImageTask(Task):
         if list(dataset.classes) != self.classes_:
             raise DataError(f"the data's classes {dataset.classes} differ from the model's {self.classes_}")
 
-    def evaluate(self, dataset: ImageSet) -> dict[str, float]:
-        """Accuracy, top-k accuracy and macro-F1 on a labelled ImageSet."""
+    def evaluate(self, dataset: ImageSet) -> Evaluation:
+        """Accuracy, top-k accuracy (when there are more than k classes) and macro-F1 on a labelled
+        ImageSet; ``details`` holds the class probabilities and labels for the report."""
         self.check_is_trained()
         if not isinstance(dataset, ImageSet) or len(dataset) == 0:
             raise DataError("evaluate needs a non-empty labelled image split")
         self._check_classes(dataset)
         probabilities = self._probabilities(dataset)
-        self._last_eval = (dataset.fingerprint(), probabilities)
-        return classification_metrics(probabilities, dataset.labels, self.config.top_k)
+        metrics = classification_metrics(probabilities, dataset.labels, self.config.top_k)
+        return Evaluation(metrics, details={"probabilities": probabilities, "labels": dataset.labels,
+                                            "fingerprint": dataset.fingerprint()})
 
     def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
-        """Top-k labels of image files: ``[{"input", "label", "probability", "top_k": [...]}]``.
+        """Top-k labels of image files: ``[{"input", "label", "probability", "top_k": [...]}]``, one
+        record per file, in order.
 
-        :param options: ``top_k`` (default: the config's).
+        :param options: ``top_k`` (default: the config's); see :attr:`predict_options`.
         """
         self.check_is_trained()
         if not inputs:
             raise DataError("predict needs image files, e.g. mltasks predict RUN_DIR cat.jpg")
-        top_k = int(options.get("top_k", self.config.top_k))
+        unknown = sorted(set(options) - set(self.predict_options))
+        if unknown:
+            raise ConfigError(f"unknown predict option(s) {', '.join(unknown)}; valid: "
+                              f"{', '.join(self.predict_options)}")
+        try:
+            top_k = int(options.get("top_k", self.config.top_k))
+        except (TypeError, ValueError):
+            raise ConfigError(f"top_k={options.get('top_k')!r}: must be an integer") from None
         if top_k < 1:
             raise ConfigError(f"top_k={top_k}: must be at least 1")
         paths = [str(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]
@@ -163,18 +180,16 @@ class ImageTask(Task):
         head alone for a linear probe of pretrained weights (the backbone is checked by hash
         on load), else the whole network (``model.safetensors``)."""
         self.check_is_trained()
-        from mltasks.torch import save_weights
         from safetensors.torch import save_file
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         self.save_config(directory)
         head_only = self.config.strategy == "linear-probe" and self.backbone_id_["weights"] != "random"
-        if head_only:
-            save_file({k: v.detach().cpu().contiguous() for k, v in self.model_.head.state_dict().items()},
-                      str(directory / "head.safetensors"))
-        else:
-            save_weights(self.model_, directory / "model.safetensors")
+        module = self.model_.head if head_only else self.model_
+        # plain safetensors (no tied weights here), loaded back with safetensors alone
+        save_file({k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()},
+                  str(directory / ("head.safetensors" if head_only else "model.safetensors")))
         meta = {"classes": self.classes_, "preprocessing": self.preprocessing_, "backbone": self.backbone_id_,
                 "weights_file": "head.safetensors" if head_only else "model.safetensors",
                 "history": self.history_, "train_info": self.train_info_}
@@ -182,20 +197,20 @@ class ImageTask(Task):
 
     @classmethod
     def load(cls, directory: Path) -> ImageTask:
-        """Rebuild the trained task saved by :meth:`save`."""
-        from mltasks.torch import load_weights
-        from safetensors.torch import load_file
+        """Rebuild the trained task saved by :meth:`save` (JSON and safetensors only: nothing is unpickled).
 
+        :raises DataError: a model file is missing, corrupt or does not fit (names the file).
+        """
         from mltasks_image.backbones import build_backbone
         from mltasks_image.models import ImageClassifier
 
         directory = Path(directory)
-        config = cls.load_config(directory)
-        assert isinstance(config, ImageConfig)
         try:
-            meta = json.loads((directory / MODEL_JSON).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise DataError(f"{directory / MODEL_JSON}: missing; is {directory} a saved image model?") from None
+            config = cls.load_config(directory)
+        except UnicodeDecodeError:  # binary junk in place of the JSON
+            raise DataError(f"{directory / 'task_config.json'}: not a UTF-8 JSON file") from None
+        assert isinstance(config, ImageConfig)
+        meta = _read_meta(directory / MODEL_JSON)
         task = cls(config)
         head_only = meta["weights_file"] == "head.safetensors"
         backbone = build_backbone(config.backbone, config.weights if head_only else "none")
@@ -205,10 +220,7 @@ class ImageTask(Task):
                 f"-> {backbone.weights_id[:19]}); the saved linear head no longer fits"
             )
         model = ImageClassifier(backbone, len(meta["classes"]))
-        if head_only:
-            model.head.load_state_dict(load_file(str(directory / "head.safetensors")))
-        else:
-            load_weights(model, directory / "model.safetensors")
+        _load_weights(model.head if head_only else model, directory / meta["weights_file"])
         model.eval()
         task.model_ = model
         task.classes_ = list(meta["classes"])
@@ -218,13 +230,42 @@ class ImageTask(Task):
         task.train_info_ = meta.get("train_info", {})
         return task
 
-    def report(self, splits: Splits, run_dir: Path) -> Report:
-        """Confusion matrix, a grid of misclassified images, per-class scores and the setup."""
+    def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:
+        """Confusion matrix, a grid of misclassified images, per-class scores, the setup and a
+        raw-pixel logistic-regression baseline on the same split."""
         from mltasks_image.figures import build_report
 
         test = splits.test if splits.test is not None else splits.val
-        cached = getattr(self, "_last_eval", None)
-        probabilities = (cached[1] if cached is not None and cached[0] == test.fingerprint()
-                         else self._probabilities(test))
-        return build_report(self, test, probabilities, Path(run_dir))
+        details = evaluation.details if evaluation is not None else {}
+        probabilities = details.get("probabilities")
+        if probabilities is None or details.get("fingerprint") != test.fingerprint():
+            probabilities = self._probabilities(test)
+        return build_report(self, splits, test, probabilities, Path(run_dir))
 
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    """``image_model.json``, checked: a missing, broken or incomplete file is a DataError naming it."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing; is {path.parent} a saved image model?") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a readable image model description ({exc})") from None
+    needed = ("classes", "preprocessing", "backbone", "weights_file")
+    if not isinstance(meta, dict) or any(k not in meta for k in needed) or \
+            meta["weights_file"] not in ("head.safetensors", "model.safetensors"):
+        raise DataError(f"{path}: incomplete image model description (needs {', '.join(needed)})")
+    return meta
+
+
+def _load_weights(module: Any, path: Path) -> None:
+    """Load a safetensors file into ``module``; any failure is a DataError naming the file."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise DataError(f"{path}: weights file not found")
+    try:
+        module.load_state_dict(load_file(str(path)), strict=True)
+    except (SafetensorError, RuntimeError, OSError, ValueError) as exc:
+        raise DataError(f"{path}: not readable weights for this model ({str(exc).splitlines()[0][:200]})") from None

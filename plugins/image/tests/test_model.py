@@ -76,7 +76,9 @@ def test_metrics_by_hand() -> None:
     assert metrics["top2_accuracy"] == 1.0
     # F1: class 0 p=1/2 r=1 -> 2/3; class 1 -> 0; class 2 p=1/2 r=1 -> 2/3
     assert metrics["macro_f1"] == pytest.approx((2 / 3 + 0 + 2 / 3) / 3)
-    assert classification_metrics(probs, labels, top_k=3)["top3_accuracy"] == 1.0
+    assert "top3_accuracy" not in classification_metrics(probs, labels, top_k=3)  # 3 classes: always 1
+    four = np.hstack([probs, np.zeros((4, 1))])
+    assert classification_metrics(four, labels, top_k=3)["top3_accuracy"] == 1.0
 
 
 def test_augmentation_only_in_training_datasets() -> None:
@@ -124,3 +126,25 @@ def test_efficientnet_features_shape() -> None:
     backbone.module.eval()
     with torch.no_grad():
         assert backbone.module(torch.zeros(1, 3, 32, 32)).shape == (1, 1280)
+
+
+def test_recalibrated_batchnorm_statistics_match_the_data() -> None:
+    torch.manual_seed(0)
+    model = ImageClassifier(tiny_backbone(), 3)
+    model.freeze(2)  # the first block frozen: its pretrained statistics stay
+    model.set_bn_momentum(0.3)
+    assert [bn.momentum for bn in model.trained_batchnorms()] == [0.3, 0.3]
+    frozen_bn = model.groups[0][1]
+    frozen_before = frozen_bn.running_mean.clone()
+    pixels = torch.randint(0, 256, (70, 3, 8, 8), dtype=torch.uint8)  # 70: batches of 35, never one image
+    model.recalibrate_batchnorm(pixels, batch_size=64)
+    assert torch.equal(frozen_bn.running_mean, frozen_before)
+    assert [bn.momentum for bn in model.trained_batchnorms()] == [0.3, 0.3]  # restored
+    # the first trained layer's statistics are now those of its inputs over all 70 images
+    x = (pixels.float() / 255 - model.mean) / model.std
+    with torch.no_grad():
+        model.eval()
+        conv_out = model.groups[1][0](model.backbone[0](x))
+    bn = model.groups[1][1]
+    torch.testing.assert_close(bn.running_mean, conv_out.mean(dim=(0, 2, 3)), atol=1e-5, rtol=1e-4)
+    assert not model.training

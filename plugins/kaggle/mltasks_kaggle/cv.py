@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from mltasks.errors import ConfigError
-from sklearn.base import clone
 from sklearn.metrics import (
     accuracy_score,
     f1_score,
@@ -38,6 +37,27 @@ def scorer(metric: str, problem: str) -> tuple[str, Any]:
     except ValueError:
         raise ConfigError(f"config key 'metric': {name!r} is not a scikit-learn scorer name "
                           "(see sklearn.metrics.get_scorer_names())") from None
+
+
+def ranking_metric(metric: str, problem: str, submission: str | None) -> tuple[str, str]:
+    """The scorer that ranks the leaderboard, and why: the config's ``metric`` when set, else the
+    metric the submission will be judged on as far as it can be inferred (labels: accuracy;
+    probabilities: ROC AUC for binary, log-loss for multiclass; regression: RMSE).
+
+    :param submission: what the submission holds, "label" or "probability"; None when no
+        submission is written (a labelled hold-out): the problem type's default then.
+    """
+    if metric:
+        name, _ = scorer(metric, problem)
+        return name, "set with --set metric"
+    if problem == "regression":
+        return DEFAULT_METRIC[problem], "regression: a submission of values is judged by its error (RMSE)"
+    if submission == "label":
+        return "accuracy", "the submission holds labels, which are judged by accuracy"
+    if submission == "probability":
+        what = "ROC AUC" if problem == "binary" else "log-loss"
+        return DEFAULT_METRIC[problem], f"the submission holds probabilities, judged by {what}"
+    return DEFAULT_METRIC[problem], f"the default for {problem} problems (no submission to infer it from)"
 
 
 def standard_metrics(problem: str, y: Any, pred: np.ndarray, classes: list[Any]) -> dict[str, float]:
@@ -92,12 +112,17 @@ class Entry:
 
 
 def folds(y: pd.Series, problem: str, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The K folds every model shares (stratified for classification)."""
-    if problem != "regression":
-        smallest = int(y.value_counts().min())
-        if smallest >= n_folds:
-            splitter: Any = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-            return list(splitter.split(np.zeros(len(y)), y))
+    """The K folds every model shares: stratified for classification when every class has at
+    least K rows (:func:`mltasks.splitting.stratify_labels`), else plain shuffled K-fold.
+
+    :param seed: the data seed (``config.data_seed``): the tuner fixes it so every trial sees
+        the same folds.
+    """
+    from mltasks.splitting import stratify_labels
+
+    if problem != "regression" and stratify_labels(y, len(y) // n_folds, min_per_class=n_folds) is not None:
+        splitter: Any = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+        return list(splitter.split(np.zeros(len(y)), y))
     splitter = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(len(y))))
 
@@ -113,30 +138,36 @@ def cross_validate(
     metric: str,
     splits: list[tuple[np.ndarray, np.ndarray]],
     ensemble: int,
-    on_fold: Callable[[str, int, float], None] | None = None,
+    on_model: Callable[[str, list[float]], None] | None = None,
 ) -> list[Entry]:
-    """Fit every model on every fold; returns the entries sorted best first (blend included)."""
-    score_fn = get_scorer(metric)
+    """Cross-validate every model on the same folds with scikit-learn's ``cross_validate`` (the
+    fold models and indices kept for out-of-fold predictions and the blend); returns the entries
+    sorted best first (blend included).
+
+    :param on_model: called after each model with its name and fold scores (progress, pruning).
+    """
+    from sklearn.model_selection import cross_validate as sk_cross_validate
+
     entries: list[Entry] = []
     fold_models: dict[str, list[Any]] = {}
     for name in names:
         started = time.perf_counter()
+        result = sk_cross_validate(make(name), X, y, cv=splits, scoring=metric, return_estimator=True,
+                                   return_indices=True, error_score="raise")
         oof = np.zeros(len(y)) if problem == "regression" else np.zeros((len(y), len(classes)))
-        scores, metrics, fitted = [], [], []
-        for i, (tr, va) in enumerate(splits):
-            model = clone(make(name)).fit(X.iloc[tr], y.iloc[tr])
+        fold_metrics = []
+        for model, va in zip(result["estimator"], result["indices"]["test"], strict=True):
             oof[va] = predictions(model, X.iloc[va], problem)
-            scores.append(float(score_fn(model, X.iloc[va], y.iloc[va])))
-            metrics.append(standard_metrics(problem, y.iloc[va], oof[va], classes))
-            fitted.append(model)
-            if on_fold is not None:
-                on_fold(name, i, float(np.mean(scores)))
-        fold_models[name] = fitted
-        entries.append(Entry(name, scores, metrics, oof, time.perf_counter() - started))
+            fold_metrics.append(standard_metrics(problem, y.iloc[va], oof[va], classes))
+        scores = [float(v) for v in result["test_score"]]
+        fold_models[name] = list(result["estimator"])
+        entries.append(Entry(name, scores, fold_metrics, oof, time.perf_counter() - started))
+        if on_model is not None:
+            on_model(name, scores)
     entries.sort(key=lambda e: -e.score)
     top = entries[: min(ensemble, len(entries))]
     if len(top) >= 2:
-        entries.append(_blend_entry(top, fold_models, X, y, problem, classes, score_fn, splits))
+        entries.append(_blend_entry(top, fold_models, X, y, problem, classes, get_scorer(metric), splits))
         entries.sort(key=lambda e: -e.score)
     return entries
 

@@ -65,8 +65,8 @@ def read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
         raise DataError(f"{path}: no such file")
     try:
         frame = pd.read_csv(path, encoding="utf-8", encoding_errors="strict", **kwargs)
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save it as UTF-8 CSV") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not UTF-8 text ({_bad_byte(path)}); save it as UTF-8 CSV") from None
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty") from None
     except (pd.errors.ParserError, ValueError) as exc:
@@ -77,6 +77,18 @@ def read_csv(path: Path, **kwargs: Any) -> pd.DataFrame:
         unnamed = [str(c) for c in frame.columns if str(c).startswith("Unnamed:")]
         raise DataError(f"{path}: columns without a header name ({', '.join(unnamed)})")
     return frame
+
+
+def _bad_byte(path: Path) -> str:
+    """Where the first byte that is not UTF-8 sits in the file (pandas reports the position
+    inside the chunk it was decoding, not the file's)."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        return f"byte offset {exc.start}, line {line}: 0x{raw[exc.start]:02x}, {exc.reason}"
+    return "an invalid byte"
 
 
 def find_files(source: Path) -> tuple[Path, Path | None, Path | None]:
@@ -96,6 +108,12 @@ def find_files(source: Path) -> tuple[Path, Path | None, Path | None]:
     samples = sorted(p for p in source.glob("*.csv") if "submission" in p.name.lower())
     if len(samples) > 1:
         raise DataError(f"{source}: several submission files ({', '.join(p.name for p in samples)}); keep one")
+    if samples and not test.is_file():
+        # a sample submission lists test rows to predict: without them there is nothing to submit,
+        # and silently holding out part of train.csv instead would surprise
+        raise DataError(f"{test}: missing, but {samples[0].name} is there (a sample submission implies a test "
+                        f"set); add test.csv, or remove {samples[0].name} to hold out 20% of train.csv as a "
+                        "labelled test split")
     return train, (test if test.is_file() else None), (samples[0] if samples else None)
 
 
@@ -184,9 +202,14 @@ def feature_columns(train: pd.DataFrame, test: pd.DataFrame | None, target: str,
 
 
 def holdout(frame: pd.DataFrame, target: str, problem: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split one labelled table into train and a 20% test (stratified for classification)."""
+    """Split one labelled table into train and a 20% test (stratified for classification when
+    every class can be; ``seed`` is the config's data seed)."""
+    import math
+
+    from mltasks.splitting import stratify_labels
     from sklearn.model_selection import train_test_split
 
-    stratify = frame[target] if problem != "regression" and frame[target].value_counts().min() >= 2 else None
-    tr, te = train_test_split(frame, test_size=HOLDOUT_FRACTION, random_state=seed, stratify=stratify)
+    n_test = math.ceil(HOLDOUT_FRACTION * len(frame))  # what train_test_split takes for a 0.2 fraction
+    stratify = stratify_labels(frame[target], n_test) if problem != "regression" else None
+    tr, te = train_test_split(frame, test_size=n_test, random_state=seed, stratify=stratify)
     return tr.reset_index(drop=True), te.reset_index(drop=True)

@@ -3,7 +3,8 @@
 Columns are sorted into kinds from the training data only:
 numeric (median impute + missing indicator + scale), categorical (constant impute + one-hot,
 rare levels grouped as "infrequent"), datetime (year, month, day, weekday, day of year),
-text (words hashed into 64 features, or dropped) and identifier-like (unique codes: dropped).
+text (words hashed into 64 features, or dropped) and identifier-like (unique codes, and integer
+columns whose every value is distinct, such as a row index: dropped).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def column_kinds(frame: pd.DataFrame, features: list[str]) -> dict[str, str]:
     kinds = {}
     for col in features:
         values = frame[col].dropna()
+        if values.dtype.kind in "iu" and len(values) >= 20 and values.nunique() == len(frame):
+            kinds[col] = "identifier"  # a row index (rownames, 1..n): a label for rows, not a measurement
+            continue
         if values.dtype.kind in "iufb":
             kinds[col] = "numeric"
             continue
@@ -38,6 +42,30 @@ def column_kinds(frame: pd.DataFrame, features: list[str]) -> dict[str, str]:
         else:
             kinds[col] = "categorical"
     return kinds
+
+
+def model_inputs(frame: pd.DataFrame, features: list[str], kinds: dict[str, str], source: Any) -> pd.DataFrame:
+    """The feature columns of ``frame`` in training order, numeric ones as numbers: what the
+    fitted pipelines take.
+
+    :param source: the file (or "JSON input") the rows came from, named in errors.
+    :raises DataError: a feature column is missing, or a numeric one holds text.
+    """
+    import pandas as pd
+    from mltasks.errors import DataError
+
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)} that the model was trained on")
+    X = frame[features].copy()
+    for col in features:
+        if kinds.get(col) == "numeric" and X[col].dtype.kind not in "iufb":
+            values = pd.to_numeric(X[col], errors="coerce")
+            bad = X[col].notna() & values.isna()
+            if bad.any():
+                raise DataError(f"{source}: column {col!r} should be numeric; got {X[col][bad].iloc[0]!r}")
+            X[col] = values.astype(float)
+    return X
 
 
 def date_parts(frame: Any) -> Any:

@@ -11,6 +11,7 @@ from mltasks import Report, Splits, plots
 
 from mltasks_kaggle.data import Table
 from mltasks_kaggle.eda import add_eda
+from mltasks_kaggle.features import model_inputs
 from mltasks_kaggle.submission import wants_probability, write_submission
 
 if TYPE_CHECKING:
@@ -19,25 +20,31 @@ if TYPE_CHECKING:
 TOP_IMPORTANCES = 20
 
 
-def build_report(task: KaggleTask, splits: Splits, run_dir: Path) -> Report:
-    """Write every output file into ``run_dir`` and describe them in a :class:`Report`."""
+def build_report(task: KaggleTask, splits: Splits, run_dir: Path, test_predictions: Any = None) -> Report:
+    """Write every output file into ``run_dir`` and describe them in a :class:`Report`.
+
+    :param test_predictions: what ``evaluate`` predicted for the test rows, when it did (a
+        labelled test split); otherwise they are computed here.
+    """
     report = Report()
     schema = task.schema_
     train: Table = splits.train
     test: Table | None = splits.test
     add_eda(report, run_dir, train.frame, test.frame if test is not None else None, target=schema.target,
             problem=schema.problem, features=schema.features, kinds=task.kinds_, dropped=schema.dropped,
-            seed=task.config.seed)
+            seed=task.config.data_seed)
     _leaderboard(task, report, run_dir)
     if test is not None:
-        _test_predictions(task, test, report, run_dir)
-    oof = run_dir / "oof_predictions.csv"
-    task.oof_.to_csv(oof, index=False)
-    report.add_artifact(oof)
-    if schema.problem != "regression" and len(schema.classes) <= 30:
-        report.add_figure("Confusion matrix (out-of-fold)", plots.confusion_matrix(
-            run_dir / "confusion_matrix.png", task.oof_[schema.target].tolist(),
-            task.oof_["oof_prediction"].tolist(), schema.classes, title=f"{task.best_}: out-of-fold predictions"))
+        _test_predictions(task, test, report, run_dir, test_predictions)
+    if task.oof_ is not None:  # None for a task loaded from a run: that run holds them already
+        oof = run_dir / "oof_predictions.csv"
+        task.oof_.to_csv(oof, index=False)
+        report.add_artifact(oof)
+        if schema.problem != "regression" and len(schema.classes) <= 30:
+            report.add_figure("Confusion matrix (out-of-fold)", plots.confusion_matrix(
+                run_dir / "confusion_matrix.png", task.oof_[schema.target].tolist(),
+                task.oof_["oof_prediction"].tolist(), schema.classes,
+                title=f"{task.best_}: out-of-fold predictions"))
     if task.config.importance_rows:
         _importances(task, train, report, run_dir)
     return report
@@ -48,7 +55,8 @@ def _leaderboard(task: KaggleTask, report: Report, run_dir: Path) -> None:
     pd.DataFrame(task.leaderboard_).to_csv(path, index=False)
     metric = task.metric_
     refit = "the blend of its members, each refit" if task.best_.startswith("blend(") else "refit"
-    report.add_section("Model selection", f"Best by cross-validated `{metric}` (greater is better): "
+    why = f" (ranked by `{metric}`: {task.metric_reason_})" if task.metric_reason_ else ""
+    report.add_section("Model selection", f"Best by cross-validated `{metric}` (greater is better){why}: "
                                           f"**{task.best_}**, {refit} on all training rows.")
     report.add_table("Leaderboard (cross-validation, mean over folds)", task.leaderboard_)
     report.add_figure("Leaderboard", plots.bar_chart(
@@ -57,9 +65,10 @@ def _leaderboard(task: KaggleTask, report: Report, run_dir: Path) -> None:
     report.add_artifact(path)
 
 
-def _test_predictions(task: KaggleTask, test: Table, report: Report, run_dir: Path) -> None:
+def _test_predictions(task: KaggleTask, test: Table, report: Report, run_dir: Path, pred: Any = None) -> None:
     schema = task.schema_
-    pred = task._predict_frame(test.frame, test.source)
+    if pred is None or len(pred) != len(test):
+        pred = task.predict_frame(test.frame, test.source)
     probability = schema.problem != "regression" and wants_probability(
         test.sample_submission, schema.target, task.config.submission, schema.classes)
     ids = test.frame[schema.id_column] if schema.id_column and schema.id_column in test.frame else None
@@ -87,7 +96,7 @@ def _importances(task: KaggleTask, train: Table, report: Report, run_dir: Path) 
     rows = min(task.config.importance_rows, len(frame))
     if rows < len(frame):
         frame = frame.sample(n=rows, random_state=task.config.seed)
-    X = task._features(frame, schema, task.kinds_, train.source)
+    X = model_inputs(frame, schema.features, task.kinds_, train.source)
     repeats = 2 if task.config.smoke or len(X.columns) > 30 else 3
     result = permutation_importance(task.model_, X, frame[schema.target], scoring=task.metric_,
                                     n_repeats=repeats, random_state=task.config.seed)

@@ -6,8 +6,8 @@ leaderboard of scikit-learn pipelines (preprocessing fitted inside each fold), r
 (or the blend of the top models) on all training rows, and write ``submission.csv``,
 ``leaderboard.csv``, ``oof_predictions.csv``, EDA tables and plots into the run.
 
-The model is saved with joblib, which pickles: run directories are trusted like code; user
-data is never unpickled.
+The fitted pipeline is saved with skops (``mltasks.sklearn_io``): loading checks every type
+it names against a trusted list, so opening a run directory from anyone never runs its code.
 """
 
 from __future__ import annotations
@@ -19,9 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from mltasks import Report, Splits, Task
+from mltasks import Evaluation, Progress, Report, Splits, Task
 from mltasks.errors import DataError
-from mltasks.progress import Progress, null_progress
 
 from mltasks_kaggle.config import KaggleConfig, model_list
 from mltasks_kaggle.data import (
@@ -38,6 +37,10 @@ from mltasks_kaggle.data import (
 
 SMOKE_ROWS = 300
 SMOKE_FOLDS = 2
+PIPELINE_FILE = "pipeline.skops"
+#: Module prefix of the plugin's own classes and functions a saved pipeline may name (blends,
+#: the column converters of the preprocessing).
+OWN_TYPES = ("mltasks_kaggle.",)
 
 
 class KaggleTask(Task):
@@ -45,6 +48,13 @@ class KaggleTask(Task):
 
     Config = KaggleConfig
     config: KaggleConfig
+    # evaluate returns the leaderboard's scorer first (roc_auc, accuracy, neg_root_mean_squared_error...):
+    # a scikit-learn scorer, so greater is better whatever the problem
+    primary_metric = ""
+    greater_is_better = True
+    input_kind = "row"
+    input_suffixes = (".csv",)
+    predict_options: dict[str, str] = {}
 
     # Data ------------------------------------------------------------------------
 
@@ -75,10 +85,10 @@ class KaggleTask(Task):
         target, id_column = infer_columns(cfg.target, cfg.id, train, train_path, sample, sample_path)
         train = check_train(train, train_path, target)
         if cfg.smoke and len(train) > SMOKE_ROWS:
-            train = train.sample(n=SMOKE_ROWS, random_state=cfg.seed).sort_index().reset_index(drop=True)
+            train = train.sample(n=SMOKE_ROWS, random_state=cfg.data_seed).sort_index().reset_index(drop=True)
         problem, classes = infer_problem(train[target], cfg.problem, train_path)
         if test_path is None:  # one labelled table: hold out 20% as an honest test split
-            train, test = holdout(train, target, problem, cfg.seed)
+            train, test = holdout(train, target, problem, cfg.data_seed)
             labelled, layout = True, "single CSV, 20% held out"
             features, dropped = feature_columns(train, None, target, id_column, train_path, None)
         else:
@@ -98,7 +108,7 @@ class KaggleTask(Task):
 
     # Training --------------------------------------------------------------------
 
-    def train(self, splits: Splits, progress: Progress | None = None) -> KaggleTask:
+    def train(self, splits: Splits, progress: Progress) -> KaggleTask:
         """Cross-validate every configured model, then refit the best on all training rows."""
         with self._thread_limits():
             return self._train(splits, progress)
@@ -119,43 +129,52 @@ class KaggleTask(Task):
                 threadpool_limits(limits=threads or None, user_api="blas"):
             yield
 
-    def _train(self, splits: Splits, progress: Progress | None) -> KaggleTask:
+    def _train(self, splits: Splits, progress: Progress) -> KaggleTask:
         from mltasks_kaggle import cv
-        from mltasks_kaggle.features import column_kinds
+        from mltasks_kaggle.features import column_kinds, model_inputs
         from mltasks_kaggle.models import blend, pipeline
+        from mltasks_kaggle.submission import wants_probability
 
-        progress = progress or null_progress()
         cfg = self.config
         table: Table = splits.train
         schema = Schema.from_dict(table.schema.to_dict())  # type: ignore[union-attr]
         frame = table.frame
         kinds = column_kinds(frame, schema.features)
         for col, kind in kinds.items():
-            if kind == "identifier" or (kind == "text" and cfg.text_columns == "drop"):
+            if kind == "identifier" and frame[col].dtype.kind in "iu":
+                schema.dropped[col] = (f"integer column whose {frame[col].nunique()} values are all distinct "
+                                       "(a row index or id: not a feature)")
+            elif kind == "identifier" or (kind == "text" and cfg.text_columns == "drop"):
                 schema.dropped[col] = f"{kind} column ({frame[col].nunique()} distinct values)"
         schema.features = [c for c in schema.features if c not in schema.dropped]
         kinds = {c: k for c, k in kinds.items() if c in schema.features}
         if not schema.features:
             raise DataError(f"{table.source}: no usable feature columns ({'; '.join(schema.dropped)})")
-        X, y = self._features(frame, schema, kinds, table.source), frame[schema.target]
+        X, y = model_inputs(frame, schema.features, kinds, table.source), frame[schema.target]
         names = model_list(cfg.models)
-        metric, _ = cv.scorer(cfg.metric, schema.problem)
+        submission = None
+        if not splits.test_labelled and schema.problem != "regression":  # a submission.csv will be written
+            probability = wants_probability(table.sample_submission, schema.target, cfg.submission, schema.classes)
+            submission = "probability" if probability else "label"
+        metric, reason = cv.ranking_metric(cfg.metric, schema.problem, submission)
         n_folds = SMOKE_FOLDS if cfg.smoke else cfg.folds
-        folds = cv.folds(y, schema.problem, min(n_folds, len(y)), cfg.seed)
+        folds = cv.folds(y, schema.problem, min(n_folds, len(y)), cfg.data_seed)
         progress.log(f"kaggle: {schema.problem} target {schema.target!r}, {len(schema.features)} features, "
-                     f"{len(folds)}-fold CV of {', '.join(names)} by {metric}")
+                     f"{len(folds)}-fold CV of {', '.join(names)} ranked by {metric} ({reason})")
 
         def make(name: str) -> Any:
             return pipeline(name, schema.problem, kinds, cfg)
 
-        with progress.bar("cross-validation", total=len(names) * len(folds), unit="fit") as bar:
-            def on_fold(name: str, fold: int, running: float) -> None:
+        with progress.bar("cross-validation", total=len(names), unit="model") as bar:
+            def on_model(name: str, scores: list[float]) -> None:
                 bar.advance()
-                if len(names) == 1:  # one model (mltasks tune): per-fold reports let the tuner prune
-                    progress.report(fold + 1, **{f"val_{metric}": running})
+                if len(names) == 1:  # one model (mltasks tune): per-fold running means for the tuner
+                    for fold in range(len(scores)):
+                        progress.report(fold + 1, unit="fold", **{f"val_{metric}": float(sum(scores[:fold + 1]))
+                                                                  / (fold + 1)})
 
             entries = cv.cross_validate(make, names, X, y, problem=schema.problem, classes=schema.classes,
-                                        metric=metric, splits=folds, ensemble=cfg.ensemble, on_fold=on_fold)
+                                        metric=metric, splits=folds, ensemble=cfg.ensemble, on_model=on_model)
         best = entries[0]
         for row in cv.leaderboard_rows(entries, metric):
             progress.log(f"  #{row['rank']} {row['model']}: {metric}={row[metric]:.5g} ± {row[metric + '_std']:.2g}")
@@ -167,6 +186,7 @@ class KaggleTask(Task):
         self.schema_ = schema
         self.kinds_ = kinds
         self.metric_ = metric
+        self.metric_reason_ = reason
         self.best_ = best.name
         self.cv_metrics_ = best.metrics(metric)
         self.leaderboard_ = cv.leaderboard_rows(entries, metric)
@@ -194,51 +214,46 @@ class KaggleTask(Task):
 
     # Inference -------------------------------------------------------------------
 
-    @staticmethod
-    def _features(frame: Any, schema: Schema, kinds: dict[str, str], source: Any) -> Any:
-        """The feature columns in training order, numeric ones as numbers (a DataError otherwise)."""
-        import pandas as pd
+    def predict_frame(self, frame: Any, source: Any) -> Any:
+        """Predictions for the rows of a DataFrame: class probabilities ``(rows, classes)`` in the
+        order of ``schema_.classes``, or regression values ``(rows,)``.
 
-        missing = [c for c in schema.features if c not in frame.columns]
-        if missing:
-            raise DataError(f"{source}: missing column(s) {', '.join(missing)} that the model was trained on")
-        X = frame[schema.features].copy()
-        for col in schema.features:
-            if kinds.get(col) == "numeric" and X[col].dtype.kind not in "iufb":
-                values = pd.to_numeric(X[col], errors="coerce")
-                bad = X[col].notna() & values.isna()
-                if bad.any():
-                    raise DataError(f"{source}: column {col!r} should be numeric; got {X[col][bad].iloc[0]!r}")
-                X[col] = values.astype(float)
-        return X
-
-    def _predict_frame(self, frame: Any, source: Any) -> Any:
+        :param source: where the rows came from, named in errors (a path, "JSON input").
+        :raises DataError: a feature column is missing or a numeric one holds text.
+        """
         from mltasks_kaggle.cv import predictions
+        from mltasks_kaggle.features import model_inputs
 
-        return predictions(self.model_, self._features(frame, self.schema_, self.kinds_, source),
-                           self.schema_.problem)
+        self.check_is_trained()
+        X = model_inputs(frame, self.schema_.features, self.kinds_, source)
+        return predictions(self.model_, X, self.schema_.problem)
 
-    def evaluate(self, dataset: Any) -> dict[str, float]:
-        """Metrics on a labelled table; for an unlabelled one (a competition's test.csv), the best
-        model's cross-validation metrics (fold means)."""
+    def evaluate(self, dataset: Any) -> Evaluation:
+        """Metrics on a labelled table, the leaderboard's scorer first (``details``: the predictions);
+        for an unlabelled one (a competition's test.csv), the best model's cross-validation metrics
+        (fold means)."""
         self.check_is_trained()
         if isinstance(dataset, Table) and dataset.labelled and self.schema_.target in dataset.frame.columns:
             from sklearn.metrics import get_scorer
 
             from mltasks_kaggle.cv import standard_metrics
+            from mltasks_kaggle.features import model_inputs
 
             schema = self.schema_
-            X = self._features(dataset.frame, schema, self.kinds_, dataset.source)
+            X = model_inputs(dataset.frame, schema.features, self.kinds_, dataset.source)
             y = dataset.frame[schema.target]
-            out = standard_metrics(schema.problem, y, self._predict_frame(dataset.frame, dataset.source),
-                                   schema.classes)
-            out[self.metric_] = float(get_scorer(self.metric_)(self.model_, X, y))
-            return out
-        return dict(self.cv_metrics_)
+            pred = self.predict_frame(dataset.frame, dataset.source)
+            out = {self.metric_: float(get_scorer(self.metric_)(self.model_, X, y))}
+            out.update({k: v for k, v in standard_metrics(schema.problem, y, pred, schema.classes).items()
+                        if k != self.metric_})
+            return Evaluation(out, details={"predictions": pred, "rows": len(dataset)})
+        first = {self.metric_: self.cv_metrics_[self.metric_]}
+        return Evaluation({**first, **self.cv_metrics_})
 
     def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
-        """Predict for CSV files (their columns must include the training features) or JSON rows
-        (``'{"sex": "male", "age": 30}'``; absent keys are missing values).
+        """Predict for table rows: dicts (column -> value; absent keys are missing values), the
+        same as JSON object strings (``'{"sex": "male", "age": 30}'``, what the CLI passes), or
+        paths of CSV files whose columns include the training features (one record per row).
 
         :returns: one record per row: the id (when known), ``prediction`` and, for classification,
             ``probabilities`` per class.
@@ -246,28 +261,31 @@ class KaggleTask(Task):
         import pandas as pd
 
         self.check_is_trained()
-        if not inputs:
-            raise DataError("kaggle predict needs CSV files or JSON rows, e.g. mltasks predict RUN new.csv")
+        if options:
+            from mltasks.errors import ConfigError
+
+            raise ConfigError(f"kaggle predict takes no options (got {', '.join(sorted(options))})")
+        if inputs is None or (not isinstance(inputs, dict) and not inputs):
+            raise DataError("kaggle predict needs CSV files or rows, e.g. mltasks predict RUN new.csv "
+                            "or '{\"age\": 30}'")
         records: list[dict[str, Any]] = []
-        for item in [inputs] if isinstance(inputs, (str, Path)) else list(inputs):
-            text = str(item)
-            if text.lstrip().startswith("{"):
-                try:
-                    row = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"input {text[:60]!r} is not a JSON object: {exc}") from None
+        for item in [inputs] if isinstance(inputs, (str, Path, dict)) else list(inputs):
+            if isinstance(item, dict) or str(item).lstrip().startswith("{"):
+                row = item if isinstance(item, dict) else _json_row(str(item))
                 frame = pd.DataFrame([{c: row.get(c) for c in self.schema_.features}])
                 frame = frame.astype({c: float for c in self.schema_.features
                                       if self.kinds_.get(c) == "numeric" and frame[c].isna().all()})
+                if self.schema_.id_column and self.schema_.id_column in row:
+                    frame[self.schema_.id_column] = [row[self.schema_.id_column]]
                 source: Any = "JSON input"
             else:
-                frame, source = read_csv(Path(text)), Path(text)
+                frame, source = read_csv(Path(str(item))), Path(str(item))
             records += self._records(frame, source)
         return records
 
     def _records(self, frame: Any, source: Any) -> list[dict[str, Any]]:
         schema = self.schema_
-        pred = self._predict_frame(frame, source)
+        pred = self.predict_frame(frame, source)
         ids = frame[schema.id_column].tolist() if schema.id_column and schema.id_column in frame else None
         out = []
         for i in range(len(frame)):
@@ -282,53 +300,90 @@ class KaggleTask(Task):
             out.append(record)
         return out
 
-    def example_inputs(self, dataset: Any) -> list[str]:
-        """The first three rows of a split as JSON objects (the form ``predict`` takes on the CLI)."""
+    def example_inputs(self, dataset: Any) -> list[dict[str, Any]]:
+        """The first three rows of a split as records (column -> JSON value), the form ``predict`` takes."""
         frame = dataset.frame[[c for c in self.schema_.features if c in dataset.frame.columns]].head(3)
-        return [json.dumps({k: _json_value(v) for k, v in row.items()}) for row in frame.to_dict("records")]
+        return [{k: _json_value(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
     # Persistence -----------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
-        """``pipeline.joblib`` (pickled scikit-learn model), ``meta.json`` and ``oof_predictions.csv``."""
-        import joblib
+        """``pipeline.skops`` (the fitted scikit-learn model, with its trusted-type list beside it)
+        and ``meta.json``; the out-of-fold predictions go into the run directory with the report."""
         import sklearn
+        from mltasks import sklearn_io
 
         self.check_is_trained()
         directory = Path(directory)
         self.save_config(directory)
-        joblib.dump(self.model_, directory / "pipeline.joblib")
-        meta = {"schema": self.schema_.to_dict(), "kinds": self.kinds_, "metric": self.metric_, "best": self.best_,
-                "cv_metrics": self.cv_metrics_, "leaderboard": self.leaderboard_, "sklearn": sklearn.__version__}
+        sklearn_io.save(self.model_, directory / PIPELINE_FILE, allowed_prefixes=OWN_TYPES)
+        meta = {"schema": self.schema_.to_dict(), "kinds": self.kinds_, "metric": self.metric_,
+                "metric_reason": self.metric_reason_, "best": self.best_, "cv_metrics": self.cv_metrics_,
+                "leaderboard": self.leaderboard_, "sklearn": sklearn.__version__}
         (directory / "meta.json").write_text(json.dumps(meta, indent=2, default=_json_value), encoding="utf-8")
-        self.oof_.to_csv(directory / "oof_predictions.csv", index=False)
 
     @classmethod
     def load(cls, directory: Path) -> KaggleTask:
-        """A trained task from :meth:`save`'s folder (unpickles ``pipeline.joblib``: trusted runs only)."""
-        import joblib
-        import pandas as pd
+        """A trained task from :meth:`save`'s folder; nothing is unpickled.
+
+        :raises DataError: a file is missing or corrupt, or the pipeline names an untrusted type
+            (the message names the file).
+        """
+        from mltasks import sklearn_io
 
         directory = Path(directory)
-        task = cls(cls.load_config(directory))
-        meta = json.loads((directory / "meta.json").read_text(encoding="utf-8"))
-        task.model_ = joblib.load(directory / "pipeline.joblib")
-        task.schema_ = Schema.from_dict(meta["schema"])
-        task.kinds_ = meta["kinds"]
-        task.metric_ = meta["metric"]
-        task.best_ = meta["best"]
-        task.cv_metrics_ = meta["cv_metrics"]
-        task.leaderboard_ = meta["leaderboard"]
-        task.oof_ = pd.read_csv(directory / "oof_predictions.csv")
+        task = cls(_load_config(cls, directory))
+        meta_path = directory / "meta.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            task.schema_ = Schema.from_dict(meta["schema"])
+            task.kinds_ = dict(meta["kinds"])
+            task.metric_ = str(meta["metric"])
+            task.best_ = meta["best"]
+            task.cv_metrics_ = dict(meta["cv_metrics"])
+            task.leaderboard_ = list(meta["leaderboard"])
+        except FileNotFoundError:
+            raise DataError(f"{meta_path}: missing; is {directory} a saved kaggle model?") from None
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+            raise DataError(f"{meta_path}: not a kaggle model description ({type(exc).__name__}: {exc})") from None
+        task.metric_reason_ = str(meta.get("metric_reason", ""))
+        old = directory / "pipeline.joblib"
+        if old.exists() and not (directory / PIPELINE_FILE).exists():
+            raise DataError(f"{old}: a pickled pipeline from an older mltasks-kaggle, never loaded (unpickling "
+                            "can run code); train the run again with this version")
+        task.model_ = sklearn_io.load(directory / PIPELINE_FILE, allowed_prefixes=OWN_TYPES)
+        task.oof_ = None  # only the training run's report uses them (oof_predictions.csv in the run)
         return task
 
-    def report(self, splits: Splits, run_dir: Path) -> Report:
+    def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:
         """EDA, the leaderboard, submission.csv, out-of-fold predictions and feature importances."""
         from mltasks_kaggle.outputs import build_report
 
         self.check_is_trained()
+        details = evaluation.details if evaluation is not None else {}
         with self._thread_limits():
-            return build_report(self, splits, Path(run_dir))
+            return build_report(self, splits, Path(run_dir), test_predictions=details.get("predictions"))
+
+
+def _load_config(cls: type[KaggleTask], directory: Path) -> KaggleConfig:
+    """``task_config.json`` through :meth:`Task.load_config`; binary junk is a DataError naming it too."""
+    try:
+        config = cls.load_config(directory)
+    except UnicodeDecodeError:
+        raise DataError(f"{directory / 'task_config.json'}: not a UTF-8 JSON file") from None
+    assert isinstance(config, KaggleConfig)
+    return config
+
+
+def _json_row(text: str) -> dict[str, Any]:
+    """One JSON object (a row given on the command line)."""
+    try:
+        row = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"input {text[:60]!r} is not a JSON object: {exc}") from None
+    if not isinstance(row, dict):
+        raise DataError(f"input {text[:60]!r} is not a JSON object (column -> value)")
+    return row
 
 
 def _json_value(value: Any) -> Any:

@@ -85,3 +85,37 @@ def test_subprocess_run_and_predict(competition, tmp_path):
     done = subprocess.run([sys.executable, "-m", "mltasks", "predict", str(run_dir), str(new)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 2 and "new.csv" in done.stderr and "colour" in done.stderr, done.stderr
+
+
+def test_non_utf8_byte_position_is_the_file_offset_and_line(tmp_path):
+    folder = tmp_path / "comp"
+    folder.mkdir()
+    header = b"id,x1,colour,y\n"
+    first = b"1000,0.5,green,1\n"
+    rest = b"".join(b"%d,0.1,blue,%d\n" % (i, i % 2) for i in range(1002, 1040))
+    raw = header + first + b"1001,0.7,r\xe9d,0\n" + rest
+    (folder / "train.csv").write_bytes(raw)
+    offset = raw.index(b"\xe9")
+    assert offset == 42 and raw.count(b"\n", 0, offset) + 1 == 3
+    result = run_cli("run", "kaggle", "--data", str(folder / "train.csv"), "--quick", "--set", "target=y",
+                     "--out", str(tmp_path / "r"))
+    assert_clean_error(result, "train.csv", "byte offset 42, line 3", "0xe9")
+
+
+def test_non_utf8_byte_far_into_a_large_file_is_located(tmp_path):
+    path = tmp_path / "train.csv"
+    rows = [b"id,x,y\n"] + [b"%d,%d,%d\n" % (i, i % 7, i % 2) for i in range(200_000)]
+    rows[150_000] = b"150000,\xff,0\n"
+    raw = b"".join(rows)
+    path.write_bytes(raw)
+    result = run_cli("run", "kaggle", "--data", str(path), "--quick", "--set", "target=y", "--out",
+                     str(tmp_path / "r"))
+    offset = raw.index(bytes([0xFF]))
+    assert_clean_error(result, "train.csv", f"byte offset {offset}, line 150001")
+
+
+def test_sample_submission_without_test_csv_is_refused(competition, tmp_path):
+    (competition / "test.csv").unlink()
+    result = run_cli("run", "kaggle", "--data", str(competition), "--quick", "--out", str(tmp_path / "r"))
+    assert_clean_error(result, "test.csv", "missing", "sample_submission.csv", "implies a test set")
+    assert not (tmp_path / "r").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import mltasks
 import numpy as np
@@ -11,14 +10,10 @@ import pandas as pd
 import pytest
 from kaggle_competitions import synthetic, write_competition
 from mltasks.errors import ConfigError, DataError
+from mltasks.progress import null_progress
 
 from mltasks_kaggle.config import KaggleConfig
 from mltasks_kaggle.task import KaggleTask
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover
-    pass
 
 FAST = {"num_threads": 1, "importance_rows": 100}
 
@@ -43,14 +38,17 @@ def test_run_writes_every_output(titanic_run):
     board = pd.read_csv(run / "leaderboard.csv")
     assert {"linear", "rf", "hgb"} <= set(board["model"])
     assert board["model"].str.startswith("blend(").any()
-    assert list(board["roc_auc"]) == sorted(board["roc_auc"], reverse=True)
+    # the sample submission holds labels: the leaderboard is ranked by accuracy, as the submission is judged
+    assert result.task.metric_ == "accuracy" and next(iter(result.metrics)) == "accuracy"
+    assert list(board["accuracy"]) == sorted(board["accuracy"], reverse=True)
     assert result.metrics["roc_auc"] == pytest.approx(board["roc_auc"].iloc[0])
     assert 0.7 < result.metrics["roc_auc"] <= 1.0  # sex and class predict survival well
     oof = pd.read_csv(run / "oof_predictions.csv")
     assert len(oof) == 180 and set(oof["fold"]) == {1, 2}
     report = (run / "report.md").read_text()
     for heading in ("## Columns (dtypes, missing values)", "## Target distribution", "mutual information",
-                    "## Leaderboard", "## Feature importances", "submission.csv"):
+                    "## Leaderboard", "## Feature importances", "submission.csv",
+                    "ranked by `accuracy`: the submission holds labels"):
         assert heading in report, heading
 
 
@@ -70,13 +68,17 @@ def test_submission_follows_a_shuffled_sample_with_probabilities(tmp_path):
                          out=tmp_path / "run")
     sample = pd.read_csv(folder / "sample_submission.csv")
     sub = pd.read_csv(result.run_dir / "submission.csv")
+    assert result.task.metric_ == "roc_auc"  # a submission of probabilities is judged by AUC
+    assert "holds probabilities" in (result.run_dir / "report.md").read_text()
     assert list(sub["id"]) == list(sample["id"])
     assert sub["y"].between(0, 1).all() and sub["y"].nunique() > 2  # probabilities, as the sample has
     # the probabilities follow the ids: check one row against predict
     test = pd.read_csv(folder / "test.csv")
     first = test[test["id"] == sub["id"].iloc[0]].iloc[0].drop("id").to_dict()
-    record = result.task.predict([json.dumps({k: (None if pd.isna(v) else v) for k, v in first.items()})])[0]
+    row = {k: (None if pd.isna(v) else v) for k, v in first.items()}
+    record = result.task.predict([json.dumps(row)])[0]
     assert record["probabilities"]["1"] == pytest.approx(sub["y"].iloc[0], rel=1e-6)
+    assert result.task.predict([row]) == [record]  # a dict record predicts as its JSON text does
 
 
 def test_regression_with_dates_text_and_id(tmp_path):
@@ -125,7 +127,7 @@ def test_single_csv_holds_out_a_labelled_test(tmp_path):
     task = KaggleTask(KaggleConfig(smoke=True, target="y", models="linear", **FAST))
     splits = task.load_data(path)
     assert splits.test_labelled and len(splits.test) == 40 and len(splits.train) == 160
-    task.train(splits)
+    task.train(splits, null_progress())
     metrics = task.evaluate(splits.test)
     assert metrics != task.cv_metrics_ and 0.5 < metrics["accuracy"] <= 1
 
@@ -181,7 +183,7 @@ def test_same_seed_same_leaderboard(tmp_path):
     boards = []
     for _ in range(2):
         task = KaggleTask(KaggleConfig(smoke=True, **FAST))
-        boards.append(task.train(task.load_data(folder)).leaderboard_)
+        boards.append(task.train(task.load_data(folder), null_progress()).leaderboard_)
     assert [r["model"] for r in boards[0]] == [r["model"] for r in boards[1]]
     np.testing.assert_allclose([r["roc_auc"] for r in boards[0]], [r["roc_auc"] for r in boards[1]], rtol=1e-9)
 
@@ -190,6 +192,6 @@ def test_same_seed_same_leaderboard(tmp_path):
 def test_default_titanic_full_run(tmp_path):
     """The built-in competition at full size: a sound score and a complete submission."""
     result = mltasks.run("kaggle", out=tmp_path / "run", overrides={"num_threads": 1})
-    assert result.split == "cv" and result.metrics["roc_auc"] > 0.8
+    assert result.split == "cv" and result.metrics["roc_auc"] > 0.8 and result.metrics["accuracy"] > 0.75
     sub = pd.read_csv(result.run_dir / "submission.csv")
     assert list(sub.columns) == ["PassengerId", "survived"] and len(sub) == 393

@@ -28,8 +28,9 @@ class SpeechConfig(TaskConfig):
     )
     pretrained: str = field(
         default="none",
-        metadata=_h("transcribe without training: none, pocketsphinx (PyPI pocketsphinx, en-US), whisper-tiny "
-                    "(needs faster-whisper and an offline model; see pretrained_path)"),
+        metadata=_h("transcribe without training (scores every row of the data): none, pocketsphinx "
+                    "(mltasks-speech[pocketsphinx], en-US), whisper-tiny (mltasks-speech[whisper]: faster-whisper "
+                    "and an offline CTranslate2 model; see pretrained_path)"),
     )
     pretrained_path: str = field(
         default="", metadata=_h("folder of a CTranslate2 Whisper model for pretrained=whisper-tiny (empty: look "
@@ -77,6 +78,10 @@ class SpeechConfig(TaskConfig):
         default=0.15, metadata=_h("vocal tract length perturbation: largest relative warp of the mel axis "
                                   "while training (0 = off); helps with voices unlike the training ones"),
     )
+    tta_shift_s: float = field(
+        default=0.0, metadata=_h("keyword test-time augmentation: average the predictions of each clip and of "
+                                 "copies shifted this many seconds earlier and later (0 = off)"),
+    )
     spec_augment: bool = field(default=True, metadata=_h("SpecAugment time and frequency masks on features"))
     balance: bool = field(default=True, metadata=_h("class-balanced sampling of training clips"))
     val_fraction: float = field(default=0.15, metadata=_h("share of speakers (or clips) held out for validation"))
@@ -87,9 +92,10 @@ class SpeechConfig(TaskConfig):
     max_per_class: int = field(default=0, metadata=_h("cap on clips per word (0 = all)"))
     hidden: int = field(default=128, metadata=_h("transcribe: GRU hidden size per direction"))
     decoder: Literal["greedy", "beam"] = field(
-        default="beam", metadata=_h("transcribe: CTC decoding, greedy (best path) or prefix beam search"),
+        default="greedy", metadata=_h("transcribe: CTC decoding, greedy (best path, no dependencies) or beam "
+                                      "(torchaudio's flashlight beam search; needs mltasks-speech[beam])"),
     )
-    beam_width: int = field(default=8, metadata=_h("transcribe: beams kept by the prefix beam search"))
+    beam_width: int = field(default=8, metadata=_h("transcribe: beams kept by decoder=beam"))
 
     def __post_init__(self) -> None:
         if self.pretrained not in ("none", "pocketsphinx", "whisper-tiny"):
@@ -107,6 +113,8 @@ class SpeechConfig(TaskConfig):
             raise ConfigError(f"snr_db=({low}, {high}): the low end is above the high end")
         if not 0 <= self.vtlp < 0.5:
             raise ConfigError(f"vtlp={self.vtlp} must lie in [0, 0.5)")
+        if not 0 <= self.tta_shift_s < self.clip_seconds / 2:
+            raise ConfigError(f"tta_shift_s={self.tta_shift_s} must lie in [0, clip_seconds / 2)")
         if not 0 <= self.speed_perturb < 0.5:
             raise ConfigError(f"speed_perturb={self.speed_perturb} must lie in [0, 0.5)")
         for name in ("epochs", "batch_size", "n_mels", "width", "hidden", "beam_width"):

@@ -1,15 +1,17 @@
 """CTC transcription: a conv + BiGRU acoustic model over log-mel features, a character
-vocabulary, and greedy (best path) and prefix beam-search decoding."""
+vocabulary, greedy (best path) decoding without dependencies, and beam search through
+torchaudio's flashlight-text decoder (the optional extra ``mltasks-speech[beam]``)."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import re
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from mltasks.errors import MissingDependencyError
 from torch import nn
 
 from mltasks_speech.features import FeatureSpec, Frontend
@@ -78,46 +80,38 @@ def greedy_decode(log_probs: np.ndarray, alphabet: Sequence[str]) -> str:
     return " ".join("".join(out).split())
 
 
-def _logsumexp(a: float, b: float) -> float:
-    if a == -math.inf:
-        return b
-    if b == -math.inf:
-        return a
-    high = max(a, b)
-    return high + math.log1p(math.exp(-abs(a - b)))
+#: the decoder's names for CTC's blank and word separator (never characters of normalised text).
+_BLANK_TOKEN, _SPACE_TOKEN = "-", "|"
 
 
-def beam_decode(log_probs: np.ndarray, alphabet: Sequence[str], beam_width: int = 8, prune: float = -12.0) -> str:
-    """CTC prefix beam search (Hannun et al. 2014) without a language model.
+def beam_decoder(alphabet: Sequence[str], beam_width: int = 8) -> Callable[[np.ndarray], str]:
+    """A lexicon-free CTC beam search without a language model: torchaudio's ``ctc_decoder``
+    (flashlight-text), merging hypotheses that collapse to the same text by log-add.
 
-    Each prefix keeps the log-probability of ending in a blank and in its last token, so
-    paths that collapse to the same text are summed rather than competing.
-
-    :param log_probs: ``(frames, vocab)`` log-probabilities of one utterance.
-    :param prune: tokens whose frame log-probability is below this are not extended.
+    :returns: ``decode(log_probs (frames, vocab)) -> text``.
+    :raises MissingDependencyError: flashlight-text is not installed.
     """
-    log_probs = np.asarray(log_probs, dtype=np.float64)
-    beams: dict[tuple[int, ...], tuple[float, float]] = {(): (0.0, -math.inf)}  # prefix -> (p_blank, p_token)
-    for frame in log_probs:
-        nxt: dict[tuple[int, ...], list[float]] = defaultdict(lambda: [-math.inf, -math.inf])
-        candidates = [t for t in range(len(frame)) if frame[t] > prune] or [int(frame.argmax())]
-        for prefix, (p_b, p_t) in beams.items():
-            total = _logsumexp(p_b, p_t)
-            for token in candidates:
-                p = float(frame[token])
-                if token == BLANK:
-                    entry = nxt[prefix]
-                    entry[0] = _logsumexp(entry[0], total + p)
-                    continue
-                extended = prefix + (token,)
-                entry = nxt[extended]
-                if prefix and prefix[-1] == token:
-                    entry[1] = _logsumexp(entry[1], p_b + p)  # a repeat needs a blank in between
-                    same = nxt[prefix]
-                    same[1] = _logsumexp(same[1], p_t + p)  # or it merges into the same token
-                else:
-                    entry[1] = _logsumexp(entry[1], total + p)
-        ranked = sorted(nxt.items(), key=lambda kv: _logsumexp(*kv[1]), reverse=True)[:beam_width]
-        beams = {prefix: (v[0], v[1]) for prefix, v in ranked}
-    best = max(beams.items(), key=lambda kv: _logsumexp(*kv[1]))[0]
-    return " ".join("".join(alphabet[t] for t in best).split())
+    if importlib.util.find_spec("flashlight") is None:
+        raise MissingDependencyError("decoder=beam needs flashlight-text (torchaudio's CTC beam search); "
+                                     "decoder=greedy needs nothing", pip="mltasks-speech[beam]")
+    from torchaudio.models.decoder import ctc_decoder
+
+    tokens = [_BLANK_TOKEN] + [_SPACE_TOKEN if c == " " else c for c in alphabet[1:]]
+    extra = _SPACE_TOKEN not in tokens  # flashlight needs a word separator even for one-word texts
+    if extra:
+        tokens.append(_SPACE_TOKEN)
+    search = ctc_decoder(lexicon=None, tokens=tokens, lm=None, nbest=1, beam_size=beam_width,
+                         beam_size_token=None, beam_threshold=50.0, blank_token=_BLANK_TOKEN,
+                         sil_token=_SPACE_TOKEN, log_add=True)
+
+    def decode(log_probs: np.ndarray) -> str:
+        scores = torch.as_tensor(np.asarray(log_probs), dtype=torch.float32)
+        if extra:  # the separator column the model never emits
+            scores = torch.cat([scores, torch.full((len(scores), 1), -1e4)], dim=1)
+        if len(scores) == 0:
+            return ""
+        best = search(scores[None].contiguous(), torch.tensor([len(scores)], dtype=torch.int32))[0][0]
+        text = "".join(search.idxs_to_tokens(best.tokens)).replace(_SPACE_TOKEN, " ")
+        return " ".join(text.split())
+
+    return decode

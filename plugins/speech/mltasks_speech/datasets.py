@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,26 +70,35 @@ class UtteranceSet(Dataset):
 
 
 def read_clips(
-    paths: Sequence[Path], sample_rate: int, length: int | None, skip_bad: bool
+    paths: Sequence[Path], sample_rate: int, length: int | None, skip_bad: bool, notes: list[str] | None = None
 ) -> tuple[list[torch.Tensor], list[int], list[int]]:
     """Load files (cut to ``length`` samples when given); returns waves, original rates, kept indices.
 
-    :raises DataError: a bad file (named), unless ``skip_bad``, which warns and leaves it out.
+    :param notes: warnings for the user are appended here: files cut short, clips longer than
+        ``length`` (cut to their loudest part), bad files skipped; the task shows them on the console.
+    :raises DataError: a bad file (named), unless ``skip_bad``, which notes it and leaves it out.
     """
-    waves, rates, kept, bad = [], [], [], []
+    notes = notes if notes is not None else []
+    waves, rates, kept, bad, longer = [], [], [], [], []
     for i, path in enumerate(paths):
         try:
-            wave, rate = load_clip(path, sample_rate)
+            wave, rate = load_clip(path, sample_rate, notes)
         except DataError as exc:
             if not skip_bad:
                 raise DataError(f"{exc} (use --set skip_bad_audio=true to skip bad files)") from None
             bad.append(str(exc))
             continue
+        if length and len(wave) > length * 1.05:  # a few ms over is resampling rounding, not a cut
+            longer.append(len(wave))
         waves.append(fit_length(wave, length) if length else wave)
         rates.append(rate)
         kept.append(i)
     if bad:
-        warnings.warn(f"skipped {len(bad)} bad audio file(s): " + "; ".join(bad[:5]), stacklevel=2)
+        notes.append(f"skipped {len(bad)} bad audio file(s): " + "; ".join(bad[:5]))
+    if longer and length:
+        notes.append(f"{len(longer)} clip(s) are longer than {length / sample_rate:g} s (the longest "
+                     f"{max(longer) / sample_rate:.2f} s) and were cut to their loudest {length / sample_rate:g} s; "
+                     "raise --set clip_seconds to keep more")
     return waves, rates, kept
 
 

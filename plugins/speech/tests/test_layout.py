@@ -88,9 +88,11 @@ def test_no_speaker_ids_warns_and_splits_at_random(tmp_path: Path) -> None:
     for word in ("a", "b"):
         for k in range(10):
             _clip(tmp_path / word / f"clip{k}.wav")
-    with pytest.warns(UserWarning, match="no speaker id"):
-        splits = load_keyword(tmp_path, SpeechConfig())
+    splits = load_keyword(tmp_path, SpeechConfig())
+    assert any("no speaker id" in w and "optimistic" in w for w in splits.info["warnings"])
     assert len(splits.train) + len(splits.val) + len(splits.test) == 20
+    assert set(splits.test.speakers) == {""}  # words are not voices
+    assert splits.info["speakers"] == {"train": 0, "val": 0, "test": 0}
 
 
 def test_missing_and_empty_sources_raise(tmp_path: Path) -> None:
