@@ -102,8 +102,9 @@ class ImageTask(Task):
 
     # -- scoring ----------------------------------------------------------------------------
 
-    def _probabilities(self, images: ImageSet) -> np.ndarray:
-        """Class probabilities ``(N, C)``; the linear probe reads cached features."""
+    def _probabilities(self, images: ImageSet, use_cache: bool = True) -> np.ndarray:
+        """Class probabilities ``(N, C)``; the linear probe reads cached features (not for
+        ``predict``: a server would fill the cache with one entry per request)."""
         import torch
         from mltasks.torch import infer
 
@@ -114,7 +115,7 @@ class ImageTask(Task):
         if self.config.strategy == "linear-probe" and self.backbone_id_["weights"] != "random":
             key = (self.backbone_id_["name"], self.backbone_id_["weights"], tuple(self.preprocessing_["mean"]),
                    tuple(self.preprocessing_["std"]))
-            feats = cached_features(self.model_, images, key, device=self.config.device)[0]
+            feats = cached_features(self.model_, images, key, device=self.config.device, use_cache=use_cache)[0]
             with torch.no_grad():
                 logits = self.model_.head(torch.from_numpy(feats))
         else:
@@ -160,7 +161,7 @@ class ImageTask(Task):
         size = int(self.preprocessing_["image_size"])
         pixels = np.stack([fit_square(open_image(p), size) for p in paths])
         images = ImageSet(pixels, np.full(len(paths), -1, dtype=np.int64), self.classes_, paths)
-        probabilities = self._probabilities(images)
+        probabilities = self._probabilities(images, use_cache=False)
         records = []
         for path, probs in zip(paths, probabilities, strict=True):
             order = np.argsort(-probs, kind="stable")[:top_k]
