@@ -3,6 +3,8 @@
 A run is built in ``.NAME.partial/`` beside its final place and renamed when complete,
 so a directory without the dot is always a finished run. An interrupted run leaves only
 the partial folder (with its checkpoints), which ``run --resume`` continues.
+
+Public for plugins: :func:`read_json`, :func:`write_json`, :func:`final_path`, :func:`partial_path`.
 """
 
 from __future__ import annotations

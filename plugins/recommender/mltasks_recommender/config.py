@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mltasks import TaskConfig
 from mltasks.errors import ConfigError
-from mltasks.task import TaskConfig
 
 #: Per-model defaults used where ``iterations``, ``regularization`` or ``learning_rate`` is left at 0
 #: (ALS: measured on MovieLens small; BPR and LMF: implicit's own defaults).

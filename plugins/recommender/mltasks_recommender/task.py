@@ -13,10 +13,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from mltasks import Evaluation, RunContext, Splits, Task
+from mltasks import Evaluation, Report, RunContext, Splits, Task
 from mltasks.errors import ConfigError, DataError
 from mltasks.progress import Progress
-from mltasks.report import Report
 
 from mltasks_recommender import models
 from mltasks_recommender.config import RecommenderConfig

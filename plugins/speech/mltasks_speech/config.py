@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mltasks import TaskConfig
 from mltasks.errors import ConfigError
-from mltasks.task import TaskConfig
 
 
 def _h(text: str) -> dict[str, str]:
