@@ -9,8 +9,9 @@ A run directory may come from anyone. For a plugin's tests::
         assert_refuses_payloads(run, ["an input"], tmp_path / "planted")
 
 For each file of ``RUN/model``, a copy of the run gets that file replaced by a pickle whose
-unpickling creates a marker file (and, separately, the file removed); ``mltasks evaluate``,
-``mltasks predict`` and :func:`mltasks.load_run` must refuse the copy (exit 2 / an
+unpickling creates a marker file (and, separately, the file removed; with
+``ways=WAYS``, also cut short); ``mltasks evaluate``, ``mltasks predict`` and
+:func:`mltasks.load_run` must refuse the copy (exit 2 / an
 :class:`~mltasks.errors.MltasksError` naming the file) and the marker must never appear.
 """
 
@@ -21,6 +22,9 @@ import shutil
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+#: The ways :func:`assert_refuses_payloads` can damage a model file.
+WAYS = ("planted", "missing", "truncated")
 
 
 class _CreatesFile:
@@ -44,39 +48,62 @@ def model_files(run_dir: str | Path) -> list[Path]:
     return sorted(p.relative_to(run_dir) for p in (run_dir / "model").rglob("*") if p.is_file())
 
 
-def _names(message: str, relative: Path) -> bool:
-    """Whether an error names the bad file (or the folder it sits in, below ``model/``)."""
-    return relative.name in message or (relative.parent.name != "model" and relative.parent.name in message)
+def _names(message: str, relative: Path, folder: bool = True) -> bool:
+    """Whether an error names the bad file (or, with ``folder``, the folder it sits in, below
+    ``model/``)."""
+    if relative.name in message:
+        return True
+    return folder and relative.parent.name != "model" and relative.parent.name in message
 
 
-def _refused(cli_args: Sequence[str], relative: Path) -> str | None:
-    """Why ``mltasks ARGS`` did not refuse the planted file as it should, or None."""
+def damage(path: str | Path, how: str, marker: str | Path) -> None:
+    """Damage one file the way ``how`` (one of :data:`WAYS`) names: ``"planted"`` replaces it by
+    :func:`pickle_payload` of ``marker``, ``"missing"`` removes it, ``"truncated"`` cuts it to a
+    third of its size (at least one byte)."""
+    path = Path(path)
+    if how == "planted":
+        path.write_bytes(pickle_payload(marker))
+    elif how == "missing":
+        path.unlink()
+    elif how == "truncated":
+        path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
+    else:
+        raise ValueError(f"unknown way {how!r} to damage a model file; one of {', '.join(WAYS)}")
+
+
+def _refused(cli_args: Sequence[str], relative: Path, folder: bool = True, tolerated: bool = False) -> str | None:
+    """Why ``mltasks ARGS`` did not refuse the planted file as it should, or None (for a
+    ``tolerated`` file: why it did not either refuse it or do without it, cleanly)."""
     from click.testing import CliRunner
 
     from mltasks.cli import cli
 
     result = CliRunner().invoke(cli, list(cli_args))
+    if tolerated:
+        if result.exit_code not in (0, 2) or "Traceback" in result.output:
+            return f"mltasks {cli_args[0]} exited {result.exit_code}: {result.output.strip()[-300:]!r}"
+        return None
     errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
     if result.exit_code != 2 or len(errors) != 1 or "Traceback" in result.output:
         return f"mltasks {cli_args[0]} exited {result.exit_code}: {result.output.strip()[-300:]!r}"
-    if not _names(errors[0], relative):
+    if not _names(errors[0], relative, folder):
         return f"mltasks {cli_args[0]}: the error does not name {relative}: {errors[0]!r}"
     return None
 
 
-def _load_run_refused(run_dir: Path, relative: Path) -> str | None:
+def _load_run_refused(run_dir: Path, relative: Path, folder: bool = True, tolerated: bool = False) -> str | None:
     from mltasks.errors import MltasksError
     from mltasks.runner import load_run
 
     try:
         load_run(run_dir)
     except MltasksError as exc:
-        if not _names(str(exc), relative):
+        if not tolerated and not _names(str(exc), relative, folder):
             return f"load_run: the error does not name {relative}: {exc}"
         return None
     except Exception as exc:
         return f"load_run raised {type(exc).__name__}: {exc} (expected a DataError naming the file)"
-    return "load_run accepted the planted file"
+    return None if tolerated else "load_run accepted the planted file"
 
 
 def assert_refuses_payloads(
@@ -85,6 +112,9 @@ def assert_refuses_payloads(
     work_dir: str | Path | None = None,
     *,
     optional: Iterable[str] = (),
+    ways: Iterable[str] = ("planted", "missing"),
+    tolerated: Iterable[str] = (),
+    name_folder: bool = True,
 ) -> int:
     """Plant a payload in, and separately remove, each model file of a finished run, one at
     a time, and assert that ``evaluate``, ``predict`` and ``load_run`` refuse it.
@@ -94,6 +124,14 @@ def assert_refuses_payloads(
     :param work_dir: where the copies go (default: beside ``run_dir``).
     :param optional: model files (paths relative to ``model/``) the task may do without;
         they are not removed, only planted.
+    :param ways: how each file is damaged, one copy per way: ``"planted"`` (the payload),
+        ``"missing"`` (removed) and ``"truncated"`` (cut to a third of its size); see :data:`WAYS`.
+    :param tolerated: model files (paths relative to ``model/``, or bare file names, matched in
+        any folder) the loaders may read or ignore: every way is tried, and each command must
+        either refuse the copy or accept it (exit 0 or 2, no traceback; ``load_run`` succeeds or
+        raises an :class:`~mltasks.errors.MltasksError`) -- the payload must still never run.
+    :param name_folder: whether an error naming the folder a file sits in (below ``model/``)
+        counts as naming the file; ``False`` asks for the file's own name.
     :returns: how many bad run directories were tried.
     :raises AssertionError: listing every command that did not refuse, or a payload that ran.
     """
@@ -103,20 +141,27 @@ def assert_refuses_payloads(
     marker = work / "PAYLOAD-RAN"
     failures: list[str] = []
     may_lack = set(optional)
+    may_ignore = set(tolerated)
+    ways = tuple(ways)
+    unknown = sorted(set(ways) - set(WAYS))
+    if unknown or not ways:
+        raise ValueError(f"ways={ways!r}: give one or more of {', '.join(WAYS)}")
+    inputs = list(inputs)
     tried = 0
     for n, relative in enumerate(model_files(run_dir)):
-        optional_file = relative.relative_to("model").as_posix() in may_lack
-        for how in ("planted",) if optional_file else ("planted", "missing"):
+        inside = relative.relative_to("model").as_posix()
+        optional_file = inside in may_lack
+        ignorable = inside in may_ignore or relative.name in may_ignore
+        for how in ways:
+            if how == "missing" and optional_file:
+                continue
             copy = work / f"run-{n}-{how}"
             shutil.copytree(run_dir, copy)
-            if how == "planted":
-                (copy / relative).write_bytes(pickle_payload(marker))
-            else:
-                (copy / relative).unlink()
+            damage(copy / relative, how, marker)
             tried += 1
-            for why in (_refused(["evaluate", str(copy)], relative),
-                        _refused(["predict", str(copy), *inputs], relative),
-                        _load_run_refused(copy, relative)):
+            for why in (_refused(["evaluate", str(copy)], relative, name_folder, ignorable),
+                        _refused(["predict", str(copy), *inputs], relative, name_folder, ignorable),
+                        _load_run_refused(copy, relative, name_folder, ignorable)):
                 if why:
                     failures.append(f"{relative} {how}: {why}")
             if marker.exists():

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 from pathlib import Path
 
@@ -12,19 +11,9 @@ import mltasks
 import pytest
 from click.testing import CliRunner
 from mltasks.cli import cli
-from mltasks.errors import MltasksError
+from mltasks.testing.payloads import WAYS, assert_refuses_payloads, model_files, pickle_payload
 
 from mltasks_kaggle.task import KaggleTask
-
-
-class _Payload:
-    """Unpickling this creates the marker file: proof that code from the run directory ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (exec, (f"open({str(self.marker)!r}, 'w').close()",))
 
 
 @pytest.fixture(scope="module")
@@ -37,22 +26,9 @@ def smoke_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return run, data
 
 
-def _model_files(run: Path) -> list[str]:
-    return sorted(p.name for p in (run / "model").iterdir() if p.is_file())
-
-
-def _break(target: Path, how: str, marker: Path) -> None:
-    if how == "payload":
-        target.write_bytes(pickle.dumps(_Payload(marker)))
-    elif how == "missing":
-        target.unlink()
-    else:
-        target.write_bytes(target.read_bytes()[: max(1, target.stat().st_size // 3)])
-
-
 def test_no_pickle_or_joblib_file_is_written(smoke_run: tuple[Path, Path]) -> None:
     run, _ = smoke_run
-    files = _model_files(run)
+    files = [f.name for f in model_files(run)]
     assert "pipeline.skops" in files and not [f for f in files if f.endswith((".joblib", ".pkl", ".pickle"))]
     types = json.loads((run / "model" / "pipeline.skops.types.json").read_text())["trusted_types"]
     assert any(t.startswith("mltasks_kaggle.models.Blend") for t in types)  # the blend, saved as data
@@ -61,22 +37,8 @@ def test_no_pickle_or_joblib_file_is_written(smoke_run: tuple[Path, Path]) -> No
 def test_broken_model_files_are_refused_without_running_code(smoke_run: tuple[Path, Path], tmp_path: Path) -> None:
     original, data = smoke_run
     row = json.dumps({"pclass": "1st", "sex": "female", "age": 30, "sibsp": 0, "parch": 0})
-    runner = CliRunner()
-    for name in _model_files(original):
-        for how in ("payload", "missing", "truncated"):
-            run = tmp_path / f"{name}-{how}"
-            shutil.copytree(original, run)
-            marker = tmp_path / f"marker-{name}-{how}"
-            _break(run / "model" / name, how, marker)
-            for args in (["evaluate", str(run)], ["predict", str(run), row]):
-                result = runner.invoke(cli, args)
-                errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-                assert result.exit_code == 2, (name, how, args, result.output)
-                assert len(errors) == 1 and name in errors[0], (name, how, result.output)
-                assert "Traceback" not in result.output
-            with pytest.raises(MltasksError, match=name.replace(".", r"\.")):
-                mltasks.load_run(run)
-            assert not marker.exists(), f"unpickled code ran from {name}"
+    tried = assert_refuses_payloads(original, [row], tmp_path, ways=WAYS, name_folder=False)
+    assert tried == 3 * len(model_files(original))
 
 
 def test_a_type_outside_the_trusted_list_is_refused(smoke_run: tuple[Path, Path], tmp_path: Path) -> None:
@@ -99,7 +61,7 @@ def test_an_older_runs_joblib_pipeline_is_never_loaded(smoke_run: tuple[Path, Pa
     for path in (run / "model").glob("pipeline.skops*"):
         path.unlink()
     marker = tmp_path / "marker-joblib"
-    (run / "model" / "pipeline.joblib").write_bytes(pickle.dumps(_Payload(marker)))
+    (run / "model" / "pipeline.joblib").write_bytes(pickle_payload(marker))
     result = CliRunner().invoke(cli, ["evaluate", str(run)])
     assert result.exit_code == 2 and "pipeline.joblib" in result.output and "never loaded" in result.output
     assert not marker.exists()

@@ -16,24 +16,11 @@ import zipfile
 import mltasks
 import pytest
 from mltasks.errors import DataError, MltasksError
+from mltasks.testing.payloads import WAYS, damage, pickle_payload
 
 from mltasks_rl.saving import ObservationNormalizer
 
 MARKER_NAME = "payload-ran"
-
-
-class Payload:
-    """A pickle whose loading would create the marker file."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
-def payload_bytes(marker) -> bytes:
-    return pickle.dumps(Payload(marker))
 
 
 def rewrite_zip(path, member, data: bytes) -> None:
@@ -56,20 +43,16 @@ def run_copy(cartpole_run, tmp_path):
 
 def plant(run, marker, name, how):
     path = run / "model" / name
-    if how == "payload":
-        path.write_bytes(payload_bytes(marker))
-    elif how == "delete":
-        path.unlink()
-    elif how == "truncate":
-        path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
+    if how in WAYS:
+        damage(path, how, marker)
     elif how == "payload-in-policy":
-        rewrite_zip(path, "policy.pth", payload_bytes(marker))
+        rewrite_zip(path, "policy.pth", pickle_payload(marker))
     return path
 
 
-REFUSED = [("agent.zip", "payload"), ("agent.zip", "delete"), ("agent.zip", "truncate"),
-           ("agent.zip", "payload-in-policy"), ("agent.json", "payload"), ("agent.json", "delete"),
-           ("agent.json", "truncate"), ("task_config.json", "payload"), ("task_config.json", "delete")]
+REFUSED = [("agent.zip", "planted"), ("agent.zip", "missing"), ("agent.zip", "truncated"),
+           ("agent.zip", "payload-in-policy"), ("agent.json", "planted"), ("agent.json", "missing"),
+           ("agent.json", "truncated"), ("task_config.json", "planted"), ("task_config.json", "missing")]
 
 
 @pytest.mark.filterwarnings("ignore:Detected pickle protocol")  # torch, about the refused payload
@@ -92,8 +75,8 @@ def test_pickled_data_member_and_a_planted_pkl_are_never_read(run_copy, mltasks_
     """SB3 unpickles its zip's ``data``; mltasks reads only the weights, so the payload stays inert."""
     run, marker = run_copy
     rewrite_zip(run / "model" / "agent.zip", "data",
-                json.dumps({"policy_class": {":serialized:": "x", "evil": payload_bytes(marker).hex()}}).encode())
-    (run / "model" / "vecnormalize.pkl").write_bytes(payload_bytes(marker))
+                json.dumps({"policy_class": {":serialized:": "x", "evil": pickle_payload(marker).hex()}}).encode())
+    (run / "model" / "vecnormalize.pkl").write_bytes(pickle_payload(marker))
 
     def refuse(*args, **kwargs):
         raise AssertionError("pickle used while loading a run")
@@ -145,7 +128,7 @@ def test_env_module_of_an_installed_package_is_imported(run_copy):
     assert mltasks.predict_run(run, ["4"])[0]["seed"] == 4
 
 
-@pytest.mark.parametrize("content", [b"", payload_bytes("x"), b'{"count": 1, "stats": {"": {"mean": [0]}}}'])
+@pytest.mark.parametrize("content", [b"", pickle_payload("x"), b'{"count": 1, "stats": {"": {"mean": [0]}}}'])
 def test_bad_vecnormalize_statistics_name_the_file(tmp_path, content):
     path = tmp_path / "vecnormalize.json"
     path.write_bytes(content)

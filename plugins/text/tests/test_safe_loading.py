@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import pickle
 import shutil
 from pathlib import Path
 
@@ -11,21 +10,11 @@ import mltasks
 import pytest
 from click.testing import CliRunner
 from mltasks.cli import cli
-from mltasks.errors import MltasksError
+from mltasks.testing.payloads import WAYS, assert_refuses_payloads, pickle_payload
 
 #: Files a transformer run keeps that the loaders may do without (the tokenizer reads tokenizer.json):
 #: breaking them must never run code, but need not stop the run from loading.
 OPTIONAL = {"tokenizer_config.json", "special_tokens_map.json", "vocab.txt"}
-
-
-class _Payload:
-    """Unpickling this creates the marker file: proof that code from the run directory ran."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (exec, (f"open({str(self.marker)!r}, 'w').close()",))
 
 
 @pytest.fixture(scope="module", params=["tfidf", "cnn", pytest.param("transformer", marks=pytest.mark.slow)])
@@ -44,15 +33,6 @@ def _model_files(run: Path) -> list[str]:
     return sorted(str(p.relative_to(run / "model")) for p in (run / "model").rglob("*") if p.is_file())
 
 
-def _break(target: Path, how: str, marker: Path) -> None:
-    if how == "payload":
-        target.write_bytes(pickle.dumps(_Payload(marker)))
-    elif how == "missing":
-        target.unlink()
-    else:
-        target.write_bytes(target.read_bytes()[: max(1, target.stat().st_size // 3)])
-
-
 def test_model_files_are_json_safetensors_or_skops(smoke_run: tuple[Path, Path]) -> None:
     run, _ = smoke_run
     files = _model_files(run)
@@ -63,26 +43,9 @@ def test_model_files_are_json_safetensors_or_skops(smoke_run: tuple[Path, Path])
 
 def test_broken_model_files_are_refused_without_running_code(smoke_run: tuple[Path, Path], tmp_path: Path) -> None:
     original, _ = smoke_run
-    runner = CliRunner()
-    for name in _model_files(original):
-        for how in ("payload", "missing", "truncated"):
-            run = tmp_path / f"{name.replace('/', '_')}-{how}"
-            shutil.copytree(original, run)
-            marker = tmp_path / f"marker-{name.replace('/', '_')}-{how}"
-            _break(run / "model" / name, how, marker)
-            for args in (["evaluate", str(run)], ["predict", str(run), "The chef baked bread."]):
-                result = runner.invoke(cli, args)
-                assert "Traceback" not in result.output and not marker.exists(), (name, how, result.output)
-                if Path(name).name in OPTIONAL:
-                    assert result.exit_code in (0, 2), (name, how, args, result.output)
-                    continue
-                errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-                assert result.exit_code == 2, (name, how, args, result.output)
-                assert len(errors) == 1 and Path(name).name in errors[0], (name, how, result.output)
-            if Path(name).name not in OPTIONAL:
-                with pytest.raises(MltasksError, match=Path(name).name.replace(".", r"\.")):
-                    mltasks.load_run(run)
-            assert not marker.exists(), f"unpickled code ran from {name}"
+    tried = assert_refuses_payloads(original, ["The chef baked bread."], tmp_path, ways=WAYS,
+                                    tolerated=OPTIONAL, name_folder=False)
+    assert tried == 3 * len(_model_files(original))
 
 
 def test_a_pickled_pipeline_from_an_older_version_is_refused(smoke_run: tuple[Path, Path], tmp_path: Path) -> None:
@@ -93,7 +56,7 @@ def test_a_pickled_pipeline_from_an_older_version_is_refused(smoke_run: tuple[Pa
     shutil.copytree(original, run)
     marker = tmp_path / "marker"
     (run / "model" / "tfidf_pipeline.skops").unlink()
-    (run / "model" / "tfidf_pipeline.joblib").write_bytes(pickle.dumps(_Payload(marker)))
+    (run / "model" / "tfidf_pipeline.joblib").write_bytes(pickle_payload(marker))
     result = CliRunner().invoke(cli, ["predict", str(run), "some text"])
     assert result.exit_code == 2 and "tfidf_pipeline.joblib" in result.output and "never loaded" in result.output
     assert not marker.exists()
