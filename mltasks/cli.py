@@ -302,18 +302,6 @@ def evaluate(run_dir: str, data: str | None, as_json: bool) -> None:
         click.echo(f"  {key}: {value:.4g}")
 
 
-def _parse_option(value: str) -> Any:
-    lowered = value.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except ValueError:
-            pass
-    return value
-
-
 _PAIR = re.compile(r"[A-Za-z_][\w.-]*=")
 
 
@@ -378,7 +366,9 @@ def predict(run_dir: str, inputs: tuple[str, ...], input_file: str | None, sets:
         except (OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{input_file}: cannot read inputs ({exc})") from None
         items += [line for line in text.splitlines() if line.strip()]
-    options = {k: _parse_option(v) for k, v in _pairs(sets).items()}
+    from mltasks.config import parse_option
+
+    options = {k: parse_option(v) for k, v in _pairs(sets).items()}
     records = predict_run(run_dir, items, **options)
     if out:
         from mltasks.rundir import write_json

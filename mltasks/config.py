@@ -277,3 +277,17 @@ def to_toml(values: Mapping[str, Any]) -> str:
             text = json.dumps(str(value))
         lines.append(f"{key} = {text}")
     return "\n".join(lines) + "\n"
+
+
+def parse_option(value: str) -> Any:
+    """A ``predict`` option's text (``--set`` on the command line, a form field of ``serve``)
+    as a value: ``true``/``false``, an integer, a float, else the text itself."""
+    lowered = value.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value

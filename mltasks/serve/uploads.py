@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mltasks.config import parse_option
 from mltasks.serve.failures import ClientError
 
 if TYPE_CHECKING:
@@ -20,18 +21,6 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20
 
-
-def parse_option(value: str) -> Any:
-    """A form field's text as the CLI reads ``--set`` values: bool, int, float or text."""
-    lowered = value.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for cast in (int, float):
-        try:
-            return cast(value)
-        except ValueError:
-            pass
-    return value
 
 
 async def read_files(request: Request, predictor: Predictor,
