@@ -95,8 +95,19 @@ def _trials(url: str) -> list:
         return []
 
 
+def _sibling(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"mltasks_tests_{name}", Path(__file__).with_name(f"{name}.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_two_workers_share_a_postgres_study_and_survive_a_killed_one(postgres_url, make_distribution, tmp_path):
-    from test_tune import QUAD_PLUGIN, QUAD_TASK, X_SPACE
+    tune_tests = _sibling("test_tune")  # --import-mode=importlib: test modules are not importable by name
+    QUAD_PLUGIN, QUAD_TASK, X_SPACE = tune_tests.QUAD_PLUGIN, tune_tests.QUAD_TASK, tune_tests.X_SPACE
 
     site = make_distribution("mltasks-quad", "quad_plugin", QUAD_PLUGIN, entry="quad")
     (site / "quad_task.py").write_text(QUAD_TASK)
