@@ -27,11 +27,11 @@ _EXPORTS = {
     "Task": "mltasks.task",
     "TaskConfig": "mltasks.task",
     "TaskSpec": "mltasks.spec",
-    "evaluate_run": "mltasks.runner",
+    "evaluate_run": "mltasks.finished",
     "get_task": "mltasks.lookup",
     "hookimpl": "mltasks.hookspecs",
-    "load_run": "mltasks.runner",
-    "predict_run": "mltasks.runner",
+    "load_run": "mltasks.finished",
+    "predict_run": "mltasks.finished",
     "run": "mltasks.runner",
 }
 
@@ -55,11 +55,12 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from mltasks.finished import evaluate_run, load_run, predict_run
     from mltasks.hookspecs import hookimpl
     from mltasks.lookup import get_task
     from mltasks.progress import Progress, ProgressEvent
     from mltasks.report import Report
-    from mltasks.runner import RunResult, evaluate_run, load_run, predict_run, run
+    from mltasks.runner import RunResult, run
     from mltasks.spec import TaskSpec
     from mltasks.task import Evaluation, RunContext, Splits, Task, TaskConfig
 

@@ -289,7 +289,7 @@ def run(task: str, data: str | None, config_file: str | None, sets: tuple[str, .
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate(run_dir: str, data: str | None, as_json: bool) -> None:
     """Score a finished run's model again (the run is not changed)."""
-    from mltasks.runner import evaluate_run
+    from mltasks.finished import evaluate_run
 
     result = evaluate_run(run_dir, data)
     if "warning" in result:
@@ -357,7 +357,7 @@ def predict(run_dir: str, inputs: tuple[str, ...], input_file: str | None, sets:
     Prints one line per input (a table when the records are flat); --json prints them all.
     """
     from mltasks.errors import DataError
-    from mltasks.runner import predict_run
+    from mltasks.finished import predict_run
 
     items = list(inputs)
     if input_file:

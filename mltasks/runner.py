@@ -21,7 +21,7 @@ from typing import Any
 
 from mltasks import rundir
 from mltasks.config import read_toml, resolve, to_dict
-from mltasks.errors import ConfigError, MltasksError, RunDirectoryError
+from mltasks.errors import ConfigError, MltasksError
 from mltasks.lookup import get_task
 from mltasks.plugins import registry
 from mltasks.progress import Progress
@@ -469,54 +469,3 @@ def _learning_curve(run_dir: Path, history: list[dict[str, float]], report_obj: 
     except MltasksError:  # matplotlib missing: the history table is still in the report
         return
     report_obj.add_figure("Learning curve", path)
-
-
-def _run_config(run_dir: Path) -> dict[str, Any]:
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise RunDirectoryError(f"{run_dir}: no such run directory")
-    return rundir.read_json(run_dir / "config.json")
-
-
-def load_run(run_dir: str | Path) -> Task:
-    """The trained task of a finished run, loaded through the task named in its config.json."""
-    run_dir = Path(run_dir)
-    saved = _run_config(run_dir)
-    task_cls = get_task(saved["task"])
-    if not (run_dir / "model").is_dir():
-        raise RunDirectoryError(f"{run_dir / 'model'}: missing; is {run_dir} a finished run?")
-    return task_cls.load(run_dir / "model")
-
-
-def evaluate_run(run_dir: str | Path, data: str | Path | None = None) -> dict[str, Any]:
-    """Score a finished run's model again, on ``data`` or on the data it was trained with.
-
-    :returns: ``{"split": ..., "metrics": {...}}``; the run directory is not changed.
-    """
-    saved = _run_config(Path(run_dir))
-    task_obj = load_run(run_dir)
-    source = data if data is not None else saved.get("data")
-    warning = ""
-    if data is None:  # re-scoring the run's own data: it must be the data the run saw
-        recorded = rundir.read_json(Path(run_dir) / "run.json").get("data", {}).get("sha256")
-        current = rundir.data_fingerprint(source).get("sha256")
-        if recorded and current != recorded:
-            warning = (f"{source}: the data changed since the run (sha256 {str(recorded)[:12]} -> "
-                       f"{str(current)[:12]}); the test split may now overlap the training data")
-            logger.warning(warning)
-    seed_everything(task_obj.config.seed)
-    splits = task_obj.load_data(source)
-    test, split = splits.scored()
-    metrics = dict(score(task_obj, test, split))
-    result: dict[str, Any] = {"split": split, "metrics": metrics, "data": "default" if source is None else str(source)}
-    if warning:
-        result["warning"] = warning
-    return result
-
-
-def predict_run(run_dir: str | Path, inputs: list[Any] | None = None, **options: Any) -> list[dict[str, Any]]:
-    """Predict with a finished run's model (the run directory is not changed)."""
-    task_obj = load_run(run_dir)
-    return task_obj.predict(inputs if inputs else None, **options)
-
-

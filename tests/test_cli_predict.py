@@ -23,7 +23,7 @@ def predict_calls(monkeypatch):
         calls.append((inputs, options))
         return [{"input": i} for i in inputs] or [{"episode": 0, "return": 1.5}]
 
-    monkeypatch.setattr("mltasks.runner.predict_run", fake_predict)
+    monkeypatch.setattr("mltasks.finished.predict_run", fake_predict)
     return calls
 
 
@@ -95,7 +95,7 @@ def test_plain_output_through_the_cli(toy, tmp_path):
 
 def test_long_records_are_not_cut(predict_calls, monkeypatch):
     long = [{"user": "u", "top": [{"item": "x" * 30, "rank": r} for r in range(10)]}]
-    monkeypatch.setattr("mltasks.runner.predict_run", lambda run_dir, inputs, **o: long)
+    monkeypatch.setattr("mltasks.finished.predict_run", lambda run_dir, inputs, **o: long)
     result = invoke("predict", "RUN", "u")
     assert result.exit_code == 0
     assert result.output.count('"item"') == 10 and '"rank": 9' in result.output

@@ -93,7 +93,7 @@ def _refused(cli_args: Sequence[str], relative: Path, folder: bool = True, toler
 
 def _load_run_refused(run_dir: Path, relative: Path, folder: bool = True, tolerated: bool = False) -> str | None:
     from mltasks.errors import MltasksError
-    from mltasks.runner import load_run
+    from mltasks.finished import load_run
 
     try:
         load_run(run_dir)

@@ -119,7 +119,7 @@ def _test_after_selection(best: Any) -> tuple[dict[str, float], str]:
         and why they are missing when they could not be computed.
     """
     from mltasks.errors import MltasksError
-    from mltasks.runner import evaluate_run
+    from mltasks.finished import evaluate_run
 
     root = Path(best.user_attrs.get("run_dir", ""))
     seeds = best.user_attrs.get("seeds") or []
