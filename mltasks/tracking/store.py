@@ -137,13 +137,11 @@ def flatten_params(values: Mapping[str, Any], prefix: str = "") -> dict[str, str
     """A nested config as MLflow params: dotted keys, text values (JSON for lists)."""
     import json
 
-    out: dict[str, str] = {}
-    for key, value in values.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
-            out.update(flatten_params(value, f"{name}."))
-        elif isinstance(value, (list, tuple)):
-            out[name] = json.dumps(list(value), default=str)
-        else:
-            out[name] = "" if value is None else str(value)
-    return out
+    from mltasks.runs.compare import flatten
+
+    def text(value: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            return json.dumps(list(value), default=str)
+        return "" if value is None else str(value)
+
+    return {name: text(value) for name, value in flatten(values, prefix).items()}
