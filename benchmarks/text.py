@@ -51,13 +51,15 @@ def fortunes_csv(rows: int, path: Path, root: Path = Path("/usr/share/games/fort
     return path
 
 
-def bench_model(model: str, out_dir: Path, quick: bool, threads: int, data: Path | None = None) -> dict:
-    """One default run of ``model``, then inference speed on the test split."""
+def bench_model(model: str, out_dir: Path, quick: bool, threads: int, data: Path | None = None,
+                extra: dict[str, str] | None = None) -> dict:
+    """One default run of ``model`` (plus ``extra`` config overrides), then inference speed on the test split."""
     load_before = os.getloadavg()[0]
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     began = time.perf_counter()
-    result = mltasks.run("text", data=str(data) if data else None, overrides={"model": model, "num_threads": threads},
-                         out=out_dir / model, quick=quick)
+    overrides = {"model": model, "num_threads": threads, **(extra or {})}
+    result = mltasks.run("text", data=str(data) if data else None, overrides=overrides, out=out_dir / model,
+                         quick=quick)
     wall = time.perf_counter() - began
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
@@ -111,13 +113,16 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None, help="keep the run directories under this folder")
     parser.add_argument("--fortunes-csv", type=int, default=0, help="run on a CSV of this many short fortunes "
                                                                     "instead of the embedded default")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for every run (repeatable), e.g. epoch_budget=9000")
     args = parser.parse_args()
+    extra = dict(pair.split("=", 1) for pair in args.set)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         data = fortunes_csv(args.fortunes_csv, Path(tmp) / "fortunes.csv") if args.fortunes_csv else None
         for model in args.models.split(","):
             print(f"running {model} ...", flush=True)
-            rows.append(bench_model(model, args.keep or Path(tmp), args.quick, args.threads, data))
+            rows.append(bench_model(model, args.keep or Path(tmp), args.quick, args.threads, data, extra))
             print(json.dumps(rows[-1]), flush=True)
     base = majority(args.quick) if not args.fortunes_csv else {"model": "majority", "accuracy": None}
     by_model = {r["model"]: r for r in rows}
@@ -143,7 +148,7 @@ def main() -> None:
                       "text classification on the embedded fortunes topics (10 classes), seed 0"),
         "quick": args.quick, "cpu_count": os.cpu_count(), "machine": platform.machine(),
         "note": "2 CPU cores shared with other jobs: times are noisy; see load averages per row",
-        "rows": rows, "majority": base, "targets": targets,
+        "overrides": extra, "rows": rows, "majority": base, "targets": targets,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -283,25 +283,6 @@ def run(task: str, data: str | None, config_file: str | None, sets: tuple[str, .
     click.echo(f"Run directory: {result.run_dir}")
 
 
-@cli.command()
-@click.argument("run_dir", type=click.Path(file_okay=False))
-@click.option("--data", help="Score on this data instead of the run's own.")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def evaluate(run_dir: str, data: str | None, as_json: bool) -> None:
-    """Score a finished run's model again (the run is not changed)."""
-    from mltasks.finished import evaluate_run
-
-    result = evaluate_run(run_dir, data)
-    if "warning" in result:
-        click.echo(f"Warning: {result['warning']}", err=True)
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
-        return
-    click.echo(f"Metrics ({result['split']}, data {result['data']}):")
-    for key, value in result["metrics"].items():
-        click.echo(f"  {key}: {value:.4g}")
-
-
 _PAIR = re.compile(r"[A-Za-z_][\w.-]*=")
 
 
@@ -332,6 +313,28 @@ class SetPairsCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Split ``--set a=1 b=2`` into single pairs before click parses the line."""
         return super().parse_args(ctx, expand_set_pairs(args))
+
+
+@cli.command(cls=SetPairsCommand)
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--data", help="Score on this data instead of the run's own.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Config values for scoring (batch_size, num_threads, a module to import...); the seeds "
+                   "and the split stay the run's. Each --set takes one or more pairs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def evaluate(run_dir: str, data: str | None, sets: tuple[str, ...], as_json: bool) -> None:
+    """Score a finished run's model again (the run is not changed)."""
+    from mltasks.finished import evaluate_run
+
+    result = evaluate_run(run_dir, data, overrides=_pairs(sets))
+    if "warning" in result:
+        click.echo(f"Warning: {result['warning']}", err=True)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"Metrics ({result['split']}, data {result['data']}):")
+    for key, value in result["metrics"].items():
+        click.echo(f"  {key}: {value:.4g}")
 
 
 @cli.command(cls=SetPairsCommand, context_settings={"ignore_unknown_options": True})

@@ -7,15 +7,20 @@ None of these change the run directory, and none executes code read from it (the
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from mltasks import rundir
-from mltasks.errors import RunDirectoryError
+from mltasks.config import resolve, to_dict
+from mltasks.errors import ConfigError, RunDirectoryError
 from mltasks.lookup import get_task
 from mltasks.runner import score
 from mltasks.seeding import seed_everything
-from mltasks.task import Task
+from mltasks.task import Task, TaskConfig
+
+#: config keys that decide the split or the model: re-scoring keeps the run's
+KEPT_KEYS = ("seed", "split_seed", "data_seed")
 
 logger = logging.getLogger("mltasks")
 
@@ -37,13 +42,29 @@ def load_run(run_dir: str | Path) -> Task:
     return task_cls.load(run_dir / "model")
 
 
-def evaluate_run(run_dir: str | Path, data: str | Path | None = None) -> dict[str, Any]:
+def scoring_config(config: TaskConfig, overrides: Mapping[str, Any]) -> TaskConfig:
+    """The run's config with ``overrides`` (``evaluate --set``) for scoring it again.
+
+    :raises ConfigError: an unknown key, a bad value, or a key in :data:`KEPT_KEYS`.
+    """
+    kept = sorted({str(k).replace("-", "_") for k in overrides} & set(KEPT_KEYS))
+    if kept:
+        raise ConfigError(f"--set {kept[0]}: evaluate keeps the run's seeds and split (re-run the task to change it)")
+    return resolve(type(config), to_dict(config), overrides, sources=("the run's config", "--set"))
+
+
+def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Score a finished run's model again, on ``data`` or on the data it was trained with.
 
+    :param overrides: config values for scoring (``evaluate --set``: batch size, threads, a
+        module to import); the seeds, and so the split, stay the run's.
     :returns: ``{"split": ..., "metrics": {...}}``; the run directory is not changed.
     """
     saved = _run_config(Path(run_dir))
     task_obj = load_run(run_dir)
+    if overrides:
+        task_obj.config = scoring_config(task_obj.config, overrides)
     source = data if data is not None else saved.get("data")
     warning = ""
     if data is None:  # re-scoring the run's own data: it must be the data the run saw

@@ -253,9 +253,10 @@ def _execute(
 ) -> RunResult:
     """The run's steps, in order: record, load, train, evaluate, save and report, finish."""
     config_dict = to_dict(config)
+    resumed_tracking = _recorded_tracking_run(where)
     run_info = _start_record(name, task_cls, config, data, where, started, command)
     handler = _log_to(where.partial / "run.log") if where.main else logging.NullHandler()
-    tracker = _start_tracking(tracking, name, config_dict, run_info, progress, where)
+    tracker = _start_tracking(tracking, name, config_dict, run_info, progress, where, resumed_tracking)
     trained = False
     try:
         task_obj, splits = _load(task_cls, config, data, run_info, progress, name)
@@ -410,15 +411,27 @@ def _accepts(method: Any, parameter: str) -> bool:
         return False
 
 
+def _recorded_tracking_run(where: _RunDir) -> str | None:
+    """The MLflow run id an interrupted run recorded in its run.json, when this run resumes it."""
+    if not (where.resume and where.main):
+        return None
+    try:
+        recorded = rundir.read_json(where.partial / "run.json").get("tracking") or {}
+    except MltasksError:
+        return None
+    run_id = recorded.get("run_id") if isinstance(recorded, dict) else None
+    return str(run_id) if run_id else None
+
+
 def _start_tracking(tracking: _Tracking, name: str, config_dict: dict[str, Any], run_info: dict[str, Any],
-                    progress: Progress, where: _RunDir) -> Any:
+                    progress: Progress, where: _RunDir, resume_run_id: str | None) -> Any:
     if tracking.kind is None or not where.main:
         return None
     from mltasks.tracking import start_run_tracking
 
     return start_run_tracking(tracking.kind, task=name, experiment=tracking.experiment, config=config_dict,
                               run_info=run_info, progress=progress, parent_run_id=tracking.parent,
-                              run_dir=where.final)
+                              run_dir=where.final, resume_run_id=resume_run_id)
 
 
 def _finish_tracking(tracker: Any, where: _RunDir, metrics: Mapping[str, float], run_info: dict[str, Any],

@@ -60,7 +60,7 @@ class ToyConfig(TaskConfig):
     epochs: int = field(default=3, metadata={"help": "reported epochs"})
     fail_in_train: bool = field(default=False, metadata={"help": "raise in train (for tests)"})
     names: tuple[str, ...] = field(default=("a", "b"), metadata={"help": "parameter names"})
-    scale: float | None = field(default=None, metadata={"help": "optional scale"})
+    scale: float | None = field(default=None, metadata={"help": "optional scale of the targets"})
 
     def __post_init__(self):
         if self.noise < 0:
@@ -98,6 +98,8 @@ class ToyTask(Task):
                 raise DataError(f"{path}: not a numeric x,y CSV ({type(exc).__name__})") from None
             if not rows:
                 raise DataError(f"{path}: no rows")
+        if self.config.scale is not None:
+            rows = [(a, b * self.config.scale) for a, b in rows]
         rng = np.random.default_rng(self.config.seed)
         order = rng.permutation(len(rows))
         rows = [rows[i] for i in order]

@@ -75,6 +75,20 @@ def test_run_evaluate_predict(toy, tmp_path):
     assert json.loads((tmp_path / "pred.json").read_text())[0]["x"] == 0.5
 
 
+def test_evaluate_set_changes_the_scoring_config_but_never_the_split(toy, tmp_path):
+    out = tmp_path / "r"
+    assert invoke("run", "toy", "--out", str(out), "--set", "noise=0").exit_code == 0
+    plain = json.loads(invoke("evaluate", str(out), "--json").output)
+    scaled = invoke("evaluate", str(out), "--json", "--set", "scale=2", "epochs=2")
+    assert scaled.exit_code == 0, scaled.output
+    assert json.loads(scaled.output)["metrics"]["mse"] > plain["metrics"]["mse"] + 1  # targets doubled
+    assert json.loads((out / "config.json").read_text())["config"]["scale"] is None  # the run is unchanged
+    for bad, message in (("seed=1", "evaluate keeps the run's seeds and split"), ("nosuch=1", "nosuch"),
+                         ("noise=-1", "noise must be >= 0")):
+        result = invoke("evaluate", str(out), "--set", bad)
+        assert result.exit_code == 2 and message in result.output and result.output.count("\n") == 1, result.output
+
+
 def test_precedence_defaults_file_set_seed(toy, tmp_path):
     conf = tmp_path / "c.toml"
     conf.write_text("noise = 0.5\nepochs = 4\nseed = 9\n")

@@ -167,6 +167,44 @@ def test_run_logged_to_the_default_sqlite_store(store_root, tmp_path, no_trackin
     assert run.data.tags["mltasks.plugin_version"] == metadata.version("mltasks-majority")
 
 
+class FlakyCurvy(CurvyMajority):
+    """Checkpoints, then fails while ``fail`` is set (an interrupted run to resume)."""
+
+    name = "flaky"
+    fail = True
+
+    def train(self, splits, progress, context=None):
+        progress.report(1, train_loss=1.0)
+        if type(self).fail:
+            context.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+            (context.checkpoint_dir / "state.json").write_text("{}")
+            raise RuntimeError("power cut")
+        progress.report(2, train_loss=0.5)
+        return MajorityTask.train(self, splits, progress)
+
+
+def test_a_resumed_run_continues_its_mlflow_run(store_root, tmp_path, no_tracking_env, monkeypatch):
+    mlflow = needs_mlflow()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RuntimeError, match="power cut"):
+        mltasks.run(FlakyCurvy, quick=True, out=store_root / "flaky-a", track="mlflow")
+    partial = store_root / ".flaky-a.partial"
+    first = json.loads((partial / "run.json").read_text())["tracking"]
+    client = mlflow.MlflowClient(tracking_uri=tracking_store.sqlite_uri(store_root))
+    assert client.get_run(first["run_id"]).info.status == "FAILED"
+
+    monkeypatch.setattr(FlakyCurvy, "fail", False)
+    result = mltasks.run(FlakyCurvy, resume=str(partial), track="mlflow")
+    record = json.loads((result.run_dir / "run.json").read_text())["tracking"]
+    assert record["status"] == "logged" and record["run_id"] == first["run_id"]  # one MLflow run, continued
+    run = client.get_run(record["run_id"])
+    assert run.info.status == "FINISHED" and run.data.tags["mltasks.resumed"] == "true"
+    assert run.data.tags["mltasks.status"] == "complete" and "accuracy" in run.data.metrics
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")][-1] == 2
+    experiment = client.get_experiment_by_name("flaky")
+    assert [r.info.run_name for r in client.search_runs([experiment.experiment_id])] == ["flaky-a"]
+
+
 def test_study_parent_with_trial_children(store_root, tmp_path, no_tracking_env, monkeypatch):
     mlflow = needs_mlflow()
     monkeypatch.chdir(tmp_path)

@@ -59,6 +59,7 @@ def start_run_tracking(
     progress: Progress,
     parent_run_id: str | None = None,
     run_dir: Path | None = None,
+    resume_run_id: str | None = None,
 ) -> Any:
     """Start tracking one run; the tracker subscribes to ``progress`` and never raises.
 
@@ -71,6 +72,8 @@ def start_run_tracking(
     :param parent_run_id: the MLflow run of a tuning study; this run becomes its child.
     :param run_dir: the run directory's final path; without ``MLFLOW_TRACKING_URI`` the runs
         are logged to ``sqlite:///<its parent>/mlflow.db``.
+    :param resume_run_id: the MLflow run id an interrupted run recorded (``run.json["tracking"]``):
+        a resumed run continues that MLflow run instead of starting another.
     :returns: an object with ``finish(run_dir=, status=, metrics=, log_model=) -> dict`` (the
         ``run.json["tracking"]`` record: backend, uri, experiment, run_id, status, error).
     """
@@ -84,7 +87,8 @@ def start_run_tracking(
     from mltasks.tracking.mlflow_run import MlflowRunTracker
 
     return MlflowRunTracker(task=task, experiment=experiment, config=config or {}, run_info=run_info or {},
-                            progress=progress, parent_run_id=parent_run_id, run_dir=run_dir)
+                            progress=progress, parent_run_id=parent_run_id, run_dir=run_dir,
+                            resume_run_id=resume_run_id)
 
 
 def _console_warn(message: str) -> None:

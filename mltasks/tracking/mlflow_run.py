@@ -51,13 +51,15 @@ class MlflowRunTracker:
     :param progress: the run's progress stream; per-epoch metrics are logged with their step.
     :param parent_run_id: the MLflow run id of a tuning study (this run becomes its child).
     :param run_dir: the run directory (its final name); its parent holds the local store.
+    :param resume_run_id: the MLflow run of an interrupted run being resumed: it is continued
+        (status RUNNING again, params kept) when the store still holds it, else a new one starts.
     """
 
     backend = "mlflow"
 
     def __init__(self, *, task: str, experiment: str | None, config: Mapping[str, Any],
                  run_info: Mapping[str, Any], progress: Progress, parent_run_id: str | None,
-                 run_dir: Path | None) -> None:
+                 run_dir: Path | None, resume_run_id: str | None = None) -> None:
         self.task = task
         self.experiment = experiment or task
         self.run_info = run_info
@@ -73,11 +75,11 @@ class MlflowRunTracker:
         self._pending: list[Any] = []
         self._flushed = 0.0
         self._unsubscribe: Callable[[], None] | None = None
-        self._start(config)
+        self._start(config, resume_run_id)
 
     # start ---------------------------------------------------------------------------
 
-    def _start(self, config: Mapping[str, Any]) -> None:
+    def _start(self, config: Mapping[str, Any], resume_run_id: str | None) -> None:
         try:
             store.import_mlflow()
         except MissingDependencyError:
@@ -90,6 +92,9 @@ class MlflowRunTracker:
         self.uri = uri
         self.client = self.guard.call(store.client_for, self.uri)
         if self.client is None:
+            return
+        if resume_run_id and self._continue(resume_run_id):
+            self._unsubscribe = self.progress.subscribe(self._on_event)
             return
         if self.parent_run_id:
             exp_id = self.guard.call(store.parent_experiment, self.client, self.parent_run_id)
@@ -105,6 +110,18 @@ class MlflowRunTracker:
         self.run_id = run.info.run_id
         self._log_params(store.flatten_params(config))
         self._unsubscribe = self.progress.subscribe(self._on_event)
+
+    def _continue(self, run_id: str) -> bool:
+        """Reopen the MLflow run of the interrupted run being resumed; False when the store lacks it."""
+        try:
+            with store.fail_fast():
+                run = self.client.get_run(run_id)
+        except Exception:  # noqa: BLE001 - another store, or a deleted run: a new run is started instead
+            return False
+        self.guard.call(self.client.update_run, run_id, status="RUNNING")
+        self.guard.call(self.client.set_tag, run_id, "mltasks.resumed", "true")
+        self.run_id, self.experiment_id = run_id, run.info.experiment_id
+        return True
 
     def _start_tags(self) -> dict[str, str]:
         plugin, version = plugin_of(self.run_info)

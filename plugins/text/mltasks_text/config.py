@@ -49,11 +49,11 @@ class TextConfig(TaskConfig):
                                                                "transformer 3, fewer on larger data: see "
                                                                "epoch_budget)"})
     epoch_budget: int = field(
-        default=3000,
+        default=9000,
         metadata={"help": "transformer with epochs=None: at most this many training-text passes (epochs x "
                           "training texts, at most 3 epochs; larger data trains one partial epoch of this many "
-                          "texts), which keeps a default fine-tune near 10 minutes on 2 CPU cores; the log says "
-                          "what was chosen"},
+                          "texts), which keeps a default fine-tune of short texts near 6 minutes on 2 CPU "
+                          "cores; the log says what was chosen"},
     )
     lr: float | None = field(default=None, metadata={"help": "neural models: peak learning rate (None: cnn/lstm "
                                                              "2e-3, transformer 8e-5)"})

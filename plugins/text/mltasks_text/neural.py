@@ -46,10 +46,11 @@ def training_budget(config: TextConfig, n_train: int) -> tuple[int, int | None] 
     more, one partial epoch of ``epoch_budget`` texts (``max_steps`` batches of the seeded
     shuffle). ``None``: keep the config's epochs.
 
-    Fine-tuning MiniLM took ~0.2 CPU-seconds per text (64 tokens) on 2 cores, so the default
-    budget of 3,000 passes keeps a default run near 10 minutes: 2 epochs of the embedded
-    fortunes (~1,230 training texts; validation accuracy peaked at epoch 2 of 4), 3,000 of
-    4,200 texts of a 6,000-row CSV.
+    Fine-tuning MiniLM took ~0.07 CPU-seconds per short text (2 idle cores, 1.8 steps of 16
+    texts per second), so the default budget of 9,000 passes keeps a default run near 6
+    minutes: the 3 default epochs of the embedded fortunes (~1,230 training texts), 2 epochs
+    of a 6,000-row CSV of short texts (~4,200; 334 s end to end), one partial epoch of 9,000
+    texts on larger data.
     """
     if config.model != "transformer" or config.epochs is not None:
         return None

@@ -91,8 +91,8 @@ class TextTask(Task):
                 epochs, steps = budget
                 shown = f"{epochs} epoch(s)" if steps is None else f"{steps} steps (~{cfg.epoch_budget:,} texts)"
                 progress.log(f"fine-tuning for {shown} on {len(train):,} training texts: chosen from the data size so "
-                             f"that epochs x texts stays within epoch_budget={cfg.epoch_budget:,} (~10 minutes on 2 "
-                             "CPU cores); --set epochs=N overrides")
+                             f"that epochs x texts stays within epoch_budget={cfg.epoch_budget:,} (~6 minutes "
+                             "for short texts on 2 CPU cores); --set epochs=N overrides")
             model = NeuralClassifier(cfg, labels).fit(train, splits.val, progress, context, budget=budget)
         self.labels_ = labels
         self.model_ = model

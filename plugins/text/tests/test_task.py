@@ -123,8 +123,9 @@ def test_transformer_epochs_follow_the_data_size() -> None:
 
     cfg = TextConfig(model="transformer")
     assert training_budget(cfg, 800) == (3, None)  # small data: the default 3 epochs
-    assert training_budget(cfg, 1230) == (2, None)  # the embedded fortunes
-    assert training_budget(cfg, 4189) == (1, 188)  # a 6,000-row CSV: one partial epoch of ~3,000 texts
+    assert training_budget(cfg, 1230) == (3, None)  # the embedded fortunes
+    assert training_budget(cfg, 4189) == (2, None)  # a 6,000-row CSV of short texts: 2 epochs
+    assert training_budget(cfg, 20000) == (1, 563)  # larger data: one partial epoch of ~9,000 texts
     assert training_budget(TextConfig(model="transformer", epochs=5), 4189) is None  # the user's choice wins
     assert training_budget(TextConfig(model="cnn"), 4189) is None
     assert TextConfig().chosen_model() in ("transformer", "tfidf") and TextConfig(smoke=True).chosen_model() == "tfidf"
