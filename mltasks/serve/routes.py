@@ -40,6 +40,16 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _offline_fastapi() -> Any:
+    """``FastAPIOffline`` (fastapi-offline serves Swagger UI and ReDoc from its own files, so ``/docs``
+    works without a network); plain ``FastAPI``, whose ``/docs`` loads them from a CDN, without it."""
+    try:
+        from fastapi_offline import FastAPIOffline
+    except ImportError:
+        return FastAPI
+    return FastAPIOffline
+
+
 def build(settings: Settings, model: Model) -> FastAPI:
     """The app serving ``model`` with ``settings`` (see :func:`mltasks.serve.app`)."""
 
@@ -48,9 +58,10 @@ def build(settings: Settings, model: Model) -> FastAPI:
         await run_in_threadpool(model.load)  # once per worker process, before the first request
         yield
 
-    api = FastAPI(title=f"mltasks serve: {Path(settings.run_dir).name}", version=__version__, lifespan=lifespan,
-                  description="A finished mltasks run behind an HTTP API. Errors are `{\"error\": \"...\"}` "
-                              "with a 4xx status for the client's mistakes.")
+    api = _offline_fastapi()(
+        title=f"mltasks serve: {Path(settings.run_dir).name}", version=__version__, lifespan=lifespan,
+        description="A finished mltasks run behind an HTTP API. Errors are `{\"error\": \"...\"}` "
+                    "with a 4xx status for the client's mistakes.")
     failures.install(api)
     api.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 2**20))
 

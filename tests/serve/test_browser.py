@@ -151,6 +151,32 @@ def test_api_errors_show_inline(open_page, text_server):
     assert all("status of 400" in e for e in errors)
 
 
+def test_api_reference_renders_without_a_network(browser, text_server):
+    pytest.importorskip("fastapi_offline")
+    page = browser.new_page()
+    outside: list[str] = []
+
+    def local_only(route):
+        if route.request.url.startswith(text_server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", local_only)
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{text_server.rstrip('/')}/docs")
+        page.wait_for_selector(".swagger-ui .info .title", timeout=30_000)
+        assert "mltasks serve" in page.inner_text(".swagger-ui .info .title")
+        page.wait_for_selector(".opblock-summary-path[data-path='/v1/predict']")
+        assert outside == [] and errors == []
+    finally:
+        page.close()
+
+
 def test_image_upload_round_trips_and_a_bad_file_shows_the_error(open_page, image_server, tmp_path):
     url, source = image_server
     image = next(p for p in sorted(source.rglob("*")) if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
