@@ -11,7 +11,6 @@ import logging
 import math
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,10 +22,12 @@ from mltasks import rundir
 from mltasks.config import read_toml, resolve, to_dict
 from mltasks.errors import ConfigError, MltasksError
 from mltasks.lookup import get_task
+from mltasks.placement import RunDir, abandon, has_checkpoint, new_run_dir, resume_run
 from mltasks.plugins import registry
 from mltasks.progress import Progress
 from mltasks.report import render
-from mltasks.seeding import is_main_process, seed_everything, set_threads
+from mltasks.run_tracking import Tracking, finish_tracking, recorded_tracking_run, start_tracking, tracking_choice
+from mltasks.seeding import seed_everything, set_threads
 from mltasks.task import Evaluation, RunContext, Splits, Task, TaskConfig
 
 logger = logging.getLogger("mltasks")
@@ -171,71 +172,21 @@ def run(
     if data is not None and Path(str(data)).exists():
         data = str(Path(str(data)).resolve())  # evaluate must find it from any directory
     file_values = read_toml(config_file) if config_file else {}
-    track = _tracking_choice(track, file_values.pop("track", None))
+    track = tracking_choice(track, file_values.pop("track", None))
     from_file = file_values.pop("experiment", None)
     experiment = experiment or from_file
     if resume is not None:
         if data is not None or overrides or config_file or seed is not None or quick:
             raise ConfigError("a resumed run keeps its config and data: drop --data, --config, --set, --seed "
                               "and --quick (or start a new run)")
-        run_dir, config, data = _resume_run(str(resume), name, task_cls, root)
+        run_dir, config, data = resume_run(str(resume), name, task_cls, root)
     else:
         config = resolve_config(task_cls, config_values=file_values, config_source=str(config_file or ""),
                                 overrides=overrides, seed=seed, quick=quick)
-        run_dir = _new_run_dir(name, root, out, force=force)
+        run_dir = new_run_dir(name, root, out, force=force)
     progress = progress or Progress(quiet=not run_dir.main)
     return _execute(name, task_cls, config, data, run_dir, started, progress, evaluate_val=evaluate_val,
-                    command=command, tracking=_Tracking(track, experiment, track_model, tracking_parent))
-
-
-@dataclass
-class _RunDir:
-    """Where a run is built (``partial``) and ends (``final``); only the main process writes."""
-
-    partial: Path
-    final: Path
-    force: bool
-    resume: bool
-    main: bool
-
-
-@dataclass
-class _Tracking:
-    kind: str | None
-    experiment: str | None
-    log_model: bool
-    parent: str | None
-
-
-def _tracking_choice(track: str | None, from_file: Any) -> str | None:
-    import os
-
-    choice = track or (str(from_file) if from_file else None) or ("mlflow" if os.environ.get("MLFLOW_TRACKING_URI")
-                                                                    else None)
-    if choice in (None, "", "none", "no"):
-        return None
-    if choice != "mlflow":
-        raise ConfigError(f"track: unknown tracker {choice!r}; the one supported is 'mlflow'")
-    return choice
-
-
-def _new_run_dir(name: str, root: Path, out: str | Path | None, *, force: bool) -> _RunDir:
-    if not is_main_process():  # other torchrun ranks compute but never write the run
-        scratch = Path(tempfile.mkdtemp(prefix=f"mltasks-rank-{name}-"))
-        return _RunDir(scratch, scratch, force, resume=False, main=False)
-    final = Path(out) if out else rundir.choose(name, root)
-    partial = rundir.start(final, force=force)
-    return _RunDir(partial, final, force, resume=False, main=True)
-
-
-def _resume_run(resume: str, name: str, task_cls: type[Task], root: Path) -> tuple[_RunDir, TaskConfig, Any]:
-    partial = rundir.find_resumable(resume, name, root)
-    saved = rundir.read_json(partial / "config.json")
-    config = resolve(task_cls.Config, saved["config"])
-    # a --force run replaces the old run when it completes, resumed or not
-    force = bool(saved.get("force", False))
-    return _RunDir(partial, rundir.final_path(partial), force, resume=True, main=is_main_process()), config, \
-        saved.get("data")
+                    command=command, tracking=Tracking(track, experiment, track_model, tracking_parent))
 
 
 def _execute(
@@ -243,20 +194,20 @@ def _execute(
     task_cls: type[Task],
     config: TaskConfig,
     data: Any,
-    where: _RunDir,
+    where: RunDir,
     started: float,
     progress: Progress,
     *,
     evaluate_val: bool,
     command: list[str] | None,
-    tracking: _Tracking,
+    tracking: Tracking,
 ) -> RunResult:
     """The run's steps, in order: record, load, train, evaluate, save and report, finish."""
     config_dict = to_dict(config)
-    resumed_tracking = _recorded_tracking_run(where)
+    resumed_tracking = recorded_tracking_run(where)
     run_info = _start_record(name, task_cls, config, data, where, started, command)
     handler = _log_to(where.partial / "run.log") if where.main else logging.NullHandler()
-    tracker = _start_tracking(tracking, name, config_dict, run_info, progress, where, resumed_tracking)
+    tracker = start_tracking(tracking, name, config_dict, run_info, progress, where, resumed_tracking)
     trained = False
     try:
         task_obj, splits = _load(task_cls, config, data, run_info, progress, name)
@@ -265,14 +216,14 @@ def _execute(
         scored = _evaluate(task_obj, splits, run_info, evaluate_val)
         if where.main:
             _save_and_report(task_obj, splits, scored, name, config_dict, run_info, where, progress, started)
-            _finish_tracking(tracker, where, scored.test, run_info, tracking, "complete")
+            finish_tracking(tracker, where, scored.test, run_info, tracking, "complete")
             rundir.write_json(where.partial / "run.json", run_info)
     except BaseException as exc:
         _stop_logging(handler)
         if where.main:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            _finish_tracking(tracker, where, {}, run_info, tracking, status)
-            _abandon(where.partial, run_info, exc, keep=trained and _has_checkpoint(where.partial))
+            finish_tracking(tracker, where, {}, run_info, tracking, status)
+            abandon(where.partial, run_info, exc, keep=trained and has_checkpoint(where.partial))
         elif not where.resume:
             shutil.rmtree(where.partial, ignore_errors=True)
         raise
@@ -292,7 +243,7 @@ class _Scored:
     val: Evaluation
 
 
-def _start_record(name: str, task_cls: type[Task], config: TaskConfig, data: Any, where: _RunDir,
+def _start_record(name: str, task_cls: type[Task], config: TaskConfig, data: Any, where: RunDir,
                   started: float, command: list[str] | None) -> dict[str, Any]:
     """run.json's first version, and config.json (what ``--resume`` and ``evaluate`` read)."""
     entry_dist = ""
@@ -332,7 +283,7 @@ def _load(task_cls: type[Task], config: TaskConfig, data: Any, run_info: dict[st
     return task_obj, splits
 
 
-def _train(task_obj: Task, splits: Splits, progress: Progress, where: _RunDir, run_info: dict[str, Any]) -> None:
+def _train(task_obj: Task, splits: Splits, progress: Progress, where: RunDir, run_info: dict[str, Any]) -> None:
     config = task_obj.config
     set_threads(config.num_threads)  # the task may have loaded torch or BLAS while loading data
     seed_everything(config.seed)
@@ -365,7 +316,7 @@ def score(task_obj: Task, dataset: Any, split: str) -> Evaluation:
 
 
 def _save_and_report(task_obj: Task, splits: Splits, scored: _Scored, name: str, config_dict: dict[str, Any],
-                     run_info: dict[str, Any], where: _RunDir, progress: Progress, started: float) -> None:
+                     run_info: dict[str, Any], where: RunDir, progress: Progress, started: float) -> None:
     partial = where.partial
     t0 = time.time()
     (partial / "model").mkdir(exist_ok=True)
@@ -411,61 +362,9 @@ def _accepts(method: Any, parameter: str) -> bool:
         return False
 
 
-def _recorded_tracking_run(where: _RunDir) -> str | None:
-    """The MLflow run id an interrupted run recorded in its run.json, when this run resumes it."""
-    if not (where.resume and where.main):
-        return None
-    try:
-        recorded = rundir.read_json(where.partial / "run.json").get("tracking") or {}
-    except MltasksError:
-        return None
-    run_id = recorded.get("run_id") if isinstance(recorded, dict) else None
-    return str(run_id) if run_id else None
-
-
-def _start_tracking(tracking: _Tracking, name: str, config_dict: dict[str, Any], run_info: dict[str, Any],
-                    progress: Progress, where: _RunDir, resume_run_id: str | None) -> Any:
-    if tracking.kind is None or not where.main:
-        return None
-    from mltasks.tracking import start_run_tracking
-
-    return start_run_tracking(tracking.kind, task=name, experiment=tracking.experiment, config=config_dict,
-                              run_info=run_info, progress=progress, parent_run_id=tracking.parent,
-                              run_dir=where.final, resume_run_id=resume_run_id)
-
-
-def _finish_tracking(tracker: Any, where: _RunDir, metrics: Mapping[str, float], run_info: dict[str, Any],
-                     tracking: _Tracking, status: str) -> None:
-    if tracker is None:
-        return
-    run_info["tracking"] = tracker.finish(run_dir=where.partial, status=status, metrics=dict(metrics),
-                                          log_model=tracking.log_model)
-
-
 def _data_info(splits: Any) -> dict[str, Any]:
     info = dict(getattr(splits, "info", {}) or {})
     return {"info": info} if info else {}
-
-
-def _has_checkpoint(partial: Path) -> bool:
-    ckpt = partial / "checkpoints"
-    return ckpt.is_dir() and any(ckpt.iterdir())
-
-
-def _abandon(partial: Path, run_info: dict[str, Any], exc: BaseException, *, keep: bool) -> None:
-    """After a failure: keep the partial folder only when it holds a checkpoint to resume."""
-    if not partial.exists():
-        return
-    if keep:
-        run_info["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        run_info["error"] = f"{type(exc).__name__}: {exc}"
-        try:
-            rundir.write_json(partial / "run.json", run_info)
-        except OSError:
-            pass
-        logger.warning("run stopped; resume it with: mltasks run %s --resume %s", run_info["task"], partial)
-    else:
-        shutil.rmtree(partial, ignore_errors=True)
 
 
 def _learning_curve(run_dir: Path, history: list[dict[str, float]], report_obj: Any) -> None:

@@ -1,0 +1,72 @@
+"""Where a run is built and where it ends: a new run, a resumed one, or a torchrun rank's scratch
+folder; and what is left of a run that failed."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mltasks import rundir
+from mltasks.config import resolve
+from mltasks.seeding import is_main_process
+from mltasks.task import Task, TaskConfig
+
+logger = logging.getLogger("mltasks")
+
+
+@dataclass
+class RunDir:
+    """Where a run is built (``partial``) and ends (``final``); only the main process writes."""
+
+    partial: Path
+    final: Path
+    force: bool
+    resume: bool
+    main: bool
+
+
+def new_run_dir(name: str, root: Path, out: str | Path | None, *, force: bool) -> RunDir:
+    """A new run's folders: ``out`` (or a fresh name under ``root``) and its hidden partial sibling."""
+    if not is_main_process():  # other torchrun ranks compute but never write the run
+        scratch = Path(tempfile.mkdtemp(prefix=f"mltasks-rank-{name}-"))
+        return RunDir(scratch, scratch, force, resume=False, main=False)
+    final = Path(out) if out else rundir.choose(name, root)
+    partial = rundir.start(final, force=force)
+    return RunDir(partial, final, force, resume=False, main=True)
+
+
+def resume_run(resume: str, name: str, task_cls: type[Task], root: Path) -> tuple[RunDir, TaskConfig, Any]:
+    """The folders, config and data of the interrupted run ``resume`` names (a path or ``latest``)."""
+    partial = rundir.find_resumable(resume, name, root)
+    saved = rundir.read_json(partial / "config.json")
+    config = resolve(task_cls.Config, saved["config"])
+    # a --force run replaces the old run when it completes, resumed or not
+    force = bool(saved.get("force", False))
+    return RunDir(partial, rundir.final_path(partial), force, resume=True, main=is_main_process()), config, \
+        saved.get("data")
+
+
+def has_checkpoint(partial: Path) -> bool:
+    """Whether a partial run folder holds a checkpoint to resume from."""
+    ckpt = partial / "checkpoints"
+    return ckpt.is_dir() and any(ckpt.iterdir())
+
+
+def abandon(partial: Path, run_info: dict[str, Any], exc: BaseException, *, keep: bool) -> None:
+    """After a failure: keep the partial folder (its run.json saying why) only when ``keep``."""
+    if not partial.exists():
+        return
+    if keep:
+        run_info["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        run_info["error"] = f"{type(exc).__name__}: {exc}"
+        try:
+            rundir.write_json(partial / "run.json", run_info)
+        except OSError:
+            pass
+        logger.warning("run stopped; resume it with: mltasks run %s --resume %s", run_info["task"], partial)
+    else:
+        shutil.rmtree(partial, ignore_errors=True)
