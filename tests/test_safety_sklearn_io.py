@@ -193,3 +193,18 @@ def test_refusal_rules():
     assert sklearn_io.refusal("builtins.eval").startswith("outside the trusted modules")
     assert sklearn_io.refusal("sklearnevil.X").startswith("outside the trusted modules")
     assert sklearn_io.refusal("numpy.lib.format.pickle") is not None  # a module a trusted module imports
+
+
+def test_loading_a_model_does_not_import_torch(tmp_path, fitted):
+    """skops walks every scikit-learn package, one of which would load torch (seconds of start-up
+    for ``predict`` and ``serve``); a model file never needs it."""
+    import subprocess
+
+    text_model, _, texts = fitted
+    path = sklearn_io.save(text_model, tmp_path / "model.skops")
+    code = ("import sys; from mltasks import sklearn_io; "
+            f"m = sklearn_io.load({str(path)!r}); "
+            f"print(m.predict({texts[:2]!r}).tolist(), 'torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[1,", "0]", "False"]
