@@ -50,6 +50,17 @@ def resume_run(resume: str, name: str, task_cls: type[Task], root: Path) -> tupl
         saved.get("data")
 
 
+def stop_status(exc: BaseException) -> str:
+    """How a run that raised ``exc`` ended: ``interrupted`` (Ctrl-C), ``pruned`` (a tuning
+    trial stopped by the pruner: Optuna's ``TrialPruned``, named so the core needs no Optuna) or
+    ``failed``."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    if type(exc).__name__ == "TrialPruned":
+        return "pruned"
+    return "failed"
+
+
 def has_checkpoint(partial: Path) -> bool:
     """Whether a partial run folder holds a checkpoint to resume from."""
     ckpt = partial / "checkpoints"
@@ -61,7 +72,7 @@ def abandon(partial: Path, run_info: dict[str, Any], exc: BaseException, *, keep
     if not partial.exists():
         return
     if keep:
-        run_info["status"] = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        run_info["status"] = stop_status(exc)
         run_info["error"] = f"{type(exc).__name__}: {exc}"
         try:
             rundir.write_json(partial / "run.json", run_info)

@@ -22,7 +22,7 @@ from mltasks import rundir
 from mltasks.config import read_toml, resolve, to_dict
 from mltasks.errors import ConfigError, MltasksError
 from mltasks.lookup import get_task
-from mltasks.placement import RunDir, abandon, has_checkpoint, new_run_dir, resume_run
+from mltasks.placement import RunDir, abandon, has_checkpoint, new_run_dir, resume_run, stop_status
 from mltasks.plugins import registry
 from mltasks.progress import Progress
 from mltasks.report import render
@@ -221,7 +221,7 @@ def _execute(
     except BaseException as exc:
         _stop_logging(handler)
         if where.main:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            status = stop_status(exc)
             finish_tracking(tracker, where, {}, run_info, tracking, status)
             abandon(where.partial, run_info, exc, keep=trained and has_checkpoint(where.partial))
         elif not where.resume:

@@ -205,6 +205,30 @@ def test_a_resumed_run_continues_its_mlflow_run(store_root, tmp_path, no_trackin
     assert [r.info.run_name for r in client.search_runs([experiment.experiment_id])] == ["flaky-a"]
 
 
+class PrunedCurvy(CurvyMajority):
+    """A tuning trial the pruner stops after its first epoch."""
+
+    name = "prunedcurvy"
+
+    def train(self, splits, progress, context=None):
+        import optuna
+
+        progress.report(1, train_loss=1.0)
+        raise optuna.TrialPruned("pruned at epoch 1")
+
+
+def test_a_pruned_trial_ends_killed_not_failed(store_root, tmp_path, no_tracking_env, monkeypatch):
+    mlflow = needs_mlflow()
+    pytest.importorskip("optuna")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Exception, match="pruned at epoch 1"):
+        mltasks.run(PrunedCurvy, quick=True, out=store_root / "pruned-a", track="mlflow")
+    client = mlflow.MlflowClient(tracking_uri=tracking_store.sqlite_uri(store_root))
+    experiment = client.get_experiment_by_name("prunedcurvy")
+    [run] = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "KILLED" and run.data.tags["mltasks.status"] == "pruned"
+
+
 def test_study_parent_with_trial_children(store_root, tmp_path, no_tracking_env, monkeypatch):
     mlflow = needs_mlflow()
     monkeypatch.chdir(tmp_path)
