@@ -234,6 +234,23 @@ def test_conditional_space_names_only_active_parameters(quad, tmp_path):
     assert set(best) == {"kind", active, "seed", "split_seed"}
 
 
+def test_space_fixed_values_run_in_every_trial_and_set_wins(quad, tmp_path):
+    space = tmp_path / "fixed.toml"
+    space.write_text('[study]\nmetric = "loss"\nfixed = { epochs = 2, cv = true }\n\n'
+                     '[x]\ntype = "float"\nlow = -10.0\nhigh = 10.0\n')
+    for name, sets, epochs in (("plain", (), 2), ("set", ("--set", "epochs=3"), 3)):
+        out = tmp_path / name
+        result = invoke("tune", "quad", "--space", str(space), "--trials", "2", *sets, "--out", str(out))
+        assert result.exit_code == 0, result.output
+        for n in range(2):
+            config = json.loads((out / "trials" / f"trial-{n:04d}" / "config.json").read_text())["config"]
+            assert (config["epochs"], config["cv"]) == (epochs, True)
+        assert _study(out)["fixed"] == {"epochs": epochs, "cv": True} and _study(out)["selection_split"] == "cv"
+        best = read_toml(out / "best_config.toml")  # the protocol the score was measured under
+        assert (best["epochs"], best["cv"]) == (epochs, True)
+        assert f"- fixed in every trial: epochs = {epochs}, cv = True" in (out / "report.md").read_text()
+
+
 def test_unlabelled_test_reports_the_cv_score_it_selected_on(quad, tmp_path):
     out = tmp_path / "study"
     result = invoke("tune", "quad", "--space", str(quad), "--trials", "2", "--set", "cv=true", "--out", str(out))
@@ -273,6 +290,16 @@ def test_ctrl_c_marks_the_trial_failed_and_prints_how_to_resume(quad, tmp_path, 
     [
         ('[y]\ntype = "float"\nlow = 0.0\nhigh = 1.0\n[z]\ntype = "int"\nlow = 0\nhigh = 1\n',
          "unknown config key 'z'"),
+        ('[study]\nfixed = { epocs = 2 }\n[x]\ntype = "float"\nlow = 0.0\nhigh = 1.0\n',
+         "[study] fixed: unknown config key 'epocs' (did you mean 'epochs'?)"),
+        ('[study]\nfixed = { x = 1.0 }\n[x]\ntype = "float"\nlow = 0.0\nhigh = 1.0\n',
+         "[study] fixed cannot set 'x' (it is also tuned)"),
+        ('[study]\nfixed = { split_seed = 1 }\n[x]\ntype = "float"\nlow = 0.0\nhigh = 1.0\n',
+         "[study] fixed cannot set 'split_seed'"),
+        ('[study]\nfixed = { epochs = "many" }\n[x]\ntype = "float"\nlow = 0.0\nhigh = 1.0\n',
+         "config key 'epochs': 'many' is not a valid"),
+        ('[study]\nmetrc = "loss"\n[x]\ntype = "float"\nlow = 0.0\nhigh = 1.0\n',
+         "[study] has unknown keys ['metrc']"),
         ('[x]\ntype = "float"\nlow = 2.0\nhigh = 1.0\n', "[x] needs low < high"),
         ('[x]\ntype = "float"\nlow = 0.0\nhigh = 1.0\nlog = true\n', "[x] log scale needs low > 0"),
         ('[x]\ntype = "normal"\n', "[x] type must be one of float, int, categorical"),

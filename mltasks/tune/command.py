@@ -46,8 +46,11 @@ def resume_command(params: dict[str, Any], study_dir: Any, seed: int) -> str:
               "postgresql://USER@HOST/DB (psycopg 3) or journal:FILE; default: a journal in the study folder.")
 @click.option("--study-name", help="Name of the study inside the storage (default mltasks-TASK).")
 @click.option("--pruner", type=click.Choice(["median", "halving", "none"]), default="median", show_default=True,
-              help="Stop hopeless trials early, on the per-epoch validation values of the metric.")
-@click.option("--set", "sets", multiple=True, help="Fixed KEY=VALUE overrides for every trial.", metavar="KEY=VALUE")
+              help="Stop hopeless trials early, on the values of the metric a trial reports while it trains "
+              "(per epoch; kaggle: after each repeat of its CV folds).")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Fixed KEY=VALUE overrides for every trial (over the space's [study] fixed values, "
+              "e.g. kaggle's cv_repeats=5).")
 @click.option("--quick", is_flag=True, help="Every trial in smoke mode.")
 @click.option("--track", type=click.Choice(["mlflow"]), is_flag=False, flag_value="mlflow", default=None,
               help="Log the study (a parent run) and every trial (child runs) to MLflow.")

@@ -164,6 +164,7 @@ def write_outputs(study: Any, settings: Any, task_cls: type[Task], wall_s: float
         "model_seed": "study seed + trial number" if settings.vary_seed else "study seed",
         "repeats": settings.repeats, "trials_total": settings.trials, "storage": shown(settings.storage),
         "study_name": settings.study_name, "study_dir": str(study_dir), "trials": counts,
+        "fixed": dict(settings.overrides),  # every trial's fixed config: the space's [study] fixed, then --set
         "wall_s": round(wall_s, 2), "best": None,
     }
     if done:
@@ -191,6 +192,8 @@ def _report(summary: dict[str, Any], rows: list[dict[str, Any]], figures: list[t
              f"- every trial on the same split and folds (split seed {summary['split_seed']}); model seed: {seeds}"
              + (f"; each configuration scored with {settings.repeats} seeds, selected on the mean\n"
                 if settings.repeats > 1 else "\n")]
+    if summary["fixed"]:
+        lines.append(f"- fixed in every trial: {', '.join(f'{k} = {v!r}' for k, v in summary['fixed'].items())}\n")
     best = summary["best"]
     if best:
         score = _pm(best["value"], best, settings)

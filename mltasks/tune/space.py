@@ -5,6 +5,7 @@
     [study]                      # optional
     metric = "accuracy"
     direction = "maximize"
+    fixed = { folds = 5 }        # config values every trial runs with (--set overrides them)
 
     [model]
     type = "categorical"         # float | int | categorical
@@ -81,6 +82,7 @@ class Space:
     metric: str = ""
     direction: str = ""
     source: str = ""
+    fixed: tuple[tuple[str, Any], ...] = ()  # [study] fixed: (field, value) pairs set in every trial
 
     @property
     def conditional(self) -> bool:
@@ -183,7 +185,27 @@ def parse_space(data: dict[str, Any], config_cls: type[TaskConfig], where: str =
     direction = study.get("direction", "")
     if direction not in ("", "maximize", "minimize"):
         raise ConfigError(f"{where}: [study] direction must be maximize or minimize, got {direction!r}")
-    return Space(tuple(params.values()), str(study.get("metric", "")), direction, where)
+    unknown = set(study) - {"metric", "direction", "fixed"}
+    if unknown:
+        raise ConfigError(f"{where}: [study] has unknown keys {sorted(unknown)} (metric, direction, fixed)")
+    fixed = _fixed(study.get("fixed", {}), config_cls, params, where)
+    return Space(tuple(params.values()), str(study.get("metric", "")), direction, where, fixed)
+
+
+def _fixed(table: Any, config_cls: type[TaskConfig], params: dict[str, Param], where: str) -> tuple:
+    """Validate ``[study] fixed``: config fields (not tuned, not seeds) and values of their types."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{where}: [study] fixed must be a table such as {{ folds = 5 }}")
+    types_ = field_types(config_cls)
+    out = []
+    for name, value in table.items():
+        if name not in types_:
+            raise unknown_key_error(name, config_cls, f"{where} [study] fixed")
+        if name in _UNTUNABLE or name in params:
+            why = "the study sets seeds; smoke is --quick" if name in _UNTUNABLE else "it is also tuned"
+            raise ConfigError(f"{where}: [study] fixed cannot set {name!r} ({why})")
+        out.append((name, convert(value, types_[name], name)))
+    return tuple(out)
 
 
 def load_space(path: str | Path | None, config_cls: type[TaskConfig], default_ref: str = "") -> Space:

@@ -218,7 +218,8 @@ def tune(
     if jobs < 1 or trials < 1 or (repeats is not None and repeats < 1):
         raise ConfigError("--jobs, --trials and --repeats must be at least 1")
     _pruner(pruner)
-    fixed = _typed(overrides, task_cls.Config)
+    # the space's [study] fixed values (an evaluation protocol such as repeated CV folds), then --set
+    fixed = {**dict(space_obj.fixed), **_typed(overrides, task_cls.Config)}
     study_dir = Path(out) if out else rundir.choose(f"tune-{task}", Path("runs"))
     url = storage_url(storage, study_dir)
     created = not study_dir.exists()

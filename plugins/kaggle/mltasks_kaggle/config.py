@@ -60,6 +60,12 @@ class KaggleConfig(TaskConfig):
                           "model (what mltasks tune does)"},
     )
     folds: int = field(default=5, metadata={"help": "cross-validation folds (stratified for classification)"})
+    cv_repeats: int = field(
+        default=1,
+        metadata={"help": "repeat the K-fold CV this many times on differently shuffled folds and average "
+                          "(scikit-learn's RepeatedStratifiedKFold): less fold luck in the CV score, at N times "
+                          "the cost; mltasks tune kaggle uses 5"},
+    )
     ensemble: int = field(
         default=3,
         metadata={"help": "also score the average of the top N models (0 or 1: no ensemble); the ensemble "
@@ -103,6 +109,8 @@ class KaggleConfig(TaskConfig):
         model_list(self.models)
         if self.folds < 2:
             raise ConfigError(f"config key 'folds': {self.folds} must be at least 2")
+        if self.cv_repeats < 1:
+            raise ConfigError(f"config key 'cv_repeats': {self.cv_repeats} must be at least 1")
         if self.ensemble < 0:
             raise ConfigError(f"config key 'ensemble': {self.ensemble} must be 0 or more")
         checks = {

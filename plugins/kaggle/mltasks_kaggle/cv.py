@@ -111,20 +111,34 @@ class Entry:
         return out
 
 
-def folds(y: pd.Series, problem: str, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def folds(y: pd.Series, problem: str, n_folds: int, seed: int,
+          repeats: int = 1) -> list[tuple[np.ndarray, np.ndarray]]:
     """The K folds every model shares: stratified for classification when every class has at
     least K rows (:func:`mltasks.splitting.stratify_labels`), else plain shuffled K-fold.
 
     :param seed: the data seed (``config.data_seed``): the tuner fixes it so every trial sees
         the same folds.
+    :param repeats: more than 1: scikit-learn's repeated K-fold, ``repeats`` differently shuffled
+        K-fold partitions one after the other (``repeats * K`` splits), all drawn from ``seed``.
     """
+    from sklearn.model_selection import RepeatedKFold, RepeatedStratifiedKFold
+
+    stratify = problem != "regression" and stratify_ok(y, n_folds)
+    splitter: Any
+    if repeats > 1:
+        repeated = RepeatedStratifiedKFold if stratify else RepeatedKFold
+        splitter = repeated(n_splits=n_folds, n_repeats=repeats, random_state=seed)
+    else:  # the plain splitters, so a run without repeats keeps the folds it always had
+        single = StratifiedKFold if stratify else KFold
+        splitter = single(n_splits=n_folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(y)), y if stratify else None))
+
+
+def stratify_ok(y: pd.Series, n_folds: int) -> bool:
+    """Whether every class has at least K rows, so the folds can be stratified."""
     from mltasks.splitting import stratify_labels
 
-    if problem != "regression" and stratify_labels(y, len(y) // n_folds, min_per_class=n_folds) is not None:
-        splitter: Any = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
-        return list(splitter.split(np.zeros(len(y)), y))
-    splitter = KFold(n_splits=n_folds, shuffle=True, random_state=seed)
-    return list(splitter.split(np.zeros(len(y))))
+    return stratify_labels(y, len(y) // n_folds, min_per_class=n_folds) is not None
 
 
 def cross_validate(
@@ -138,29 +152,47 @@ def cross_validate(
     metric: str,
     splits: list[tuple[np.ndarray, np.ndarray]],
     ensemble: int,
+    repeats: int = 1,
     on_model: Callable[[str, list[float]], None] | None = None,
+    on_repeat: Callable[[str, list[float]], None] | None = None,
 ) -> list[Entry]:
     """Cross-validate every model on the same folds with scikit-learn's ``cross_validate`` (the
     fold models and indices kept for out-of-fold predictions and the blend); returns the entries
     sorted best first (blend included).
 
-    :param on_model: called after each model with its name and fold scores (progress, pruning).
+    :param repeats: how many K-fold partitions ``splits`` holds, one after the other (see
+        :func:`folds`); a row's out-of-fold prediction is its mean over the repeats.
+    :param on_model: called after each model with its name and fold scores (progress).
+    :param on_repeat: called after each repeat of a model with its name and the fold scores so
+        far (the tuner's pruning: a hopeless configuration stops before the next repeat).
     """
     from sklearn.model_selection import cross_validate as sk_cross_validate
 
     entries: list[Entry] = []
     fold_models: dict[str, list[Any]] = {}
+    per_repeat = len(splits) // repeats
     for name in names:
         started = time.perf_counter()
-        result = sk_cross_validate(make(name), X, y, cv=splits, scoring=metric, return_estimator=True,
-                                   return_indices=True, error_score="raise")
-        oof = np.zeros(len(y)) if problem == "regression" else np.zeros((len(y), len(classes)))
-        fold_metrics = []
-        for model, va in zip(result["estimator"], result["indices"]["test"], strict=True):
-            oof[va] = predictions(model, X.iloc[va], problem)
-            fold_metrics.append(standard_metrics(problem, y.iloc[va], oof[va], classes))
-        scores = [float(v) for v in result["test_score"]]
-        fold_models[name] = list(result["estimator"])
+        total = np.zeros(len(y)) if problem == "regression" else np.zeros((len(y), len(classes)))
+        seen = np.zeros(len(y))
+        scores: list[float] = []
+        fold_metrics: list[dict[str, float]] = []
+        fold_models[name] = []
+        for r in range(repeats):
+            result = sk_cross_validate(make(name), X, y, cv=splits[r * per_repeat:(r + 1) * per_repeat],
+                                       scoring=metric, return_estimator=True, return_indices=True,
+                                       error_score="raise")
+            for model, va in zip(result["estimator"], result["indices"]["test"], strict=True):
+                pred = predictions(model, X.iloc[va], problem)
+                total[va] += pred
+                seen[va] += 1
+                fold_metrics.append(standard_metrics(problem, y.iloc[va], pred, classes))
+            scores += [float(v) for v in result["test_score"]]
+            fold_models[name] += list(result["estimator"])
+            if on_repeat is not None:
+                on_repeat(name, scores)
+        seen = np.maximum(seen, 1)
+        oof = total / (seen if total.ndim == 1 else seen[:, None])
         entries.append(Entry(name, scores, fold_metrics, oof, time.perf_counter() - started))
         if on_model is not None:
             on_model(name, scores)
@@ -182,7 +214,8 @@ def _blend_entry(top: list[Entry], fold_models: dict[str, list[Any]], X: pd.Data
     for i, (_, va) in enumerate(splits):
         model = blend([fold_models[m][i] for m in members], problem)
         scores.append(float(score_fn(model, X.iloc[va], y.iloc[va])))
-        metrics.append(standard_metrics(problem, y.iloc[va], oof[va], classes))
+        # this split's own predictions: with repeated folds, oof holds the mean over the repeats
+        metrics.append(standard_metrics(problem, y.iloc[va], predictions(model, X.iloc[va], problem), classes))
     seconds = sum(e.seconds for e in top) + time.perf_counter() - started
     return Entry("blend(" + "+".join(members) + ")", scores, metrics, oof, seconds, members)
 

@@ -157,24 +157,25 @@ class KaggleTask(Task):
             probability = wants_probability(table.sample_submission, schema.target, cfg.submission, schema.classes)
             submission = "probability" if probability else "label"
         metric, reason = cv.ranking_metric(cfg.metric, schema.problem, submission)
-        n_folds = SMOKE_FOLDS if cfg.smoke else cfg.folds
-        folds = cv.folds(y, schema.problem, min(n_folds, len(y)), cfg.data_seed)
+        n_folds = min(SMOKE_FOLDS if cfg.smoke else cfg.folds, len(y))
+        folds = cv.folds(y, schema.problem, n_folds, cfg.data_seed, cfg.cv_repeats)
+        repeated = f" x {cfg.cv_repeats} repeats" if cfg.cv_repeats > 1 else ""
         progress.log(f"kaggle: {schema.problem} target {schema.target!r}, {len(schema.features)} features, "
-                     f"{len(folds)}-fold CV of {', '.join(names)} ranked by {metric} ({reason})")
+                     f"{n_folds}-fold CV{repeated} of {', '.join(names)} ranked by {metric} ({reason})")
 
         def make(name: str) -> Any:
             return pipeline(name, schema.problem, kinds, cfg)
 
-        with progress.bar("cross-validation", total=len(names), unit="model") as bar:
-            def on_model(name: str, scores: list[float]) -> None:
-                bar.advance()
-                if len(names) == 1:  # one model (mltasks tune): per-fold running means for the tuner
-                    for fold in range(len(scores)):
-                        progress.report(fold + 1, unit="fold", **{f"val_{metric}": float(sum(scores[:fold + 1]))
-                                                                  / (fold + 1)})
+        def on_repeat(name: str, scores: list[float]) -> None:
+            if len(names) == 1:  # one model (mltasks tune): the CV mean so far after each full K-fold pass,
+                # under the name the tuner optimises (cv_score), so its pruner can stop a hopeless trial
+                mean = float(sum(scores)) / len(scores)
+                progress.report(len(scores) // n_folds, unit="repeat", **{f"cv_{metric}": mean, "cv_score": mean})
 
+        with progress.bar("cross-validation", total=len(names), unit="model") as bar:
             entries = cv.cross_validate(make, names, X, y, problem=schema.problem, classes=schema.classes,
-                                        metric=metric, splits=folds, ensemble=cfg.ensemble, on_model=on_model)
+                                        metric=metric, splits=folds, ensemble=cfg.ensemble, repeats=cfg.cv_repeats,
+                                        on_model=lambda name, scores: bar.advance(), on_repeat=on_repeat)
         best = entries[0]
         for row in cv.leaderboard_rows(entries, metric):
             progress.log(f"  #{row['rank']} {row['model']}: {metric}={row[metric]:.5g} ± {row[metric + '_std']:.2g}")
@@ -190,7 +191,8 @@ class KaggleTask(Task):
         self.best_ = best.name
         self.cv_metrics_ = best.metrics(metric)
         self.leaderboard_ = cv.leaderboard_rows(entries, metric)
-        self.oof_ = self._oof_frame(frame, schema, best.oof, [va for _, va in folds])
+        # the fold column names each row's fold in the first partition (the predictions are means over repeats)
+        self.oof_ = self._oof_frame(frame, schema, best.oof, [va for _, va in folds[:n_folds]])
         return self
 
     def _oof_frame(self, frame: Any, schema: Schema, oof: Any, fold_rows: list[Any]) -> Any:

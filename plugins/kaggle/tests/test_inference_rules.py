@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import mltasks
 import pandas as pd
+import pytest
 from kaggle_competitions import synthetic, write_competition
 from mltasks.progress import null_progress
 
@@ -42,6 +43,51 @@ def test_split_seed_fixes_the_folds_whatever_the_model_seed(tmp_path):
     assert _folds(folder, seed=2, split_seed=7)[0] == base  # the tuner's trials: same folds
     assert _folds(folder, seed=7)[0] == base  # split_seed -1: the seed moves the folds
     assert _folds(folder, seed=1)[0] != base
+
+
+def test_repeated_folds_average_over_partitions_and_report_each_repeat(tmp_path):
+    from mltasks_kaggle import cv
+
+    y = pd.Series([0, 1] * 30)
+    splits = cv.folds(y, "binary", 3, seed=5, repeats=2)
+    assert len(splits) == 6
+    for first in (0, 3):  # each repeat is a partition: every row validated exactly once
+        rows = sorted(i for _, va in splits[first:first + 3] for i in va)
+        assert rows == list(range(60))
+    assert [list(va) for _, va in splits[:3]] != [list(va) for _, va in splits[3:]]  # reshuffled
+    assert [list(va) for _, va in cv.folds(y, "binary", 3, seed=5)] == \
+        [list(va) for _, va in cv.folds(y, "binary", 3, seed=5, repeats=1)]
+
+    folder = write_competition(tmp_path / "c", synthetic(200, "binary"))
+    reports = []
+    progress = null_progress()
+    progress.subscribe(lambda e: reports.append((e.unit, e.step, e.metrics)) if e.kind == "metrics" else None)
+    task = KaggleTask(KaggleConfig(smoke=True, models="linear", cv_repeats=3, split_seed=7, **FAST))
+    task.train(task.load_data(folder), progress)
+    # the tuner's signal: the CV mean so far after each repeat, under the name it optimises
+    assert [(unit, step) for unit, step, _ in reports] == [("repeat", 1), ("repeat", 2), ("repeat", 3)]
+    assert reports[-1][2]["cv_score"] == pytest.approx(task.cv_metrics_["cv_score"])
+    assert reports[0][2]["cv_score"] == pytest.approx(_folds(folder, split_seed=7)[1]["cv_score"])
+    assert task.oof_["fold"].tolist() == _folds(folder, split_seed=7)[0]  # the first partition's folds
+    assert len(task.oof_) == 160 and len(task.leaderboard_) == 1
+
+
+def test_a_hopeless_kaggle_trial_is_pruned_before_its_next_repeat(tmp_path):
+    optuna = pytest.importorskip("optuna")
+    from mltasks.tune.trial import _pruning_subscriber
+
+    class Always(optuna.pruners.BasePruner):
+        def prune(self, study, trial):
+            return True
+
+    folder = write_competition(tmp_path / "c", synthetic(200, "binary"))
+    trial = optuna.create_study(direction="maximize", pruner=Always()).ask()
+    progress = null_progress()
+    progress.subscribe(_pruning_subscriber(trial, "cv_score"))  # what mltasks tune attaches to a trial's run
+    task = KaggleTask(KaggleConfig(smoke=True, models="linear", cv_repeats=3, **FAST))
+    with pytest.raises(optuna.TrialPruned, match="repeat 1"):
+        task.train(task.load_data(folder), progress)
+    assert list(trial.study.trials[0].intermediate_values) == [1]  # stopped before the second repeat
 
 
 def test_regression_is_ranked_by_rmse(tmp_path):

@@ -157,6 +157,8 @@ def test_search_space_is_valid_for_tune():
 
     space = load_space(None, KaggleConfig, registry().get("kaggle").spec.search_space)  # the core validates it
     assert (space.metric, space.direction) == ("cv_score", "maximize")
+    assert dict(space.fixed) == {"cv_repeats": 5}  # every trial on the same repeated folds
+    KaggleConfig(**dict(space.fixed))
     names = {p.name: p for p in space.params}
     assert "models" in names
     for choice in names["models"].choices:
@@ -172,6 +174,8 @@ def test_bad_config_values():
         KaggleConfig(models="xgboost")
     with pytest.raises(ConfigError, match="folds"):
         KaggleConfig(folds=1)
+    with pytest.raises(ConfigError, match="cv_repeats"):
+        KaggleConfig(cv_repeats=0)
     with pytest.raises(ConfigError, match="metric"):
         from mltasks_kaggle.cv import scorer
 
