@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 import torch
-from mltasks_text.batching import EncodedTexts, PadCollate
+from mltasks_text.batching import EncodedTexts, LengthBatches, PadCollate, UnwrapCollate
 from mltasks_text.encoders import (
     EncoderClassifier,
     accuracy_counts,
@@ -31,7 +31,7 @@ from torch.utils.data import TensorDataset
 
 from mltasks import Progress, RunContext
 from mltasks_llm import adapt
-from mltasks_llm.distill import corpus_vocab, distill_loss, make_student
+from mltasks_llm.distill import corpus_vocab, distill_loss, make_student, spaced_layers, split_targets, teacher_targets
 from mltasks_llm.prune import apply_pruning, sparsity
 from mltasks_llm.quantize import quantize
 from mltasks_llm.stages import fit_config, stage
@@ -61,6 +61,12 @@ def scores(model: nn.Module, data: EncodedTexts, pad_id: int) -> dict[str, float
     pred = logits(model, data, pad_id).argmax(-1).tolist()
     return {"accuracy": float(accuracy_score(data.labels, pred)),
             "macro_f1": float(f1_score(data.labels, pred, average="macro", zero_division=0))}
+
+
+def by_length(data: EncodedTexts, cfg: Any) -> LengthBatches:
+    """Training batches of similar length (an item is a whole batch: the engine runs with batch size 1):
+    on the fortunes this halves the padded tokens, so each step costs about half."""
+    return LengthBatches(data, cfg.batch_size, cfg.seed)
 
 
 def _features(model: EncoderClassifier, data: EncodedTexts, pad_id: int, progress: Progress) -> torch.Tensor:
@@ -103,13 +109,15 @@ def train_adapted(cfg: Any, path: Any, base: EncoderClassifier, train: EncodedTe
     model = build_classifier(path, base.head.out_features, progress_bars=progress.enabled)
     model.head.load_state_dict(base.head.state_dict())
     if cfg.method == "lora":
-        model = adapt.with_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
+        model = adapt.with_lora(model, r=cfg.rank(), alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
                                 targets=cfg.targets(), modules_to_save=["head"])
     total, trainable = adapt.count_params(model)
     step = stage(progress, context, "adapted", main=True)
-    result = fit(model, train, val, loss_fn=cross_entropy_loss, val_metrics_fn=accuracy_counts,
+    result = fit(model, by_length(train, cfg), by_length(val, cfg), loss_fn=cross_entropy_loss,
+                 val_metrics_fn=accuracy_counts,
                  config=fit_config(cfg, lr=cfg.learning_rate(), epochs=1 if cfg.smoke else cfg.epochs,
-                                   max_steps=cfg.max_steps), collate_fn=PadCollate(pad_id), **step.fit_options())
+                                   max_steps=cfg.max_steps, batch_size=1),
+                 collate_fn=UnwrapCollate(PadCollate(pad_id)), **step.fit_options())
     model = result.model
     if cfg.method == "lora" and cfg.lora_merge:
         model = adapt.merged(model)
@@ -138,22 +146,34 @@ def make_quantized(adapted: EncoderClassifier) -> tuple[nn.Module, dict[str, Any
 
 def train_distilled(
     cfg: Any, teacher: EncoderClassifier, train: EncodedTexts, val: EncodedTexts, pad_id: int,
-    special_ids: list[int], unk_id: int, progress: Progress, context: RunContext | None,
+    special_ids: list[int], unk_id: int, progress: Progress, context: RunContext | None, mask_id: int | None = None,
 ) -> tuple[EncoderClassifier, dict[str, Any]]:
-    """A student with ``cfg.student_layers`` layers trained on the teacher's soft labels and the hard labels."""
+    """A student with ``cfg.student_layers`` layers trained on the teacher's soft labels, the hard labels
+    and (``distill_hidden`` > 0) the teacher's pooled states at the layers it was copied from."""
     from mltasks.torch import fit
 
     start = time.perf_counter()
-    soft = logits(teacher, train, pad_id, progress, "teacher logits")  # (N, C), computed once
+    layers = spaced_layers(int(teacher.encoder.config.num_hidden_layers), cfg.student_layers)
+    n_classes, hidden = teacher.head.out_features, int(teacher.encoder.config.hidden_size)
+
+    def with_targets(data: EncodedTexts, bar: Progress | None) -> EncodedTexts:  # teacher outputs, computed once
+        flat = run_batches(teacher, data, PadCollate(pad_id), forward_fn=teacher_targets(teacher, layers),
+                           progress=bar, description="teacher targets")
+        soft, states = split_targets(flat, n_classes, hidden)
+        extras = {"soft": soft, "states": states} if cfg.distill_hidden > 0 else {"soft": soft}
+        return EncodedTexts(data.ids, data.labels, **extras)
+
     keep = corpus_vocab(train.ids, special_ids) if cfg.student_vocab == "corpus" else None
     student = make_student(teacher, cfg.student_layers, keep, unk_id)
     epochs = 1 if cfg.smoke else (cfg.distill_epochs or 2 * cfg.epochs)
-    val_soft = EncodedTexts(val.ids, val.labels, soft=logits(teacher, val, pad_id))
+    train_t, val_t = with_targets(train, progress), with_targets(val, None)
     step = stage(progress, context, "distilled", main=False)
-    result = fit(student, EncodedTexts(train.ids, train.labels, soft=soft), val_soft,
-                 loss_fn=distill_loss(cfg.temperature, cfg.distill_alpha), val_metrics_fn=accuracy_counts,
-                 config=fit_config(cfg, lr=1e-4, epochs=epochs, max_steps=None),
-                 collate_fn=PadCollate(pad_id), **step.fit_options())
+    result = fit(student, by_length(train_t, cfg), by_length(val_t, cfg),
+                 loss_fn=distill_loss(cfg.temperature, cfg.distill_alpha, cfg.distill_hidden, teacher=teacher,
+                                      layers=layers, mask_rate=cfg.distill_mask, mask_id=mask_id),
+                 val_metrics_fn=accuracy_counts,
+                 config=fit_config(cfg, lr=cfg.distill_lr, epochs=epochs, max_steps=None, batch_size=1),
+                 collate_fn=UnwrapCollate(PadCollate(pad_id)), **step.fit_options())
     student = result.model.requires_grad_(False)
     return student, {"trainable": adapt.count_params(student)[0], "train_s": time.perf_counter() - start,
                      "history": result.history, "layers": cfg.student_layers,

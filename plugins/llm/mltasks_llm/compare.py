@@ -107,7 +107,7 @@ def comparison_rows(task: Any, test: Any, run_dir: Path | None = None) -> list[d
         if name == "quantized" and cfg.mode == "generate":
             note = "dynamic int8 attention projections; embeddings, lm_head and " + ", ".join(CAUSAL_FLOAT) + " float"
         if name == "adapted":
-            note = f"{cfg.method}" + (f" r={cfg.lora_r} on {','.join(cfg.targets())}" if cfg.method == "lora" else "")
+            note = f"{cfg.method}" + (f" r={cfg.rank()} on {','.join(cfg.targets())}" if cfg.method == "lora" else "")
         if name == "pruned":
             note = f"{cfg.prune_method} magnitude, sparsity {facts.get('sparsity', 0):.2f}"
         if name == "distilled":

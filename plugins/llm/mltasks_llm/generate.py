@@ -113,7 +113,7 @@ def train_lm(cfg: Any, path: Path, train: Blocks, val: Blocks, pad_id: int, prog
     start = time.perf_counter()
     model = load_lm(path, progress.enabled)
     if cfg.method == "lora":
-        model = adapt.with_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
+        model = adapt.with_lora(model, r=cfg.rank(), alpha=cfg.lora_alpha, dropout=cfg.lora_dropout,
                                 targets=cfg.targets(), task_type="CAUSAL_LM")
     total, trainable = adapt.count_params(model)
     steps = 3 if cfg.smoke else (cfg.max_steps or 40)

@@ -51,7 +51,7 @@ def train_classify(cfg: LLMConfig, splits: Any, progress: Progress, context: Run
         special = [int(i) for i in tokenizer.all_special_ids]
         unk = int(tokenizer.unk_token_id if tokenizer.unk_token_id is not None else special[0])
         models["distilled"], facts["distilled"] = classify.train_distilled(
-            cfg, plain, train, val, pad, special, unk, progress, context)
+            cfg, plain, train, val, pad, special, unk, progress, context, tokenizer.mask_token_id)
         facts["distilled"].update(_params(models["distilled"]))
     for name, model in models.items():
         model.eval()

@@ -9,7 +9,14 @@ import pytest
 import torch
 from mltasks_llm import adapt, pretrained
 from mltasks_llm.config import LLMConfig
-from mltasks_llm.distill import make_student, spaced_layers
+from mltasks_llm.distill import (
+    distill_loss,
+    make_student,
+    masked,
+    spaced_layers,
+    split_targets,
+    teacher_targets,
+)
 from mltasks_llm.ngram import KneserNey
 from mltasks_llm.prune import apply_pruning, sparsity
 from mltasks_llm.quantize import load_quantized, save_quantized
@@ -98,7 +105,7 @@ def test_quantized_and_pruned_reload_and_predict_the_same(tiny_bert_dir, tmp_pat
 
 
 def test_student_copies_spaced_layers_and_trims_vocabulary(tiny_bert_dir):
-    assert spaced_layers(6, 3) == [0, 2, 4]
+    assert spaced_layers(6, 3) == [0, 3, 5] and spaced_layers(6, 4) == [0, 2, 3, 5] and spaced_layers(6, 1) == [5]
     teacher = build_classifier(tiny_bert_dir, 3).eval()
     batch = _batch()
     keep = torch.tensor(sorted(set(batch["input_ids"].flatten().tolist()) | {0, 100}))
@@ -106,11 +113,43 @@ def test_student_copies_spaced_layers_and_trims_vocabulary(tiny_bert_dir):
     assert student.encoder.config.num_hidden_layers == 1
     assert student.encoder.embeddings.word_embeddings.num_embeddings == len(keep)
     assert adapt.count_params(student)[0] < 0.2 * adapt.count_params(teacher)[0]
-    torch.testing.assert_close(student.encoder.encoder.layer[0].output.dense.weight,
-                               teacher.encoder.encoder.layer[0].output.dense.weight)
+    torch.testing.assert_close(student.encoder.encoder.layer[0].output.dense.weight,  # the last layer: the head's input
+                               teacher.encoder.encoder.layer[1].output.dense.weight)
     full = make_student(teacher, 2).eval()  # every layer, whole vocabulary: the same function
     with torch.no_grad():
         torch.testing.assert_close(logits_of(full, batch), logits_of(teacher, batch))
+
+
+def test_distill_loss_matches_pooled_states_of_the_copied_layers(tiny_bert_dir):
+    teacher = build_classifier(tiny_bert_dir, 3).eval()
+    batch = _batch()
+    with torch.no_grad():
+        soft, states = split_targets(teacher_targets(teacher, [0, 1])(teacher, batch), 3, 32)
+    assert states.shape == (4, 2, 32)
+    same = make_student(teacher, 2).eval()  # a copy of the teacher: nothing left to learn from the teacher
+    loss = distill_loss(2.0, 1.0, hidden=1.0)
+    with torch.no_grad():
+        assert loss(same, {**batch, "soft": soft, "states": states}).item() == pytest.approx(0.0, abs=1e-5)
+        moved = {**batch, "soft": soft, "states": states + 1.0}
+        assert loss(same, moved).item() > 0.1
+        assert distill_loss(2.0, 1.0, hidden=0.0)(same, moved).item() == pytest.approx(0.0, abs=1e-5)
+
+
+def test_masking_keeps_cls_sep_and_padding_and_feeds_the_teacher_the_masked_texts(tiny_bert_dir):
+    ids = torch.tensor([[101, 5, 6, 7, 8, 102, 0], [101, 9, 102, 0, 0, 0, 0]])
+    mask = (ids != 0).long()
+    torch.manual_seed(0)
+    out = masked(ids, mask, 0.99, 103)
+    assert out[:, 0].tolist() == [101, 101] and out[0, 5] == 102 and out[1, 2] == 102
+    assert (out[mask == 0] == 0).all() and (out[0, 1:5] == 103).all()
+    teacher = build_classifier(tiny_bert_dir, 3).eval()
+    teacher.encoder.config.hidden_dropout_prob = teacher.encoder.config.attention_probs_dropout_prob = 0.0
+    student = make_student(teacher, 2).train()  # a copy without dropout: the teacher's targets match it
+    student.dropout.p = 0.0
+    batch = {**_batch(), "soft": torch.zeros(4, 3), "states": torch.zeros(4, 2, 32)}  # stale targets: replaced
+    loss = distill_loss(2.0, 1.0, hidden=1.0, teacher=teacher, layers=[0, 1], mask_rate=0.5, mask_id=103)
+    assert loss(student, batch).item() == pytest.approx(0.0, abs=1e-5)
+    assert loss(student.eval(), batch).item() > 0.1  # validation: the stored targets
 
 
 def test_kneser_ney_is_a_distribution_and_learns():
