@@ -47,14 +47,34 @@ class Backbone:
 
 
 class _EfficientNetFeatures(nn.Module):
-    """EfficientNet-Lite trunk followed by global average pooling: ``(B, 3, S, S) -> (B, 1280)``."""
+    """EfficientNet-Lite trunk followed by global average pooling: ``(B, 3, S, S) -> (B, 1280)``.
+
+    :meth:`run` evaluates a range of its groups (stem, each block, head), so the frozen first
+    groups can be computed once and the trained last ones run on their cached output.
+    """
 
     def __init__(self, net: nn.Module) -> None:
         super().__init__()
         self.net = net
+        self.n_groups = len(net._blocks) + 2
+
+    def run(self, x: torch.Tensor, start: int = 0, stop: int | None = None) -> torch.Tensor:
+        """Groups ``start`` to ``stop - 1`` on ``x`` (the input of group ``start``); through the last
+        group the result is pooled to ``(B, 1280)``. The same computation as ``extract_features``."""
+        net, blocks = self.net, self.net._blocks
+        stop = self.n_groups if stop is None else stop
+        rate = net._global_params.drop_connect_rate
+        for g in range(start, stop):
+            if g == 0:
+                x = net._swish(net._bn0(net._conv_stem(x)))
+            elif g <= len(blocks):
+                x = blocks[g - 1](x, drop_connect_rate=rate * float(g - 1) / len(blocks) if rate else rate)
+            else:
+                x = net._swish(net._bn1(net._conv_head(x)))
+        return x.mean(dim=(2, 3)) if stop == self.n_groups and x.dim() == 4 else x  # (B, 1280, s, s) -> (B, 1280)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net.extract_features(x).mean(dim=(2, 3))  # (B, 1280, s, s) -> (B, 1280)
+        return self.run(x)
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:

@@ -10,6 +10,7 @@ and renamed (atomic), so a crash or a parallel run never leaves a half-written f
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,26 @@ def compute(model: ImageClassifier, images: ImageSet, batch_size: int = 64, devi
     return out.numpy().astype(np.float32, copy=False)
 
 
+def _cached(path: Path, n: int, compute_fn: Callable[[], np.ndarray], use_cache: bool) -> tuple[np.ndarray, bool]:
+    """The array stored at ``path`` (``n`` rows), else ``compute_fn()`` stored there atomically."""
+    if use_cache and path.is_file():
+        try:
+            arr = np.load(path, allow_pickle=False)
+            if arr.shape[0] == n:
+                return arr, True
+        except (OSError, ValueError) as exc:  # unreadable entry: recompute and replace it
+            logger.warning("feature cache %s unreadable (%s); recomputing", path, exc)
+    with torch.no_grad():
+        arr = compute_fn()
+    if use_cache:
+        try:
+            with atomic_file(path) as fh:
+                np.save(fh, arr, allow_pickle=False)
+        except OSError as exc:  # a read-only cache must not stop training
+            logger.warning("cannot write the feature cache %s (%s); features will be recomputed next time", path, exc)
+    return arr, False
+
+
 def cached_features(model: ImageClassifier, images: ImageSet, key_parts: tuple[str, str, tuple, tuple],
                     device: str = "cpu", use_cache: bool = True) -> tuple[np.ndarray, bool]:
     """Features of ``images``, from the cache when present, else computed and stored.
@@ -55,21 +76,24 @@ def cached_features(model: ImageClassifier, images: ImageSet, key_parts: tuple[s
     :returns: the features and whether they came from the cache.
     """
     name, weights_id, mean, std = key_parts
-    use_cache = use_cache and weights_id != "random"
     path = cache_dir() / f"{cache_key(images, name, weights_id, mean, std)}.npy"
-    if use_cache and path.is_file():
-        try:
-            feats = np.load(path, allow_pickle=False)
-            if feats.shape[0] == len(images):
-                return feats, True
-        except (OSError, ValueError) as exc:  # unreadable entry: recompute and replace it
-            logger.warning("feature cache %s unreadable (%s); recomputing", path, exc)
-    with torch.no_grad():
-        feats = compute(model, images, device=device)
-    if use_cache:
-        try:
-            with atomic_file(path) as fh:
-                np.save(fh, feats, allow_pickle=False)
-        except OSError as exc:  # a read-only cache must not stop training
-            logger.warning("cannot write the feature cache %s (%s); features will be recomputed next time", path, exc)
-    return feats, False
+    return _cached(path, len(images), lambda: compute(model, images, device=device),
+                   use_cache and weights_id != "random")
+
+
+def cached_activations(model: ImageClassifier, images: ImageSet, key_parts: tuple[str, str, tuple, tuple],
+                       stop: int, device: str = "cpu", use_cache: bool = True) -> tuple[np.ndarray, bool]:
+    """The input of backbone block ``stop`` (``(N, C, s, s)`` float16, half the disk and memory of
+    float32) for plain ``images``, cached like :func:`cached_features`: fine-tuning only the last
+    blocks runs the frozen ones once, not every epoch."""
+    from mltasks.torch import infer
+
+    name, weights_id, mean, std = key_parts
+    path = cache_dir() / f"{cache_key(images, name, weights_id, mean, std)}-block{stop}.npy"
+
+    def compute_fn() -> np.ndarray:
+        out = infer(model, TorchImages(images), forward_fn=lambda m, batch: m.activations(batch[0], stop),
+                    batch_size=64, device=device)
+        return out.numpy().astype(np.float16)
+
+    return _cached(path, len(images), compute_fn, use_cache and weights_id != "random")

@@ -100,7 +100,7 @@ def build_report(task: ImageTask, splits: Splits, test: ImageSet, probabilities:
     info = task.train_info_
     setup = [
         f"- strategy: **{config.strategy}**" + (f" ({config.head} head)" if config.strategy == "linear-probe" else
-                                                 f" (unfreeze={config.unfreeze}, epochs={config.epochs})"),
+                                                 f" (unfreeze={config.unfreeze}, epochs={config.fit_epochs})"),
         f"- backbone: `{task.backbone_id_['name']}`, weights `{task.backbone_id_['weights'][:19]}`",
         f"- input: {task.preprocessing_['image_size']} px, mean {task.preprocessing_['mean']}, "
         f"std {task.preprocessing_['std']}",

@@ -25,10 +25,29 @@ class ImageClassifier(nn.Module):
         self.register_buffer("mean", torch.tensor(backbone.mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(backbone.std).view(1, 3, 1, 1))
         self._frozen: list[nn.Module] = []
+        self.bn_frozen = False  # True: every batch norm uses its running statistics, even in training
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Backbone features ``(B, dim)`` of pixels in [0, 1]."""
         return self.backbone((x - self.mean) / self.std)
+
+    @property
+    def n_groups(self) -> int:
+        """Number of backbone blocks (``groups``)."""
+        return len(self.groups)
+
+    @property
+    def splittable(self) -> bool:
+        """Whether the backbone can run from the output of one of its blocks (EfficientNet-Lite)."""
+        return hasattr(self.backbone, "run")
+
+    def activations(self, x: torch.Tensor, stop: int) -> torch.Tensor:
+        """The input of backbone block ``stop`` for pixels in [0, 1] (needs :attr:`splittable`)."""
+        return self.backbone.run((x - self.mean) / self.std, 0, stop)
+
+    def from_activations(self, a: torch.Tensor, start: int) -> torch.Tensor:
+        """Logits from the input of block ``start``: the same as :meth:`forward` on the pixels that gave ``a``."""
+        return self.head(self.backbone.run(a, start))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
@@ -50,10 +69,15 @@ class ImageClassifier(nn.Module):
 
     def train(self, mode: bool = True) -> ImageClassifier:
         """Like ``nn.Module.train``, but frozen blocks stay in eval mode (their batch-norm
-        statistics are the pretrained ones and must not drift)."""
+        statistics are the pretrained ones and must not drift), and so does every batch norm
+        when :attr:`bn_frozen` is set."""
         super().train(mode)
         for group in self._frozen:
             group.eval()
+        if self.bn_frozen:
+            for m in self.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         return self
 
     def trained_batchnorms(self) -> list[nn.modules.batchnorm._BatchNorm]:
@@ -72,9 +96,10 @@ class ImageClassifier(nn.Module):
             bn.momentum = momentum
 
     @torch.no_grad()
-    def recalibrate_batchnorm(self, pixels: torch.Tensor, batch_size: int = 64) -> None:
+    def recalibrate_batchnorm(self, pixels: torch.Tensor, batch_size: int = 64, start: int = 0) -> None:
         """Re-estimate the running statistics of the trained batch-norm layers on ``pixels``
-        (``(N, 3, S, S)`` uint8, plain training images), the weights unchanged.
+        (``(N, 3, S, S)`` uint8, plain training images; with ``start`` > 0 the input of block
+        ``start`` computed from them, see :meth:`activations`), the weights unchanged.
 
         Every other layer stays in eval mode (dropout and drop-connect would distort the
         statistics); the estimate is the exact average over all images (``momentum=None``),
@@ -94,7 +119,10 @@ class ImageClassifier(nn.Module):
         try:
             # near-equal batches, none of a single image (batch norm needs two values per channel)
             for batch in torch.tensor_split(pixels, -(-len(pixels) // batch_size)):
-                self(batch.to(device).float().div_(255.0))
+                if start:
+                    self.from_activations(batch.to(device).float(), start)
+                else:
+                    self(batch.to(device).float().div_(255.0))
         finally:
             for bn, momentum in zip(layers, momenta, strict=True):
                 bn.momentum = momentum

@@ -31,11 +31,12 @@ SMOKE_SIZE = 32
 
 
 def input_size(config: ImageConfig) -> int:
-    """The network input side: ``image_size``, its automatic choice (224 for a linear probe,
-    96 for fine-tuning), or a tiny one in smoke mode."""
+    """The network input side: ``image_size``, its automatic choice (224, the backbone's native
+    size, for a linear probe and for fine-tuning on cached frozen blocks; 96 when every block
+    runs each epoch), or a tiny one in smoke mode."""
     if config.smoke:
         return SMOKE_SIZE
-    return config.image_size or (224 if config.strategy == "linear-probe" else 96)
+    return config.image_size or (224 if config.strategy == "linear-probe" or config.trunk_cached else 96)
 
 
 def _cap(config: ImageConfig) -> int:

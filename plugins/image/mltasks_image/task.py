@@ -82,7 +82,8 @@ class ImageTask(Task):
         if not isinstance(train, ImageSet) or len(train) == 0:
             raise DataError("the training split is empty: give at least one image per class")
         from mltasks_image.backbones import build_backbone
-        from mltasks_image.training import finetune, linear_probe
+        from mltasks_image.finetune import finetune
+        from mltasks_image.training import linear_probe
 
         backbone = build_backbone(self.config.backbone, self.config.weights)
         size = int(train.images.shape[1])

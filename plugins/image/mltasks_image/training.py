@@ -1,4 +1,5 @@
-"""The two strategies: linear probe on cached frozen features, and fine-tuning with the shared engine."""
+"""The linear probe on cached frozen features, and the engine options both strategies share
+(fine-tuning itself is in :mod:`mltasks_image.finetune`)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from mltasks import Progress, RunContext
+from mltasks import Progress
 from mltasks.torch import FitConfig, fit
 from torch.nn import functional as F  # noqa: N812 - torch's own convention
 
-from mltasks_image.augment import TorchImages, mixup_transform, train_transform
 from mltasks_image.backbones import Backbone
 from mltasks_image.config import ImageConfig
 from mltasks_image.data import ImageSet
@@ -25,28 +25,14 @@ SMOKE_MAX_STEPS = 3
 def fit_config(config: ImageConfig, has_val: bool, lr: float | None = None) -> FitConfig:
     """The engine's options for this task's config (smoke mode: one short epoch)."""
     return FitConfig(
-        epochs=SMOKE_EPOCHS if config.smoke else config.epochs,
+        epochs=SMOKE_EPOCHS if config.smoke else config.fit_epochs,
         max_steps=SMOKE_MAX_STEPS if config.smoke else None,
-        batch_size=config.batch_size, lr=lr or config.lr, weight_decay=config.weight_decay,
+        batch_size=config.batch_size, lr=lr or config.fit_lr, weight_decay=config.weight_decay,
         optimizer="adamw", scheduler="cosine", warmup_ratio=0.0 if config.smoke else 0.05, grad_clip=1.0,
         patience=config.patience or None,
         monitor="val_accuracy" if has_val else "train_loss", mode="max" if has_val else "min",
         device=config.device, seed=config.seed,
     )
-
-
-def batchnorm_drift(model: ImageClassifier, train: ImageSet) -> float:
-    """Accuracy on the plain training images with the running statistics as trained (eval mode);
-    compared with the accuracy after :meth:`ImageClassifier.recalibrate_batchnorm` it shows how
-    far the statistics lagged behind the weights."""
-    from mltasks.torch import infer
-
-    logits = infer(model, TorchImages(train), forward_fn=lambda m, b: m(b[0]), device=str(_device(model)))
-    return float((logits.argmax(1).numpy() == train.labels).mean())
-
-
-def _device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
 
 
 def _accuracy_sums(model: torch.nn.Module, batch: Any) -> dict[str, Any]:
@@ -146,41 +132,4 @@ def linear_probe(backbone: Backbone, train: ImageSet, val: ImageSet | None, conf
         accuracy = float((logits.argmax(1).numpy() == val.labels).mean())
         progress.report(1, val_accuracy=accuracy)
         info["val_accuracy"] = accuracy
-    return model, info
-
-
-def finetune(backbone: Backbone, train: ImageSet, val: ImageSet | None, config: ImageConfig,
-             progress: Progress, size: int, context: RunContext) -> tuple[ImageClassifier, dict[str, Any]]:
-    """Train the last ``unfreeze`` blocks (or all) and a new head with discriminative learning rates.
-
-    The trained blocks' batch norm runs with ``bn_momentum`` (so validation during training sees
-    statistics that follow the weights), and with ``bn_recalibrate`` their running statistics are
-    re-estimated on the plain training images after training, the weights unchanged.
-    """
-    model = ImageClassifier(backbone, len(train.classes))
-    model.freeze(config.unfreeze)
-    if config.bn_momentum > 0:
-        model.set_bn_momentum(config.bn_momentum)
-    groups = model.param_groups(config.lr, config.backbone_lr_mult)
-    val_ds = TorchImages(val) if val is not None and len(val) else None
-    began = time.perf_counter()
-    result = fit(model, TorchImages(train, train_transform(config, size)), val_ds, loss_fn=_loss,
-                 config=fit_config(config, val_ds is not None), progress=progress, val_metrics_fn=_accuracy_sums,
-                 param_groups=groups, batch_transform=mixup_transform(config, len(train.classes)),
-                 checkpoint_dir=context.checkpoint_dir, resume=context.resume)
-    model = result.model
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    info: dict[str, Any] = {"history": result.history, "best_epoch": result.best_epoch, "steps": result.steps,
-                            "trainable_parameters": trainable, "bn_momentum": config.bn_momentum or "backbone's"}
-    if config.bn_recalibrate:
-        before = batchnorm_drift(model, train)
-        model.recalibrate_batchnorm(torch.from_numpy(train.images).permute(0, 3, 1, 2), config.batch_size * 2)
-        after = batchnorm_drift(model, train)
-        info["train_accuracy_before_bn_recalibration"] = round(before, 4)
-        info["train_accuracy"] = round(after, 4)
-        progress.log(f"batch-norm statistics re-estimated on {len(train)} training images: training accuracy "
-                     f"{before:.3f} -> {after:.3f}")
-    else:
-        info["train_accuracy"] = round(batchnorm_drift(model, train), 4)
-    info["train_seconds"] = round(time.perf_counter() - began, 3)
     return model, info
