@@ -10,8 +10,8 @@ Parts (each merges its rows into ``benchmarks/results/speech.json``, so parts ma
   held-out-voice accuracy (target: mean >= 0.97, spread <= 2 points), accuracy per engine,
   worst voice, training time; each trained model is also scored with test-time augmentation
   (``tta_shift_s=0.05``), which changes only inference, so both figures come from one training.
-- ``cross``: trained on one engine's voices, tested on the other's (and on the same engine's
-  held-out voices).
+- ``cross``: trained on one engine's voices, tested on another's (espeak-ng -> flite/Festival,
+  flite/Festival -> espeak-ng, flite -> Festival), on the default split of seed 0.
 - ``real``: the real recordings of Debian ``pocketsphinx-testdata`` (LibriVox sentences, the
   "cards" and "go forward" commands, a TIDIGITS digit string) through ``pretrained=pocketsphinx``
   with its language model and with each clip's grammar, and ``pretrained=whisper-tiny``, by the
@@ -70,16 +70,18 @@ def _scores(task: Any, test: Any) -> dict[str, Any]:
     per_voice = {v: float(np.mean(h)) for v, h in voices.items()}
     return {"accuracy": round(float(hits.mean()), 4), "per_engine": engines,
             "voice_balanced_accuracy": round(float(np.mean(list(per_voice.values()))), 4),
-            "worst_voice": min(per_voice, key=per_voice.get), "worst_voice_accuracy": round(min(per_voice.values()), 4)}
+            "worst_voice": min(per_voice, key=per_voice.get), "worst_voice_accuracy": round(min(per_voice.values()), 4),
+            "recorded_voices": {v: round(a, 4) for v, a in sorted(per_voice.items()) if _engine(v) != "espeak"}}
 
 
-def keyword_runs(out: Path, quick: bool, seeds: list[int], threads_list: list[int]) -> list[dict[str, Any]]:
-    """Default runs for every seed and thread count; plain and TTA scores of each trained model."""
+def keyword_runs(out: Path, quick: bool, seeds: list[int], threads_list: list[int],
+                 settings: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Default runs (plus ``settings``) for every seed and thread count; plain and TTA scores of each model."""
     rows = []
     for threads in threads_list:
         for seed in seeds:
             before, began = _load(), time.perf_counter()
-            result = mltasks.run("speech", overrides={"num_threads": threads}, seed=seed,
+            result = mltasks.run("speech", overrides={**(settings or {}), "num_threads": threads}, seed=seed,
                                  out=out / f"kw-{threads}-{seed}", quick=quick)
             wall = time.perf_counter() - began
             task = result.task
@@ -112,10 +114,27 @@ def keyword_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def cross_part(quick: bool) -> list[dict[str, Any]]:
-    """Train on one engine's voices, test on the other's (default settings otherwise, seed 0)."""
+def _pooled(task: Any, parts: list[Any]) -> dict[str, Any]:
+    """Accuracy over several ClipSets taken together, with the clips and voices scored."""
+    parts = [p for p in parts if len(p)]
+    hits = sum(task.evaluate(p)["accuracy"] * len(p) for p in parts)
+    clips = sum(len(p) for p in parts)
+    voices = sorted({s for p in parts for s in p.speakers})
+    return {"accuracy": round(hits / max(clips, 1), 4), "clips": clips, "voices": voices if len(voices) < 8 else
+            f"{len(voices)} voices"}
+
+
+def cross_part(quick: bool) -> dict[str, Any]:
+    """Train on one engine's (or family's) voices of the default split (seed 0), test on another's.
+
+    Rows: espeak-ng only -> every real flite/Festival voice (no recorded voice was heard);
+    flite + Festival only (the three training speakers and their pitch-shifted variants) -> the
+    held-out speakers and every espeak-ng voice; flite only -> Festival voices, split into the
+    held-out speakers (new engine and new person) and the training speakers (new engine only).
+    """
     import torch
     from mltasks_speech.config import SpeechConfig
+    from mltasks_speech.default_data import is_shifted
     from mltasks_speech.task import SpeechTask
 
     from mltasks import Splits
@@ -124,23 +143,47 @@ def cross_part(quick: bool) -> list[dict[str, Any]]:
     torch.set_num_threads(2)
     config = SpeechConfig(smoke=quick, num_threads=2)
     base = SpeechTask(config).load_data(None)
-    rows = []
-    for train_engine, test_engine in (("espeak", "flite"), ("flite", "espeak")):
-        def pick(split: Any, engine: str) -> Any:
-            return split.subset([i for i, s in enumerate(split.speakers) if _engine(s) == engine])
 
-        splits = Splits(train=pick(base.train, train_engine), val=pick(base.val, train_engine), test=None)
+    def pick(split: Any, keep: Any) -> Any:
+        return split.subset([i for i, s in enumerate(split.speakers) if keep(s)])
+
+    def espeak(s: str) -> bool:
+        return _engine(s) == "espeak"
+
+    def recorded(s: str) -> bool:
+        return not espeak(s)
+
+    def real(engine: str) -> Any:
+        return lambda s: _engine(s) == engine and not is_shifted(s)
+
+    everything = [base.train, base.val, base.test]
+    plans = [
+        ("espeak-ng", espeak, True, {
+            "held-out espeak-ng voices": [pick(base.test, espeak)],
+            "every real flite/Festival voice (all 5 speakers, none heard)": [
+                pick(p, lambda s: recorded(s) and not is_shifted(s)) for p in everything]}),
+        ("flite + Festival (3 training speakers, with their pitch-shifted variants)", recorded, False, {
+            "held-out flite/Festival speakers": [pick(base.test, recorded)],
+            "every espeak-ng voice": [pick(p, espeak) for p in everything]}),
+        ("flite (3 training speakers, with their pitch-shifted flite variants)", lambda s: _engine(s) == "flite",
+         False, {
+             "flite voices of the held-out speakers": [pick(base.test, real("flite"))],
+             "Festival voices of the held-out speakers (new engine, new person)": [pick(base.test, real("festival"))],
+             "Festival voices of the training speakers (new engine, same person)": [
+                 pick(base.train, real("festival"))]}),
+    ]
+    rows = []
+    for name, keep, with_val, tests in plans:
+        splits = Splits(train=pick(base.train, keep), val=pick(base.val, keep) if with_val else None, test=None)
         splits.train.noise = None
         began = time.perf_counter()
         task = SpeechTask(config).train(splits, null_progress())
-        other = [pick(part, test_engine) for part in (base.train, base.val, base.test)]
-        other_acc = float(np.mean([task.evaluate(p)["accuracy"] for p in other if len(p)]))
-        rows.append({"row": f"trained on {train_engine} only", "seed": 0, "train_clips": len(splits.train),
-                     "accuracy_same_engine_held_out_voices": round(task.evaluate(pick(base.test, train_engine))
-                                                                   ["accuracy"], 4),
-                     f"accuracy_on_all_{test_engine}_voices": round(other_acc, 4),
-                     "train_s": round(time.perf_counter() - began, 1)})
-    return rows
+        rows.append({"trained_on": name, "seed": 0, "num_threads": 2, "train_clips": len(splits.train),
+                     "train_voices": len(set(splits.train.speakers)),
+                     **{label: _pooled(task, parts) for label, parts in tests.items()},
+                     "train_s": round(time.perf_counter() - began, 1), "load_avg_after": _load()})
+        print(json.dumps(rows[-1]), flush=True)
+    return {"split": base.info["split"], "rows": rows}
 
 
 def _real_manifests(folder: Path) -> dict[str, tuple[Path, str]]:
@@ -262,14 +305,20 @@ def main() -> None:
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS), help="keyword part: seeds to run")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2], help="keyword part: num_threads values")
     parser.add_argument("--transcribe-threads", type=int, default=2, help="transcribe part: num_threads")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="keyword part: an experiment with these settings; its rows go to keyword_experiments")
     args = parser.parse_args()
+    from mltasks.config import parse_option
+
+    pairs = [item.partition("=") for item in args.set]
+    settings = {key: parse_option(value) for key, _, value in pairs}
     found: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         for part in args.parts:
             began = time.perf_counter()
             if part == "keyword":
-                found["keyword_runs"] = keyword_runs(out, args.quick, args.seeds, args.threads)
+                found["keyword_runs"] = keyword_runs(out, args.quick, args.seeds, args.threads, settings)
             elif part == "cross":
                 found["cross_engine"] = cross_part(args.quick)
             elif part == "real":
@@ -281,6 +330,9 @@ def main() -> None:
         print(json.dumps(found, indent=2))
         return
     results = json.loads(OUT.read_text()) if OUT.is_file() else {}  # parts may run apart: merge
+    if "keyword_runs" in found and settings:  # an experiment: kept apart from the default's runs
+        results.setdefault("keyword_experiments", []).append(
+            {"what": "--set " + " ".join(args.set), "runs": found.pop("keyword_runs")})
     if "keyword_runs" in found:  # runs of other seeds/threads (other processes) are kept
         done = {(r["seed"], r["num_threads"]) for r in found["keyword_runs"]}
         old = [r for r in results.get("keyword", {}).get("runs", []) if (r["seed"], r["num_threads"]) not in done]

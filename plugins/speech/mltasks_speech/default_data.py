@@ -14,6 +14,8 @@ from mltasks_speech.layout import Item, speaker_of
 
 DIGITS_DIR = Path(__file__).parent / "data" / "digits"
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+#: engines whose voices are made from recordings of one real person (several voices may share one).
+RECORDED = ("flite", "festival")
 
 
 def digits_dir() -> Path:
@@ -29,6 +31,74 @@ def engine_of(speaker: str) -> str:
 def engine_strata(items: list[Item]) -> dict[str, str]:
     """Voice -> engine, so that every engine has voices in train, val and test."""
     return {str(i.speaker): engine_of(str(i.speaker)) for i in items if i.speaker}
+
+
+def speaker_of_voice(voice: str) -> str:
+    """The person behind a voice id: flite and Festival voices are built from recordings of one
+    person (CMU ARCTIC, CMU Kal), so ``flite-slt``, ``festival-slt`` and the pitch-shifted
+    ``flite-slt-lo`` are all ``cmu-slt``; an espeak-ng voice (formant synthesis) is its own."""
+    engine, _, rest = voice.partition("-")
+    return f"cmu-{rest.split('-')[0]}" if engine in RECORDED else voice
+
+
+def is_shifted(voice: str) -> bool:
+    """Whether a voice is a pitch-shifted variant of a recorded speaker (``flite-kal-hi``)."""
+    engine, _, rest = voice.partition("-")
+    return engine in RECORDED and "-" in rest
+
+
+def first_release(items: list[Item]) -> list[Item]:
+    """The clips of the first release (espeak-ng and flite's own voices): transcription and the
+    sample data are built from these, so their figures stay comparable across releases."""
+    return [i for i in items if engine_of(str(i.speaker)) in ("espeak", "flite") and not is_shifted(str(i.speaker))]
+
+
+def split_default(items: list[Item], val_fraction: float, test_fraction: float, seed: int) -> tuple[list[Item], str]:
+    """Split the embedded clips by person, so no one is heard in two splits; returns the items
+    kept and how they were split.
+
+    - espeak-ng voices: ``val_fraction`` / ``test_fraction`` of them each (as before);
+    - recorded speakers (the five people behind the flite and Festival voices): two go to test
+      with all their real voices, the other three to training, so one voice cannot decide the
+      score and training still hears three people. A pair is redrawn until the test holds at
+      least three of their voices, every engine has a voice in test and one in train.
+      Validation holds espeak-ng voices only (the best epoch is picked on them). The
+      pitch-shifted variants of a test speaker are dropped: they are training material, not a
+      real voice.
+    """
+    from mltasks_speech.layout import split_groups
+
+    espeak = sorted({str(i.speaker) for i in items if engine_of(str(i.speaker)) not in RECORDED})
+    plan = split_groups(espeak, val_fraction, test_fraction, seed)
+    people = sorted({speaker_of_voice(str(i.speaker)) for i in items if engine_of(str(i.speaker)) in RECORDED})
+    real = [i for i in items if engine_of(str(i.speaker)) in RECORDED and not is_shifted(str(i.speaker))]
+    voices = {str(i.speaker) for i in real}
+    engines = {engine_of(v) for v in voices}
+    n_test = min(max(2, int(round(test_fraction * len(people)))), len(people) - 1)
+    if len(people) < 2 or test_fraction <= 0:
+        n_test = 0
+    rng = np.random.RandomState(seed)
+    for _ in range(100):
+        test = set(rng.permutation(people)[:n_test].tolist())
+        held = {v for v in voices if speaker_of_voice(v) in test}
+        trained = {engine_of(v) for v in voices - held}
+        if {engine_of(v) for v in held} == engines and trained == engines and len(held) >= min(3, len(voices)):
+            break
+    kept_items = []
+    for item in items:
+        voice = str(item.speaker)
+        if engine_of(voice) not in RECORDED:
+            item.split = plan[voice]
+        elif speaker_of_voice(voice) not in test:
+            item.split = "train"
+        elif is_shifted(voice):
+            continue
+        else:
+            item.split = "test"
+        kept_items.append(item)
+    how = (f"by person ({len(espeak)} espeak-ng voices; {len(people)} recorded speakers, {sorted(test)} in test, "
+           "their pitch-shifted variants dropped; no person in two splits)")
+    return kept_items, how
 
 
 def connected_digits(items: list[Item], per_voice: int, seed: int, max_words: int = 4) -> list[dict]:
@@ -68,6 +138,7 @@ def _pick(words: list[str], voices_per_engine: int) -> list[Item]:
     for word in words:
         for path in sorted((DIGITS_DIR / word).glob("*.flac")):
             items.append(Item(path, word, speaker_of(path)))
+    items = first_release(items)
     voices = sorted({str(i.speaker) for i in items})
     keep: list[str] = []
     for engine in ("espeak", "flite"):

@@ -16,7 +16,7 @@ from mltasks.torch import fit, infer
 from mltasks_speech.config import SpeechConfig
 from mltasks_speech.ctc import CTCModel, beam_decoder, build_alphabet, encode, greedy_decode
 from mltasks_speech.datasets import UtteranceSet, pad_batch, read_clips
-from mltasks_speech.default_data import connected_digits, digits_dir, engine_strata, join_clips
+from mltasks_speech.default_data import connected_digits, digits_dir, engine_strata, first_release, join_clips
 from mltasks_speech.features import FeatureSpec
 from mltasks_speech.keyword import feature_spec, fit_config
 from mltasks_speech.layout import Item, assign_splits, find_items
@@ -76,7 +76,7 @@ def _utterances(chosen: list[Item], config: SpeechConfig, notes: list[str]) -> U
 
 
 def _default_utterances(config: SpeechConfig) -> Splits:
-    items, _ = find_items(digits_dir())
+    items = first_release(find_items(digits_dir())[0])  # the voices its figures were measured on
     seed = config.data_seed
     how = assign_splits(items, config.val_fraction, config.test_fraction, seed, engine_strata(items))
     parts = {}

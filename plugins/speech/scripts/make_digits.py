@@ -1,19 +1,32 @@
 """Generate the embedded spoken-digit set shipped in ``mltasks_speech/data/digits/``.
 
-Run from the repository root (needs the Debian packages ``espeak-ng`` and ``flite``)::
+Run from the repository root (needs the Debian packages ``espeak-ng``, ``flite``, ``sox``,
+``festival``, ``festvox-kallpc16k``, ``festvox-kdlpc16k`` and ``festvox-us-slt-hts``)::
 
     python plugins/speech/scripts/make_digits.py            # rewrites the shipped set
 
-Many voices from two synthesis engines say "zero" ... "nine" at several speeds and
-pitches: espeak-ng (every English accent crossed with a different voice variant) and
-flite (its four speakers, with duration and pitch changes). A classifier trained on one
-engine alone does not generalise to the other (see OFFLINE.md), so both are mixed.
+Many voices from three synthesis engines say "zero" ... "nine" at several speeds and
+pitches:
 
-Files are written in the Speech Commands layout, ``<word>/<voice>_nohash_<n>.flac``:
-the voice id (``espeak-en-us-m3``, ``flite-slt``) is what the task splits on, so no
-voice is ever in two splits. Audio is trimmed of silence, peak-normalised and stored as
-8 kHz 8-bit mono FLAC to keep the package small (about 1.7 kB a clip; the quantisation noise
-sits ~40-50 dB under the speech, below the noise added in training); the task resamples to 16 kHz.
+- espeak-ng: every English accent crossed with a different voice variant (formant synthesis);
+- flite: its four speakers (CMU awb, kal, rms, slt), with duration and pitch changes;
+- Festival: the kal and ked diphone voices and the slt HTS voice, with tempo and pitch changes
+  (sox); kal and slt are the same people as flite's kal and slt;
+- pitch-shifted variants of the flite/Festival speakers (``flite-kal-hi``: the voice pitched
+  up to a female range, its formants raised with sox; ``flite-slt-lo``: the one female
+  speaker pitched down). A variant is the same person as its source, so the task groups them
+  (``default_data.speaker_of_voice``) and never splits one person across train and test.
+
+A classifier trained on one engine alone does not generalise to the others (see
+benchmarks/results/speech.json), so they are mixed.
+
+Files are written in the Speech Commands layout, ``<word>/<voice>_nohash_<n>.flac``: the voice
+id is ``<engine>-<name>`` (``espeak-en-us-m3``, ``flite-slt``, ``festival-ked``,
+``flite-kal-hi``). Audio is trimmed of silence, peak-normalised and stored as 8 kHz 8-bit mono
+FLAC to keep the package small (about 1.8 kB a clip; the quantisation noise sits ~40-50 dB under
+the speech, below the noise added in training); the task resamples to 16 kHz. The voices of the
+first release (espeak-ng and flite) draw from the same random generator as before, so their
+clips stay byte-identical; the later voices draw from their own.
 """
 
 from __future__ import annotations
@@ -40,7 +53,20 @@ VARIANTS = [
 ]
 #: flite speakers; ``kal16`` is the same speaker as ``kal`` at 16 kHz, so it shares the voice id.
 FLITE = {"kal": "kal", "kal16": "kal", "awb": "awb", "rms": "rms", "slt": "slt"}
+#: Festival voices (Debian festvox-kallpc16k, festvox-kdlpc16k, festvox-us-slt-hts): voice id -> selector.
+FESTIVAL = {"kal": "voice_kal_diphone", "ked": "voice_ked_diphone", "slt": "voice_cmu_us_slt_arctic_hts"}
+#: pitch-shifted variants: voice id -> (synthesis command, F0 target range in Hz for flite or None,
+#: sox pitch shift range in cents, which moves the formants with the pitch).
+SHIFTED = {
+    "flite-awb-hi": (["flite", "-voice", "awb"], (170, 230), (150, 300)),
+    "flite-kal-hi": (["flite", "-voice", "kal16"], (170, 230), (150, 300)),
+    "flite-rms-hi": (["flite", "-voice", "rms"], (170, 230), (150, 300)),
+    "flite-slt-lo": (["flite", "-voice", "slt"], (95, 125), (-300, -150)),
+    "festival-ked-hi": (["text2wave", "-eval", f"({FESTIVAL['ked']})"], None, (300, 500)),
+}
 RATE = 8000
+#: a job: voice id, synthesis command without text/output, instance number, sox effects after it.
+Job = tuple[str, list[str], int, list[str]]
 
 
 def trim(audio: np.ndarray, rate: int, pad_s: float = 0.03, threshold: float = 0.02) -> np.ndarray:
@@ -99,6 +125,52 @@ def flite_jobs(rng: random.Random, per_voice: int) -> list[tuple[str, list[str],
     return jobs
 
 
+def festival_jobs(rng: random.Random, per_voice: int) -> list[Job]:
+    """Festival clips; Festival's HTS voice ignores Duration_Stretch, so tempo and pitch come from sox."""
+    jobs = []
+    combos = list(itertools.product([0.8, 0.95, 1.1, 1.3], [-100, -50, 0, 50, 100]))
+    for name, selector in FESTIVAL.items():
+        for k, (stretch, cents) in enumerate(rng.sample(combos, per_voice)):
+            effects = ["tempo", "-s", f"{1 / stretch:.3f}", "pitch", str(cents)]
+            jobs.append((f"festival-{name}", ["text2wave", "-eval", f"({selector})"], k, effects))
+    return jobs
+
+
+def shifted_jobs(rng: random.Random, per_voice: int) -> list[Job]:
+    """Pitch-shifted variants of the flite/Festival speakers (see ``SHIFTED``)."""
+    jobs = []
+    for voice, (cmd, f0, cents) in SHIFTED.items():
+        for k in range(per_voice):
+            stretch = rng.uniform(0.85, 1.25)
+            args = list(cmd)
+            effects = ["pitch", str(rng.randint(*cents))]
+            if f0 is not None:  # flite: new F0 target (the formants stay), slower or faster speech
+                args += ["--setf", f"duration_stretch={stretch:.2f}",
+                         "--setf", f"int_f0_target_mean={rng.randint(*f0)}"]
+            else:
+                effects = ["tempo", "-s", f"{1 / stretch:.3f}"] + effects
+            jobs.append((voice, args, k, effects))
+    return jobs
+
+
+def synthesise(cmd: list[str], effects: list[str], word: str, tmp: Path) -> Path:
+    """Run one synthesis command (and the sox effects) for ``word``; returns the WAV written."""
+    wav = tmp / "clip.wav"
+    if cmd[0] == "espeak-ng":
+        full = cmd + ["-w", str(wav), word]
+    elif cmd[0] == "flite":
+        full = cmd + ["-t", word, "-o", str(wav)]
+    else:  # Festival's text2wave reads a text file
+        (tmp / "word.txt").write_text(word + "\n", encoding="utf-8")
+        full = cmd + ["-o", str(wav), str(tmp / "word.txt")]
+    subprocess.run(full, check=True, capture_output=True)
+    if not effects:
+        return wav
+    out = tmp / "shifted.wav"
+    subprocess.run(["sox", str(wav), str(out), *effects], check=True, capture_output=True)
+    return out
+
+
 def main() -> None:
     """Generate the set into ``--out`` (default: the package's data folder)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -106,26 +178,27 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=here)
     parser.add_argument("--espeak-per-voice", type=int, default=3)
     parser.add_argument("--flite-per-voice", type=int, default=16)
+    parser.add_argument("--festival-per-voice", type=int, default=12)
+    parser.add_argument("--shifted-per-voice", type=int, default=10)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    jobs = espeak_jobs(rng, args.espeak_per_voice) + flite_jobs(rng, args.flite_per_voice)
+    first: list[Job] = [(v, c, k, []) for v, c, k in
+                        espeak_jobs(rng, args.espeak_per_voice) + flite_jobs(rng, args.flite_per_voice)]
+    later_rng = random.Random(args.seed + 1)  # the later voices' own draws keep the first release's clips as they were
+    later = festival_jobs(later_rng, args.festival_per_voice) + shifted_jobs(later_rng, args.shifted_per_voice)
     if args.out.exists():
         shutil.rmtree(args.out)
     lengths = []
     with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / "clip.wav"
-        for voice, cmd, k in jobs:
-            for word in WORDS:
-                if cmd[0] == "espeak-ng":
-                    full = cmd + ["-w", str(wav), word]
-                else:
-                    full = cmd + ["-t", word, "-o", str(wav)]
-                subprocess.run(full, check=True, capture_output=True)
-                gain = rng.uniform(0.3, 0.95)
-                lengths.append(finish(wav, args.out / word / f"{voice}_nohash_{k}.flac", gain))
+        for jobs, gen in ((first, rng), (later, later_rng)):
+            for voice, cmd, k, effects in jobs:
+                for word in WORDS:
+                    wav = synthesise(cmd, effects, word, Path(tmp))
+                    gain = gen.uniform(0.3, 0.95)
+                    lengths.append(finish(wav, args.out / word / f"{voice}_nohash_{k}.flac", gain))
     size = sum(p.stat().st_size for p in args.out.rglob("*.flac"))
-    voices = {v for v, _, _ in jobs}
+    voices = {v for v, _, _, _ in first + later}
     print(f"{len(lengths)} clips, {len(voices)} voices, {size / 1e6:.2f} MB, "
           f"longest {max(lengths) / RATE:.2f} s, mean {np.mean(lengths) / RATE:.2f} s -> {args.out}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,15 @@ import soundfile as sf
 from mltasks.errors import DataError
 
 from mltasks_speech.config import SpeechConfig
-from mltasks_speech.default_data import digits_dir, engine_strata
+from mltasks_speech.default_data import (
+    digits_dir,
+    engine_of,
+    engine_strata,
+    first_release,
+    is_shifted,
+    speaker_of_voice,
+    split_default,
+)
 from mltasks_speech.keyword import load_keyword
 from mltasks_speech.layout import assign_splits, find_items, speaker_of, split_groups
 
@@ -30,9 +39,40 @@ def test_speaker_ids_from_file_names() -> None:
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_speaker_split_never_leaks_on_embedded_data(seed: int) -> None:
+def test_default_split_holds_out_whole_people_and_several_voices(seed: int) -> None:
     items, layout = find_items(digits_dir())
-    assert layout == "word folders" and len(items) >= 1500
+    assert layout == "word folders" and len(items) >= 3000
+    kept, how = split_default(items, 0.15, 0.15, seed)
+    assert how.startswith("by person")
+    people = {s: {speaker_of_voice(str(i.speaker)) for i in kept if i.split == s} for s in ("train", "val", "test")}
+    assert people["train"] and people["val"] and people["test"]
+    assert not people["train"] & people["test"]  # the same person under flite and Festival is one speaker
+    assert not people["train"] & people["val"]
+    assert not people["val"] & people["test"]
+    test_voices = {str(i.speaker) for i in kept if i.split == "test"}
+    engines = Counter(engine_of(v) for v in test_voices)
+    assert engines["espeak"] >= 8 and engines["flite"] >= 1 and engines["festival"] >= 1
+    assert engines["flite"] + engines["festival"] >= 3  # one recorded voice cannot decide the score
+    assert len({speaker_of_voice(v) for v in test_voices if engine_of(v) != "espeak"}) == 2
+    assert not any(is_shifted(v) for v in test_voices)  # variants are training material only
+    trained = {engine_of(str(i.speaker)) for i in kept if i.split == "train"}
+    assert trained == {"espeak", "flite", "festival"}
+    again, _ = split_default(find_items(digits_dir())[0], 0.15, 0.15, seed)
+    assert [(i.path, i.split) for i in again] == [(i.path, i.split) for i in kept]
+
+
+def test_voices_map_to_the_people_behind_them() -> None:
+    assert speaker_of_voice("flite-slt") == speaker_of_voice("festival-slt") == speaker_of_voice("flite-slt-lo")
+    assert speaker_of_voice("flite-kal") == speaker_of_voice("festival-kal") != speaker_of_voice("festival-ked")
+    assert speaker_of_voice("espeak-en-us-m3") == "espeak-en-us-m3"
+    assert is_shifted("flite-kal-hi") and not is_shifted("flite-kal") and not is_shifted("espeak-en-us-m3")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_first_release_split_never_leaks(seed: int) -> None:
+    """Transcription builds on the first release's voices (espeak-ng and flite's own four)."""
+    items = first_release(find_items(digits_dir())[0])
+    assert {engine_of(str(i.speaker)) for i in items} == {"espeak", "flite"} and len(items) == 2280
     how = assign_splits(items, 0.15, 0.15, seed, engine_strata(items))
     assert how.startswith("by speaker")
     speakers = {s: {i.speaker for i in items if i.split == s} for s in ("train", "val", "test")}
