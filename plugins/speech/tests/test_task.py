@@ -79,7 +79,7 @@ def test_transcribe_reads_manifest_and_decodes(sample_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_default_transcribe_run_meets_its_wer_target(tmp_path: Path) -> None:
-    """The default mode=transcribe run (CTC, 30 epochs, about 10 min on 2 cores): WER <= 10 % on
+    """The default mode=transcribe run (CTC, 30 epochs, about 14 min on 2 idle cores): WER <= 10 % on
     connected digits said by voices held out of training."""
     import mltasks
 
