@@ -30,7 +30,7 @@ from mltasks_image.config import ImageConfig
 from mltasks_image.data import ImageSet
 from mltasks_image.features import cached_activations, cached_features
 from mltasks_image.models import ImageClassifier
-from mltasks_image.training import _accuracy_sums, _loss, _probe_logistic, fit_config
+from mltasks_image.training import accuracy_sums, cross_entropy_loss, fit_config, probe_logistic
 
 
 class _Tail(nn.Module):
@@ -78,7 +78,7 @@ def _probe_head(model: ImageClassifier, backbone: Backbone, train: ImageSet, val
         x = cached_features(model, train, _key(backbone), device=device)[0]
         x_val = cached_features(model, val, _key(backbone), device=device)[0] if inputs[1] is not None else None
     pair = (x_val, val.labels) if x_val is not None and val is not None else None
-    c = _probe_logistic(model, x, train.labels, pair, config)
+    c = probe_logistic(model, x, train.labels, pair, config)
     accuracy = None
     if pair is not None:
         with torch.no_grad():
@@ -137,8 +137,8 @@ def finetune(backbone: Backbone, train: ImageSet, val: ImageSet | None, config: 
         progress.log(f"LP-FT: probe head (C={info['probe_c']}) on frozen features, validation accuracy "
                      f"{info['probe_val_accuracy']}")
     probe_state = state_on_cpu(model) if info.get("probe_val_accuracy") is not None else None
-    result = fit(net, train_ds, val_ds, loss_fn=_loss, config=fit_config(config, val_ds is not None),
-                 progress=progress, val_metrics_fn=_accuracy_sums,
+    result = fit(net, train_ds, val_ds, loss_fn=cross_entropy_loss, config=fit_config(config, val_ds is not None),
+                 progress=progress, val_metrics_fn=accuracy_sums,
                  param_groups=model.param_groups(config.fit_lr, config.backbone_lr_mult),
                  batch_transform=None if start is not None else mixup_transform(config, len(train.classes)),
                  checkpoint_dir=context.checkpoint_dir, resume=context.resume)

@@ -35,17 +35,19 @@ def fit_config(config: ImageConfig, has_val: bool, lr: float | None = None) -> F
     )
 
 
-def _accuracy_sums(model: torch.nn.Module, batch: Any) -> dict[str, Any]:
+def accuracy_sums(model: torch.nn.Module, batch: Any) -> dict[str, Any]:
+    """Correct predictions and count of one ``(x, y)`` batch (the engine's ``val_metrics_fn``)."""
     x, y = batch
     return {"accuracy": (model(x).argmax(dim=1) == y).sum(), "count": len(y)}
 
 
-def _loss(model: torch.nn.Module, batch: Any) -> torch.Tensor:
+def cross_entropy_loss(model: torch.nn.Module, batch: Any) -> torch.Tensor:
+    """Cross-entropy of one ``(x, y)`` batch (the engine's ``loss_fn``)."""
     x, y = batch  # y: class indices, or soft (B, C) targets after MixUp
     return F.cross_entropy(model(x), y)
 
 
-def _head_from_logistic(model: ImageClassifier, clf: Any, scaler: Any, n_classes: int) -> None:
+def head_from_logistic(model: ImageClassifier, clf: Any, scaler: Any, n_classes: int) -> None:
     """Fold standardisation + scikit-learn logistic regression into the torch linear head."""
     coef = np.asarray(clf.coef_, dtype=np.float64) / scaler.scale_  # (C', D) on raw features
     intercept = np.asarray(clf.intercept_, dtype=np.float64) - coef @ scaler.mean_
@@ -60,7 +62,7 @@ def _head_from_logistic(model: ImageClassifier, clf: Any, scaler: Any, n_classes
 C_GRID = (0.03, 0.1, 0.3, 1.0)
 
 
-def _probe_logistic(model: ImageClassifier, feats: np.ndarray, labels: np.ndarray, val: tuple | None,
+def probe_logistic(model: ImageClassifier, feats: np.ndarray, labels: np.ndarray, val: tuple | None,
                     config: ImageConfig) -> float:
     """Standardise, fit logistic regression (C from ``reg_c``, or picked on the validation
     features when ``reg_c`` is 0), fold it into the head; returns the C used."""
@@ -83,7 +85,7 @@ def _probe_logistic(model: ImageClassifier, feats: np.ndarray, labels: np.ndarra
         x_val = scaler.transform(val[0])
         scored = [(float((fit.predict(x_val) == val[1]).mean()), -c, c, fit) for c in C_GRID for fit in [fitted(c)]]
         _, _, c, clf = max(scored, key=lambda t: (t[0], t[1]))  # ties: the stronger regularisation
-    _head_from_logistic(model, clf, scaler, len(model.head.bias))
+    head_from_logistic(model, clf, scaler, len(model.head.bias))
     return c
 
 
@@ -98,8 +100,8 @@ def _probe_linear(model: ImageClassifier, feats: np.ndarray, labels: np.ndarray,
         return torch.utils.data.TensorDataset(torch.from_numpy((x - mean) / std).float(), torch.from_numpy(y))
 
     val_ds = tensors(*val) if val is not None else None
-    result = fit(head, tensors(feats, labels), val_ds, loss_fn=_loss, config=fit_config(config, val_ds is not None),
-                 progress=progress, val_metrics_fn=_accuracy_sums)
+    result = fit(head, tensors(feats, labels), val_ds, loss_fn=cross_entropy_loss,
+                 config=fit_config(config, val_ds is not None), progress=progress, val_metrics_fn=accuracy_sums)
     with torch.no_grad():  # fold the standardisation into the model's head
         weight = result.model.weight.detach().cpu() / torch.from_numpy(std).float()
         model.head.weight.copy_(weight)
@@ -122,7 +124,7 @@ def linear_probe(backbone: Backbone, train: ImageSet, val: ImageSet | None, conf
     began = time.perf_counter()
     val_pair = (val_feats, val.labels) if val_feats is not None and val is not None else None
     if config.head == "logistic":
-        info["reg_c"] = _probe_logistic(model, feats, train.labels, val_pair, config)
+        info["reg_c"] = probe_logistic(model, feats, train.labels, val_pair, config)
         info["history"] = []
     else:
         info["history"] = _probe_linear(model, feats, train.labels, val_pair, config, progress)

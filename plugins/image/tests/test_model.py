@@ -20,7 +20,7 @@ from mltasks_image.config import ImageConfig
 from mltasks_image.data import ImageSet
 from mltasks_image.metrics import classification_metrics
 from mltasks_image.models import ImageClassifier
-from mltasks_image.training import _head_from_logistic
+from mltasks_image.training import head_from_logistic
 
 
 def tiny_backbone() -> Backbone:
@@ -63,7 +63,7 @@ def test_logistic_regression_folds_into_the_head(n_classes: int) -> None:
     scaler = StandardScaler().fit(feats)
     clf = LogisticRegression().fit(scaler.transform(feats), labels)
     model = ImageClassifier(tiny_backbone(), n_classes)
-    _head_from_logistic(model, clf, scaler, n_classes)
+    head_from_logistic(model, clf, scaler, n_classes)
     probs = torch.softmax(model.head(torch.from_numpy(feats).float()).double(), 1).detach().numpy()
     np.testing.assert_allclose(probs, clf.predict_proba(scaler.transform(feats)), atol=1e-4)
 
