@@ -109,9 +109,14 @@ def make_student(
 def masked(input_ids: torch.Tensor, attention_mask: torch.Tensor, rate: float, mask_id: int) -> torch.Tensor:
     """A copy of a batch's ids with a fraction ``rate`` of the real tokens, never the first or the last
     ([CLS], [SEP]), replaced by ``mask_id`` (torch's global RNG, seeded by the engine)."""
-    positions = torch.arange(input_ids.shape[1]).unsqueeze(0)  # (1, T)
+    positions = torch.arange(input_ids.shape[1], device=input_ids.device).unsqueeze(0)  # (1, T)
     inner = (positions >= 1) & (positions < attention_mask.sum(1, keepdim=True) - 1)  # (B, T)
-    return input_ids.masked_fill(inner & (torch.rand(input_ids.shape) < rate), mask_id)
+    draw = torch.rand(input_ids.shape).to(input_ids.device)  # drawn on the CPU: the same masks on any device
+    return input_ids.masked_fill(inner & (draw < rate), mask_id)
+
+
+def _device_of(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
 
 
 def distill_loss(temperature: float, alpha: float, hidden: float = 0.0, *, teacher: EncoderClassifier | None = None,
@@ -125,11 +130,16 @@ def distill_loss(temperature: float, alpha: float, hidden: float = 0.0, *, teach
     them, but informative ones on texts it has not seen); validation batches use the stored targets.
     """
 
+    on_device: dict[torch.device, EncoderClassifier] = {}  # the teacher where the batches are (left in place)
+
     def loss_fn(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if mask_rate > 0 and model.training and teacher is not None and mask_id is not None:
             ids = masked(batch["input_ids"], batch["attention_mask"], mask_rate, mask_id)
+            device = ids.device
+            if device not in on_device:
+                on_device[device] = teacher if _device_of(teacher) == device else copy.deepcopy(teacher).to(device)
             with torch.no_grad():
-                t_logits, t_states = pooled_states(teacher.eval(), ids, batch["attention_mask"])
+                t_logits, t_states = pooled_states(on_device[device].eval(), ids, batch["attention_mask"])
             batch = {**batch, "input_ids": ids, "soft": t_logits, "states": t_states[:, layers or slice(None)]}
         if hidden > 0:
             logits, states = pooled_states(model, batch["input_ids"], batch["attention_mask"])

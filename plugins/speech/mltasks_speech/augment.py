@@ -85,3 +85,22 @@ class WaveAugment:
         freqs = torch.arange(spectrum.shape[-1], dtype=torch.float32).clamp_min(1.0)
         colour = torch.randint(0, 3, (b, 1)).float()  # 0 white, 1 pink, 2 brown
         return torch.fft.irfft(spectrum * freqs[None, :] ** (-colour / 2), n=length)
+
+
+class Mixup:
+    """Callable ``(waves (B, T), targets (B,)) -> (mixed waves, soft targets (B, C))``: each clip is
+    blended with another clip of the batch, and the labels with the same weight (Zhang et al. 2018).
+
+    :param alpha: the weight is drawn from Beta(alpha, alpha) once per batch.
+    """
+
+    def __init__(self, n_classes: int, alpha: float) -> None:
+        self.n_classes = n_classes
+        self.beta = torch.distributions.Beta(torch.tensor(float(alpha)), torch.tensor(float(alpha)))
+
+    def __call__(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        waves, targets = batch
+        weight = float(self.beta.sample())
+        order = torch.randperm(len(waves)).to(waves.device)
+        onehot = torch.nn.functional.one_hot(targets, self.n_classes).to(waves.dtype)
+        return (weight * waves + (1 - weight) * waves[order], weight * onehot + (1 - weight) * onehot[order])

@@ -82,6 +82,11 @@ class SpeechConfig(TaskConfig):
         default=0.0, metadata=_h("keyword test-time augmentation: average the predictions of each clip and of "
                                  "copies shifted this many seconds earlier and later (0 = off)"),
     )
+    mixup: float = field(
+        default=0.3, metadata=_h("keyword MixUp alpha: blend pairs of training clips and their labels with a weight "
+                                 "drawn from Beta(alpha, alpha) (0 = off); on held-out voices it helped more than "
+                                 "wider speed/VTLP ranges"),
+    )
     spec_augment: bool = field(default=True, metadata=_h("SpecAugment time and frequency masks on features"))
     balance: bool = field(default=True, metadata=_h("class-balanced sampling of training clips"))
     val_fraction: float = field(default=0.15, metadata=_h("share of speakers (or clips) held out for validation"))
@@ -91,6 +96,10 @@ class SpeechConfig(TaskConfig):
     )
     max_per_class: int = field(default=0, metadata=_h("cap on clips per word (0 = all)"))
     hidden: int = field(default=128, metadata=_h("transcribe: GRU hidden size per direction"))
+    frame_stride: int = field(
+        default=2, metadata=_h("transcribe: 10 ms feature frames per CTC output frame (2 = 20 ms, 3 = 30 ms: "
+                               "shorter sequences, faster training)"),
+    )
     decoder: Literal["greedy", "beam"] = field(
         default="greedy", metadata=_h("transcribe: CTC decoding, greedy (best path, no dependencies) or beam "
                                       "(torchaudio's flashlight beam search; needs mltasks-speech[beam])"),
@@ -115,8 +124,10 @@ class SpeechConfig(TaskConfig):
             raise ConfigError(f"vtlp={self.vtlp} must lie in [0, 0.5)")
         if not 0 <= self.tta_shift_s < self.clip_seconds / 2:
             raise ConfigError(f"tta_shift_s={self.tta_shift_s} must lie in [0, clip_seconds / 2)")
+        if self.mixup < 0:
+            raise ConfigError(f"mixup={self.mixup} must be >= 0")
         if not 0 <= self.speed_perturb < 0.5:
             raise ConfigError(f"speed_perturb={self.speed_perturb} must lie in [0, 0.5)")
-        for name in ("epochs", "batch_size", "n_mels", "width", "hidden", "beam_width"):
+        for name in ("epochs", "batch_size", "n_mels", "width", "hidden", "beam_width", "frame_stride"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")

@@ -40,14 +40,17 @@ def encode(text: str, alphabet: Sequence[str]) -> list[int]:
 class CTCModel(nn.Module):
     """``forward(waves (B, T), lengths (B,)) -> (log_probs (B, F', V), out_lengths (B,))``.
 
-    Two strided 3x3 convs halve the frame rate (10 ms -> 20 ms) before a 2-layer BiGRU.
+    Two 3x3 convs (the first strided by ``stride`` in time: 10 ms frames -> 20 or 30 ms) feed a
+    2-layer BiGRU; a coarser frame rate shortens the sequences the GRU runs over.
     """
 
-    def __init__(self, spec: FeatureSpec, n_tokens: int, hidden: int = 128, dropout: float = 0.2) -> None:
+    def __init__(self, spec: FeatureSpec, n_tokens: int, hidden: int = 128, dropout: float = 0.2,
+                 stride: int = 2) -> None:
         super().__init__()
         self.frontend = Frontend(spec)
+        self.stride = stride
         c = 32
-        self.conv = nn.Sequential(nn.Conv2d(1, c, 3, stride=(2, 2), padding=1), nn.BatchNorm2d(c), nn.ReLU(),
+        self.conv = nn.Sequential(nn.Conv2d(1, c, 3, stride=(2, stride), padding=1), nn.BatchNorm2d(c), nn.ReLU(),
                                   nn.Conv2d(c, c, 3, stride=(2, 1), padding=1), nn.BatchNorm2d(c), nn.ReLU())
         mels = math.ceil(math.ceil(spec.n_mels / 2) / 2)
         self.proj = nn.Linear(c * mels, hidden)
@@ -56,10 +59,11 @@ class CTCModel(nn.Module):
 
     def forward(self, waves: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = self.frontend(waves, lengths).unsqueeze(1)  # (B, 1, M, F)
-        x = self.conv(x)  # (B, C, M', F') with F' = ceil(F / 2)
+        x = self.conv(x)  # (B, C, M', F') with F' = ceil(F / stride)
         b, c, m, f = x.shape
         x = self.proj(x.permute(0, 3, 1, 2).reshape(b, f, c * m))  # (B, F', H)
-        out_lengths = torch.div(self.frontend.frames(lengths) + 1, 2, rounding_mode="floor").clamp(1, f)
+        frames = self.frontend.frames(lengths)
+        out_lengths = torch.div(frames + self.stride - 1, self.stride, rounding_mode="floor").clamp(1, f)
         packed = nn.utils.rnn.pack_padded_sequence(x, out_lengths.cpu(), batch_first=True, enforce_sorted=False)
         y, _ = self.rnn(packed)
         y, _ = nn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=f)

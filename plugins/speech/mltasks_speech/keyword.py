@@ -14,7 +14,7 @@ from mltasks import Progress, RunContext, Splits
 from mltasks.errors import DataError
 from mltasks.torch import FitConfig, fit, infer
 
-from mltasks_speech.augment import WaveAugment
+from mltasks_speech.augment import Mixup, WaveAugment
 from mltasks_speech.config import SpeechConfig
 from mltasks_speech.datasets import ClipSet, read_clips
 from mltasks_speech.default_data import digits_dir, split_default
@@ -127,10 +127,14 @@ def train_keyword(config: SpeechConfig, splits: Splits, progress: Progress, cont
         augment = WaveAugment(config.sample_rate, shift_s=config.time_shift_s, noise_prob=config.noise_prob,
                               snr_db=config.snr_db, speed=config.speed_perturb,
                               noise_bank=getattr(train, "noise", None))
+        if config.mixup > 0:
+            mix, waves_only = Mixup(len(train.classes), config.mixup), augment
+            augment = lambda batch: mix(waves_only(batch))  # type: ignore[assignment]  # noqa: E731
     progress.log(f"keyword model {config.model}: {sum(p.numel() for p in model.parameters()):,} parameters, "
                  f"{len(train.classes)} words, {len(train)} training clips, f_max {spec.f_max:g} Hz")
 
     def loss_fn(net: torch.nn.Module, batch: Any) -> torch.Tensor:
+        # targets are class ids, or class probabilities (B, C) after mixup
         return F.cross_entropy(net(batch[0]), batch[1], label_smoothing=0.05)
 
     def val_metrics(net: torch.nn.Module, batch: Any) -> dict[str, Any]:

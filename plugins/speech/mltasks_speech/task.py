@@ -217,6 +217,7 @@ class SpeechTask(Task):
             save_weights(self.model_, directory / _WEIGHTS)
             meta.update(features=self.spec_.to_dict(), model=self.config.model,
                         classes=getattr(self, "classes_", None), alphabet=getattr(self, "alphabet_", None),
+                        frame_stride=getattr(self.model_, "stride", None),
                         history=self.history_)
         (directory / _META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
@@ -246,8 +247,9 @@ class SpeechTask(Task):
             spec = FeatureSpec(**meta["features"])
             if meta["mode"] == "transcribe":
                 task.alphabet_ = [str(c) for c in meta["alphabet"]]
+                # runs saved before frame_stride existed have none in their metadata: they used 2
                 model: torch.nn.Module = CTCModel(spec, len(task.alphabet_), hidden=config.hidden,
-                                                  dropout=config.dropout)
+                                                  dropout=config.dropout, stride=int(meta.get("frame_stride") or 2))
             else:
                 task.classes_ = [str(c) for c in meta["classes"]]
                 model = build_keyword_model(meta["model"], spec, len(task.classes_), config.width, config.dropout)

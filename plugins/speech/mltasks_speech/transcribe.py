@@ -125,7 +125,7 @@ def train_transcribe(config: SpeechConfig, splits: Splits, progress: Progress, c
         raise DataError("the training transcripts are empty after normalisation")
     spec = feature_spec(config, train)
     torch.manual_seed(config.seed)
-    model = CTCModel(spec, len(alphabet), hidden=config.hidden, dropout=config.dropout)
+    model = CTCModel(spec, len(alphabet), hidden=config.hidden, dropout=config.dropout, stride=config.frame_stride)
     progress.log(f"CTC model: {sum(p.numel() for p in model.parameters()):,} parameters, {len(alphabet) - 1} "
                  f"characters, {len(train)} training utterances")
 

@@ -1,0 +1,65 @@
+"""Model pieces: MixUp's blended clips and labels, and the CTC model's frame stride (kept with
+a saved model, so runs saved before the option existed still load as they were trained)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from mltasks.progress import null_progress
+
+from mltasks_speech.augment import Mixup
+from mltasks_speech.config import SpeechConfig
+from mltasks_speech.ctc import CTCModel
+from mltasks_speech.features import FeatureSpec
+from mltasks_speech.task import SpeechTask
+
+
+def test_mixup_blends_clips_and_labels_with_one_weight() -> None:
+    torch.manual_seed(0)
+    waves = torch.stack([torch.full((50,), float(k)) for k in range(6)])  # clip k is the constant k
+    targets = torch.tensor([0, 1, 2, 0, 1, 2])
+    mixed, soft = Mixup(3, alpha=0.4)((waves, targets))
+    assert soft.shape == (6, 3) and torch.allclose(soft.sum(1), torch.ones(6))
+    # one weight w for the batch: clip k becomes w * k + (1 - w) * its partner's constant, and its
+    # label w on its own word plus (1 - w) on the partner's (w is the own-word share where they differ)
+    w = float(soft[torch.arange(6), targets].min())
+    assert 0 < w < 1
+    partners = ((mixed[:, 0] - w * torch.arange(6)) / (1 - w)).tolist()
+    assert sorted(round(p) for p in partners) == list(range(6)) and all(abs(p - round(p)) < 1e-4 for p in partners)
+    for k, p in enumerate(round(p) for p in partners):
+        expected = w * torch.nn.functional.one_hot(targets[k], 3) + (1 - w) * torch.nn.functional.one_hot(targets[p], 3)
+        assert torch.allclose(soft[k], expected.float(), atol=1e-5)
+    assert not torch.equal(mixed, waves)
+    torch.manual_seed(0)
+    again, _ = Mixup(3, alpha=0.4)((waves, targets))
+    assert torch.equal(again, mixed)  # drawn from torch's seeded RNG
+
+
+def test_ctc_frame_stride_sets_the_output_frame_rate() -> None:
+    spec = FeatureSpec(n_mels=16, f_max=4000.0, clip_samples=0, spec_augment=False)
+    waves, lengths = torch.randn(2, 16000), torch.tensor([16000, 9000])
+    frames = torch.div(lengths, spec.hop, rounding_mode="floor") + 1  # 101 and 91 feature frames
+    for stride in (2, 3):
+        model = CTCModel(spec, n_tokens=5, hidden=8, stride=stride).eval()
+        log_probs, out_lengths = model(waves, lengths)
+        assert out_lengths.tolist() == [-(-int(n) // stride) for n in frames]
+        assert log_probs.shape[1] == out_lengths.max()
+
+
+def test_a_saved_transcriber_keeps_its_frame_stride(sample_dir: Path, tmp_path: Path) -> None:
+    task = SpeechTask(SpeechConfig(mode="transcribe", frame_stride=3, smoke=True, num_threads=1))
+    splits = task.load_data(sample_dir / "manifest.csv")
+    task.train(splits, null_progress())
+    task.save(tmp_path / "model")
+    meta_file = tmp_path / "model" / "speech_model.json"
+    assert json.loads(meta_file.read_text())["frame_stride"] == 3
+    loaded = SpeechTask.load(tmp_path / "model")
+    assert loaded.model_.stride == 3
+    assert loaded.transcribe_waves(splits.test.waves[:2], "greedy") == task.transcribe_waves(splits.test.waves[:2],
+                                                                                              "greedy")
+    meta = json.loads(meta_file.read_text())
+    del meta["frame_stride"]  # as written before the option existed, when every model used 2
+    meta_file.write_text(json.dumps(meta))
+    assert SpeechTask.load(tmp_path / "model").model_.stride == 2
