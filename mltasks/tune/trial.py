@@ -80,7 +80,7 @@ def trial_sampler(seed: int, number: int) -> Any:
     return optuna.samplers.TPESampler(seed=(seed * 1_000_003 + number) % 2**32)
 
 
-def _pruning_subscriber(trial: Any, metric: str) -> Any:
+def pruning_subscriber(trial: Any, metric: str) -> Any:
     """A progress subscriber that reports per-epoch validation values and stops a hopeless trial."""
     optuna = optuna_module()
 
@@ -124,7 +124,7 @@ def run_trial(trial: Any, settings: TuneSettings) -> float:
         target = out if settings.repeats == 1 else out / f"seed-{seed}"
         progress = null_progress()
         if repeat == 0:  # the pruner compares first runs only: later repeats would report the same steps again
-            progress.subscribe(_pruning_subscriber(trial, settings.metric))
+            progress.subscribe(pruning_subscriber(trial, settings.metric))
         try:
             results.append(run(settings.task, settings.data, overrides, seed=seed, out=target, force=True,
                                quick=settings.quick, evaluate_val=True, progress=progress,

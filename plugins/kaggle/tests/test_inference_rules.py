@@ -74,7 +74,7 @@ def test_repeated_folds_average_over_partitions_and_report_each_repeat(tmp_path)
 
 def test_a_hopeless_kaggle_trial_is_pruned_before_its_next_repeat(tmp_path):
     optuna = pytest.importorskip("optuna")
-    from mltasks.tune.trial import _pruning_subscriber
+    from mltasks.tune import pruning_subscriber
 
     class Always(optuna.pruners.BasePruner):
         def prune(self, study, trial):
@@ -83,7 +83,7 @@ def test_a_hopeless_kaggle_trial_is_pruned_before_its_next_repeat(tmp_path):
     folder = write_competition(tmp_path / "c", synthetic(200, "binary"))
     trial = optuna.create_study(direction="maximize", pruner=Always()).ask()
     progress = null_progress()
-    progress.subscribe(_pruning_subscriber(trial, "cv_score"))  # what mltasks tune attaches to a trial's run
+    progress.subscribe(pruning_subscriber(trial, "cv_score"))  # what mltasks tune attaches to a trial's run
     task = KaggleTask(KaggleConfig(smoke=True, models="linear", cv_repeats=3, **FAST))
     with pytest.raises(optuna.TrialPruned, match="repeat 1"):
         task.train(task.load_data(folder), progress)
