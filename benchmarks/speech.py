@@ -288,7 +288,8 @@ def transcribe_part(out: Path, quick: bool, threads: int) -> dict[str, Any]:
         scores[decoder] = {**{k: round(v, 4) for k, v in error_rates(test.texts, hyps).items()},
                            "utterances_per_s": round(len(hyps) / (time.perf_counter() - start), 1)}
     timings = json.loads((result.run_dir / "run.json").read_text())["timings"]
-    return {"row": f"default transcribe run ({task.config.epochs} epochs), connected digits, held-out voices",
+    epochs = task.config.epochs_for_mode()
+    return {"row": f"default transcribe run ({epochs} epochs), connected digits, held-out voices",
             "seed": task.config.seed, "num_threads": threads, "default_decoder": task.config.decoder,
             "test_utterances": len(test),
             "greedy": scores["greedy"], "beam": scores["beam"], "train_s": timings["train_s"],

@@ -106,7 +106,7 @@ def feature_spec(config: SpeechConfig, train: ClipSet | Any) -> FeatureSpec:
 
 def fit_config(config: SpeechConfig, monitor: str, mode: str) -> FitConfig:
     """The engine's settings for this task (smoke: two short epochs)."""
-    return FitConfig(epochs=2 if config.smoke else config.epochs, batch_size=config.batch_size, lr=config.lr,
+    return FitConfig(epochs=2 if config.smoke else config.epochs_for_mode(), batch_size=config.batch_size, lr=config.lr,
                      weight_decay=config.weight_decay, optimizer="adamw", scheduler="onecycle", grad_clip=5.0,
                      patience=config.patience or None, monitor=monitor, mode=mode, device=config.device,
                      seed=config.seed)

@@ -63,3 +63,22 @@ def test_a_saved_transcriber_keeps_its_frame_stride(sample_dir: Path, tmp_path: 
     del meta["frame_stride"]  # as written before the option existed, when every model used 2
     meta_file.write_text(json.dumps(meta))
     assert SpeechTask.load(tmp_path / "model").model_.stride == 2
+
+
+def test_ctc_bigru_on_padded_frames_matches_packed_sequences() -> None:
+    """The fast padded BiGRU computes what the packed one does, gradients included."""
+    torch.manual_seed(0)
+    spec = FeatureSpec(n_mels=16, f_max=4000.0, clip_samples=0, spec_augment=False)
+    model = CTCModel(spec, n_tokens=5, hidden=8).eval()
+    x, lengths = torch.randn(3, 20, 8), torch.tensor([20, 13, 5])
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    expected, _ = torch.nn.utils.rnn.pad_packed_sequence(model.rnn(packed)[0], batch_first=True, total_length=20)
+    expected.pow(2).sum().backward()
+    grad = model.rnn.weight_hh_l1_reverse.grad.clone()
+    model.zero_grad()
+    got = model._bigru(x, lengths)
+    got.pow(2).sum().backward()
+    assert torch.allclose(got, expected, atol=1e-6)
+    assert torch.allclose(model.rnn.weight_hh_l1_reverse.grad, grad, atol=1e-5)
+    assert got[1, 13:].abs().max() == 0 and got[2, 5:].abs().max() == 0
+    assert not any("_cells" in key for key in model.state_dict())  # nothing extra is saved

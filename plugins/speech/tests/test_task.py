@@ -53,6 +53,13 @@ def test_cli_run_predict_evaluate(sample_dir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 2 and "nope.wav" in result.output
 
 
+def test_epochs_default_by_mode() -> None:
+    assert SpeechConfig().epochs_for_mode() == 30 and SpeechConfig(mode="transcribe").epochs_for_mode() == 28
+    assert SpeechConfig(mode="transcribe", epochs=5).epochs_for_mode() == 5
+    with pytest.raises(ConfigError, match="epochs"):
+        SpeechConfig(epochs=-1)
+
+
 def test_bad_config_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="mode=transcribe"):
         SpeechConfig(pretrained="pocketsphinx")
@@ -79,7 +86,7 @@ def test_transcribe_reads_manifest_and_decodes(sample_dir: Path) -> None:
 
 @pytest.mark.slow
 def test_default_transcribe_run_meets_its_wer_target(tmp_path: Path) -> None:
-    """The default mode=transcribe run (CTC, 30 epochs, about 14 min on 2 idle cores): WER <= 10 % on
+    """The default mode=transcribe run (CTC, 28 epochs, about 10 min on 2 idle cores): WER <= 10 % on
     connected digits said by voices held out of training."""
     import mltasks
 
