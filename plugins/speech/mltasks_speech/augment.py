@@ -5,8 +5,12 @@ background noise at a random signal-to-noise ratio. SpecAugment runs in the fron
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torchaudio.functional as AF
+
+Batch = tuple[torch.Tensor, torch.Tensor]
 
 
 class WaveAugment:
@@ -92,14 +96,16 @@ class Mixup:
     blended with another clip of the batch, and the labels with the same weight (Zhang et al. 2018).
 
     :param alpha: the weight is drawn from Beta(alpha, alpha) once per batch.
+    :param before: a batch transform applied first (e.g. :class:`WaveAugment`).
     """
 
-    def __init__(self, n_classes: int, alpha: float) -> None:
+    def __init__(self, n_classes: int, alpha: float, before: Callable[[Batch], Batch] | None = None) -> None:
         self.n_classes = n_classes
         self.beta = torch.distributions.Beta(torch.tensor(float(alpha)), torch.tensor(float(alpha)))
+        self.before = before
 
     def __call__(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        waves, targets = batch
+        waves, targets = self.before(batch) if self.before is not None else batch
         weight = float(self.beta.sample())
         order = torch.randperm(len(waves)).to(waves.device)
         onehot = torch.nn.functional.one_hot(targets, self.n_classes).to(waves.dtype)

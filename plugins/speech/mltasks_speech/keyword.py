@@ -122,14 +122,13 @@ def train_keyword(config: SpeechConfig, splits: Splits, progress: Progress, cont
     model = build_keyword_model(config.model, spec, len(train.classes), config.width, config.dropout)
     counts = Counter(int(t) for t in train.targets)
     weights = [1.0 / counts[int(t)] for t in train.targets] if config.balance else None
-    augment = None
+    augment: WaveAugment | Mixup | None = None
     if config.augment:
         augment = WaveAugment(config.sample_rate, shift_s=config.time_shift_s, noise_prob=config.noise_prob,
                               snr_db=config.snr_db, speed=config.speed_perturb,
                               noise_bank=getattr(train, "noise", None))
         if config.mixup > 0:
-            mix, waves_only = Mixup(len(train.classes), config.mixup), augment
-            augment = lambda batch: mix(waves_only(batch))  # type: ignore[assignment]  # noqa: E731
+            augment = Mixup(len(train.classes), config.mixup, before=augment)
     progress.log(f"keyword model {config.model}: {sum(p.numel() for p in model.parameters()):,} parameters, "
                  f"{len(train.classes)} words, {len(train)} training clips, f_max {spec.f_max:g} Hz")
 

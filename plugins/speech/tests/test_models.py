@@ -37,6 +37,16 @@ def test_mixup_blends_clips_and_labels_with_one_weight() -> None:
     assert torch.equal(again, mixed)  # drawn from torch's seeded RNG
 
 
+def test_mixup_blends_what_the_wave_augmentation_made() -> None:
+    waves, targets = torch.randn(4, 30), torch.tensor([0, 1, 0, 1])
+    shifted = (waves + 5.0, targets)
+    torch.manual_seed(1)
+    chained, soft = Mixup(2, alpha=0.4, before=lambda batch: (batch[0] + 5.0, batch[1]))((waves, targets))
+    torch.manual_seed(1)
+    direct, soft_direct = Mixup(2, alpha=0.4)(shifted)
+    assert torch.equal(chained, direct) and torch.equal(soft, soft_direct)
+
+
 def test_ctc_frame_stride_sets_the_output_frame_rate() -> None:
     spec = FeatureSpec(n_mels=16, f_max=4000.0, clip_samples=0, spec_augment=False)
     waves, lengths = torch.randn(2, 16000), torch.tensor([16000, 9000])
