@@ -150,9 +150,12 @@ def train_distilled(
 ) -> tuple[EncoderClassifier, dict[str, Any]]:
     """A student with ``cfg.student_layers`` layers trained on the teacher's soft labels, the hard labels
     and (``distill_hidden`` > 0) the teacher's pooled states at the layers it was copied from."""
-    from mltasks.torch import fit
+    from mltasks.torch import fit, select_device
 
     start = time.perf_counter()
+    masking_teacher = None
+    if cfg.distill_mask > 0:  # runs on every training batch: a copy on the training device, the teacher stays put
+        masking_teacher = copy.deepcopy(teacher).to(select_device(cfg.device))
     layers = spaced_layers(int(teacher.encoder.config.num_hidden_layers), cfg.student_layers)
     n_classes, hidden = teacher.head.out_features, int(teacher.encoder.config.hidden_size)
 
@@ -169,8 +172,9 @@ def train_distilled(
     train_t, val_t = with_targets(train, progress), with_targets(val, None)
     step = stage(progress, context, "distilled", main=False)
     result = fit(student, by_length(train_t, cfg), by_length(val_t, cfg),
-                 loss_fn=distill_loss(cfg.temperature, cfg.distill_alpha, cfg.distill_hidden, teacher=teacher,
-                                      layers=layers, mask_rate=cfg.distill_mask, mask_id=mask_id),
+                 loss_fn=distill_loss(cfg.temperature, cfg.distill_alpha, cfg.distill_hidden,
+                                      teacher=masking_teacher, layers=layers, mask_rate=cfg.distill_mask,
+                                      mask_id=mask_id),
                  val_metrics_fn=accuracy_counts,
                  config=fit_config(cfg, lr=cfg.distill_lr, epochs=epochs, max_steps=None, batch_size=1),
                  collate_fn=UnwrapCollate(PadCollate(pad_id)), **step.fit_options())

@@ -115,31 +115,23 @@ def masked(input_ids: torch.Tensor, attention_mask: torch.Tensor, rate: float, m
     return input_ids.masked_fill(inner & (draw < rate), mask_id)
 
 
-def _device_of(module: nn.Module) -> torch.device:
-    return next(module.parameters()).device
-
-
 def distill_loss(temperature: float, alpha: float, hidden: float = 0.0, *, teacher: EncoderClassifier | None = None,
                  layers: list[int] | None = None, mask_rate: float = 0.0, mask_id: int | None = None):
     """The engine's loss function for a batch carrying the teacher's logits in ``soft`` and, when
     ``hidden`` > 0, its pooled states at the student's layers in ``states`` (B, L, H).
 
-    With ``mask_rate`` > 0 (and the ``teacher``, its ``layers`` and the tokenizer's ``mask_id``), each
-    training batch is corrupted by :func:`masked` and the teacher's targets are computed on the corrupted
-    texts (augmentation: a teacher that has memorised its training texts gives near one-hot labels on
-    them, but informative ones on texts it has not seen); validation batches use the stored targets.
+    With ``mask_rate`` > 0 (and the ``teacher``, on the training device, its ``layers`` and the
+    tokenizer's ``mask_id``), each training batch is corrupted by :func:`masked` and the teacher's targets
+    are computed on the corrupted texts (augmentation: a teacher that has memorised its training texts
+    gives near one-hot labels on them, but informative ones on texts it has not seen); validation
+    batches use the stored targets.
     """
-
-    on_device: dict[torch.device, EncoderClassifier] = {}  # the teacher where the batches are (left in place)
 
     def loss_fn(model: nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         if mask_rate > 0 and model.training and teacher is not None and mask_id is not None:
             ids = masked(batch["input_ids"], batch["attention_mask"], mask_rate, mask_id)
-            device = ids.device
-            if device not in on_device:
-                on_device[device] = teacher if _device_of(teacher) == device else copy.deepcopy(teacher).to(device)
             with torch.no_grad():
-                t_logits, t_states = pooled_states(on_device[device].eval(), ids, batch["attention_mask"])
+                t_logits, t_states = pooled_states(teacher.eval(), ids, batch["attention_mask"])
             batch = {**batch, "input_ids": ids, "soft": t_logits, "states": t_states[:, layers or slice(None)]}
         if hidden > 0:
             logits, states = pooled_states(model, batch["input_ids"], batch["attention_mask"])
