@@ -130,7 +130,9 @@ def cross_part(quick: bool) -> dict[str, Any]:
     Rows: espeak-ng only -> every real flite/Festival voice (no recorded voice was heard);
     flite + Festival only (the three training speakers and their pitch-shifted variants) -> the
     held-out speakers and every espeak-ng voice; flite only -> Festival voices, split into the
-    held-out speakers (new engine and new person) and the training speakers (new engine only).
+    held-out speakers (new engine and new person) and the training speakers (new engine only);
+    accented only -> every native flite/Festival voice and every espeak-ng voice; everything but
+    the accented voices -> the held-out people (what the accented voices add to the default).
     """
     import torch
     from mltasks_speech.config import SpeechConfig
@@ -151,7 +153,10 @@ def cross_part(quick: bool) -> dict[str, Any]:
         return _engine(s) == "espeak"
 
     def recorded(s: str) -> bool:
-        return not espeak(s)
+        return _engine(s) in ("flite", "festival")
+
+    def accented(s: str) -> bool:
+        return _engine(s) == "accented"
 
     def real(engine: str) -> Any:
         return lambda s: _engine(s) == engine and not is_shifted(s)
@@ -171,6 +176,13 @@ def cross_part(quick: bool) -> dict[str, Any]:
              "Festival voices of the held-out speakers (new engine, new person)": [pick(base.test, real("festival"))],
              "Festival voices of the training speakers (new engine, same person)": [
                  pick(base.train, real("festival"))]}),
+        ("accented (8 speakers of other languages and 4 pitched-up variants)", accented, False, {
+            "every real flite/Festival voice (all 5 native speakers, none heard)": [
+                pick(p, lambda s: recorded(s) and not is_shifted(s)) for p in everything],
+            "every espeak-ng voice": [pick(p, espeak) for p in everything]}),
+        ("everything but the accented voices (the data before them)", lambda s: not accented(s), True, {
+            "held-out flite/Festival speakers": [pick(base.test, recorded)],
+            "held-out espeak-ng voices": [pick(base.test, espeak)]}),
     ]
     rows = []
     for name, keep, with_val, tests in plans:

@@ -24,8 +24,9 @@ def register_tasks(register):  # type: ignore[no-untyped-def]
                 "mode=transcribe: a manifest CSV path,transcript (optional split, speaker columns), or a "
                 "folder with manifest.csv or train.csv/val.csv/test.csv",
             ],
-            default_data="spoken digits zero..nine by 64 synthetic voices (espeak-ng, flite, Festival; the "
-            "flite/Festival ones from 5 recorded people), shipped in the plugin; mode=transcribe strings the "
+            default_data="spoken digits zero..nine by 76 synthetic voices (espeak-ng, flite, Festival; the "
+            "flite/Festival ones from 5 recorded English speakers, plus 8 speakers of other languages with an "
+            "accent, training only), shipped in the plugin; mode=transcribe strings the "
             "espeak-ng and flite ones into connected-digit utterances",
             requires=["torch", "torchaudio", "soundfile", "sklearn", "safetensors"],
         )

@@ -16,6 +16,9 @@ DIGITS_DIR = Path(__file__).parent / "data" / "digits"
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 #: engines whose voices are made from recordings of one real person (several voices may share one).
 RECORDED = ("flite", "festival")
+#: real speakers of other languages reading respelt English digits (Festival's Czech, Finnish,
+#: Catalan and Russian voices): training material only, like the pitch-shifted variants.
+ACCENTED = "accented"
 
 
 def digits_dir() -> Path:
@@ -58,6 +61,8 @@ def split_default(items: list[Item], val_fraction: float, test_fraction: float, 
     kept and how they were split.
 
     - espeak-ng voices: ``val_fraction`` / ``test_fraction`` of them each (as before);
+    - accented voices (real speakers of other languages): training only; the held-out people are
+      native English voices, as before;
     - recorded speakers (the five people behind the flite and Festival voices): two go to test
       with all their real voices, the other three to training, so one voice cannot decide the
       score and training still hears three people. A pair is redrawn until the test holds at
@@ -68,7 +73,7 @@ def split_default(items: list[Item], val_fraction: float, test_fraction: float, 
     """
     from mltasks_speech.layout import split_groups
 
-    espeak = sorted({str(i.speaker) for i in items if engine_of(str(i.speaker)) not in RECORDED})
+    espeak = sorted({str(i.speaker) for i in items if engine_of(str(i.speaker)) not in (*RECORDED, ACCENTED)})
     plan = split_groups(espeak, val_fraction, test_fraction, seed)
     people = sorted({speaker_of_voice(str(i.speaker)) for i in items if engine_of(str(i.speaker)) in RECORDED})
     real = [i for i in items if engine_of(str(i.speaker)) in RECORDED and not is_shifted(str(i.speaker))]
@@ -87,7 +92,9 @@ def split_default(items: list[Item], val_fraction: float, test_fraction: float, 
     kept_items = []
     for item in items:
         voice = str(item.speaker)
-        if engine_of(voice) not in RECORDED:
+        if engine_of(voice) == ACCENTED:
+            item.split = "train"
+        elif engine_of(voice) not in RECORDED:
             item.split = plan[voice]
         elif speaker_of_voice(voice) not in test:
             item.split = "train"
@@ -96,8 +103,9 @@ def split_default(items: list[Item], val_fraction: float, test_fraction: float, 
         else:
             item.split = "test"
         kept_items.append(item)
+    accented = len({str(i.speaker) for i in items if engine_of(str(i.speaker)) == ACCENTED})
     how = (f"by person ({len(espeak)} espeak-ng voices; {len(people)} recorded speakers, {sorted(test)} in test, "
-           "their pitch-shifted variants dropped; no person in two splits)")
+           f"their pitch-shifted variants dropped; {accented} accented voices in training; no person in two splits)")
     return kept_items, how
 
 

@@ -1,9 +1,13 @@
 """Generate the embedded spoken-digit set shipped in ``mltasks_speech/data/digits/``.
 
 Run from the repository root (needs the Debian packages ``espeak-ng``, ``flite``, ``sox``,
-``festival``, ``festvox-kallpc16k``, ``festvox-kdlpc16k`` and ``festvox-us-slt-hts``)::
+``festival``, ``festvox-kallpc16k``, ``festvox-kdlpc16k``, ``festvox-us-slt-hts`` and, for the
+accented voices, ``festvox-czech-dita``, ``festvox-czech-krb``, ``festvox-czech-machac``,
+``festvox-czech-ph``, ``festvox-suopuhe-lj``, ``festvox-suopuhe-mv``, ``festvox-ca-ona-hts``,
+``festvox-ru``)::
 
-    python plugins/speech/scripts/make_digits.py            # rewrites the shipped set
+    python plugins/speech/scripts/make_digits.py                  # rewrites the shipped set
+    python plugins/speech/scripts/make_digits.py --only-accented  # the accented voices alone
 
 Many voices from three synthesis engines say "zero" ... "nine" at several speeds and
 pitches:
@@ -15,7 +19,12 @@ pitches:
 - pitch-shifted variants of the flite/Festival speakers (``flite-kal-hi``: the voice pitched
   up to a female range, its formants raised with sox; ``flite-slt-lo``: the one female
   speaker pitched down). A variant is the same person as its source, so the task groups them
-  (``default_data.speaker_of_voice``) and never splits one person across train and test.
+  (``default_data.speaker_of_voice``) and never splits one person across train and test;
+- accented voices: Festival's Czech, Finnish, Catalan and Russian voices (eight real people,
+  three of them women and one a boy) read the English digits respelt in their own orthography
+  ("uan", "tuu", "trii"), as non-native speakers say them, with tempo and pitch changes; the four
+  men also pitched up to a female range (``accented-cs-ph-hi``). They are training material:
+  the held-out people stay native English voices.
 
 A classifier trained on one engine alone does not generalise to the others (see
 benchmarks/results/speech.json), so they are mixed.
@@ -26,7 +35,8 @@ id is ``<engine>-<name>`` (``espeak-en-us-m3``, ``flite-slt``, ``festival-ked``,
 FLAC to keep the package small (about 1.8 kB a clip; the quantisation noise sits ~40-50 dB under
 the speech, below the noise added in training); the task resamples to 16 kHz. The voices of the
 first release (espeak-ng and flite) draw from the same random generator as before, so their
-clips stay byte-identical; the later voices draw from their own.
+clips stay byte-identical; each later group of voices draws from its own, and sox runs in its
+repeatable mode (``-R``), so a rerun writes the same clips.
 """
 
 from __future__ import annotations
@@ -63,6 +73,25 @@ SHIFTED = {
     "flite-rms-hi": (["flite", "-voice", "rms"], (170, 230), (150, 300)),
     "flite-slt-lo": (["flite", "-voice", "slt"], (95, 125), (-300, -150)),
     "festival-ked-hi": (["text2wave", "-eval", f"({FESTIVAL['ked']})"], None, (300, 500)),
+}
+#: accented voices: real speakers of other languages (Festival voices of Debian's festvox-czech-*,
+#: festvox-suopuhe-*, festvox-ca-ona-hts, festvox-ru) reading the English digits from respellings
+#: in their own orthography, as a non-native speaker would say them. Voice id -> (selector, language).
+ACCENTED = {
+    "cs-dita": ("voice_czech_dita", "cs"), "cs-krb": ("voice_czech_krb", "cs"),
+    "cs-machac": ("voice_czech_machac", "cs"), "cs-ph": ("voice_czech_ph", "cs"),
+    "fi-lj": ("voice_suo_fi_lj_diphone", "fi"), "fi-mv": ("voice_hy_fi_mv_diphone", "fi"),
+    "ca-ona": ("voice_upc_ca_ona_hts", "ca"), "ru-nsh": ("voice_msu_ru_nsh_clunits", "ru"),
+}
+#: the accented men, also pitched up to a female range.
+ACCENTED_SHIFTED = ("cs-machac", "cs-ph", "fi-mv", "ru-nsh")
+#: "zero" ... "nine" spelt for each language's letter-to-sound rules (plain ASCII for Czech: the
+#: Czech voices read UTF-8 accents as letter names).
+RESPELLINGS = {
+    "cs": ["zirou", "uan", "tuu", "trii", "foor", "fajf", "siks", "sevn", "ejt", "najn"],
+    "fi": ["siirou", "uan", "tuu", "trii", "foor", "faiv", "siks", "seven", "eit", "nain"],
+    "ca": ["zírou", "uan", "tu", "tri", "for", "faiv", "sics", "seven", "eit", "nain"],
+    "ru": ["зироу", "уан", "ту", "сри", "фор", "файв", "сикс", "сэвэн", "эйт", "найн"],
 }
 RATE = 8000
 #: a job: voice id, synthesis command without text/output, instance number, sox effects after it.
@@ -153,9 +182,51 @@ def shifted_jobs(rng: random.Random, per_voice: int) -> list[Job]:
     return jobs
 
 
+def accented_jobs(rng: random.Random, per_voice: int) -> list[Job]:
+    """Accented clips (see ``ACCENTED``): Festival with sox tempo and pitch changes, as for Festival."""
+    jobs = []
+    combos = list(itertools.product([0.8, 0.95, 1.1, 1.3], [-100, -50, 0, 50, 100]))
+    for name, (selector, _) in ACCENTED.items():
+        for k, (stretch, cents) in enumerate(rng.sample(combos, per_voice)):
+            effects = ["tempo", "-s", f"{1 / stretch:.3f}", "pitch", str(cents)]
+            jobs.append((f"accented-{name}", ["text2wave", "-eval", f"({selector})"], k, effects))
+    return jobs
+
+
+def accented_shifted_jobs(rng: random.Random, per_voice: int) -> list[Job]:
+    """The accented men pitched up to a female range (formants raised too), as ``festival-ked-hi``."""
+    jobs = []
+    for name in ACCENTED_SHIFTED:
+        selector = ACCENTED[name][0]
+        for k in range(per_voice):
+            effects = ["tempo", "-s", f"{1 / rng.uniform(0.85, 1.25):.3f}", "pitch", str(rng.randint(300, 500))]
+            jobs.append((f"accented-{name}-hi", ["text2wave", "-eval", f"({selector})"], k, effects))
+    return jobs
+
+
+def spoken_text(voice: str, word: str) -> str:
+    """What ``voice`` is given to read for ``word``: an accented voice reads its language's respelling."""
+    name = voice.removeprefix("accented-").removesuffix("-hi")
+    return RESPELLINGS[ACCENTED[name][1]][WORDS.index(word)] if name in ACCENTED else word
+
+
 def synthesise(cmd: list[str], effects: list[str], word: str, tmp: Path) -> Path:
     """Run one synthesis command (and the sox effects) for ``word``; returns the WAV written."""
-    wav = tmp / "clip.wav"
+    # Synthesis is deterministic: each (command, word) runs once and its WAV is reused (Festival
+    # spends about a second loading a voice).
+    wav = tmp / f"clip-{abs(hash((*cmd, word)))}.wav"
+    if not wav.exists():
+        _run_synthesis(cmd, word, wav, tmp)
+    if not effects:
+        return wav
+    out = tmp / "shifted.wav"
+    # -R: repeatable (a fixed dither seed), so a rerun writes the same clips
+    subprocess.run(["sox", "-R", str(wav), str(out), *effects], check=True, capture_output=True)
+    return out
+
+
+def _run_synthesis(cmd: list[str], word: str, wav: Path, tmp: Path) -> None:
+    """Synthesise ``word`` into ``wav`` with espeak-ng, flite or Festival's text2wave."""
     if cmd[0] == "espeak-ng":
         full = cmd + ["-w", str(wav), word]
     elif cmd[0] == "flite":
@@ -164,11 +235,6 @@ def synthesise(cmd: list[str], effects: list[str], word: str, tmp: Path) -> Path
         (tmp / "word.txt").write_text(word + "\n", encoding="utf-8")
         full = cmd + ["-o", str(wav), str(tmp / "word.txt")]
     subprocess.run(full, check=True, capture_output=True)
-    if not effects:
-        return wav
-    out = tmp / "shifted.wav"
-    subprocess.run(["sox", str(wav), str(out), *effects], check=True, capture_output=True)
-    return out
 
 
 def main() -> None:
@@ -180,25 +246,37 @@ def main() -> None:
     parser.add_argument("--flite-per-voice", type=int, default=16)
     parser.add_argument("--festival-per-voice", type=int, default=12)
     parser.add_argument("--shifted-per-voice", type=int, default=10)
+    parser.add_argument("--accented-per-voice", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--only-accented", action="store_true",
+                        help="(re)write the accented voices alone, keeping the other clips")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     first: list[Job] = [(v, c, k, []) for v, c, k in
                         espeak_jobs(rng, args.espeak_per_voice) + flite_jobs(rng, args.flite_per_voice)]
     later_rng = random.Random(args.seed + 1)  # the later voices' own draws keep the first release's clips as they were
     later = festival_jobs(later_rng, args.festival_per_voice) + shifted_jobs(later_rng, args.shifted_per_voice)
-    if args.out.exists():
+    accented_rng = random.Random(args.seed + 2)
+    accented = accented_jobs(accented_rng, args.accented_per_voice)
+    shifted_rng = random.Random(args.seed + 3)
+    shifted = accented_shifted_jobs(shifted_rng, args.shifted_per_voice)
+    groups = [(first, rng), (later, later_rng), (accented, accented_rng), (shifted, shifted_rng)]
+    if args.only_accented:
+        groups = groups[2:]
+        for old in args.out.glob("*/accented-*.flac"):
+            old.unlink()
+    elif args.out.exists():
         shutil.rmtree(args.out)
     lengths = []
     with tempfile.TemporaryDirectory() as tmp:
-        for jobs, gen in ((first, rng), (later, later_rng)):
+        for jobs, gen in groups:
             for voice, cmd, k, effects in jobs:
                 for word in WORDS:
-                    wav = synthesise(cmd, effects, word, Path(tmp))
+                    wav = synthesise(cmd, effects, spoken_text(voice, word), Path(tmp))
                     gain = gen.uniform(0.3, 0.95)
                     lengths.append(finish(wav, args.out / word / f"{voice}_nohash_{k}.flac", gain))
     size = sum(p.stat().st_size for p in args.out.rglob("*.flac"))
-    voices = {v for v, _, _, _ in first + later}
+    voices = {v for jobs, _ in groups for v, _, _, _ in jobs}
     print(f"{len(lengths)} clips, {len(voices)} voices, {size / 1e6:.2f} MB, "
           f"longest {max(lengths) / RATE:.2f} s, mean {np.mean(lengths) / RATE:.2f} s -> {args.out}")
 

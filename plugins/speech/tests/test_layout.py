@@ -56,7 +56,10 @@ def test_default_split_holds_out_whole_people_and_several_voices(seed: int) -> N
     assert len({speaker_of_voice(v) for v in test_voices if engine_of(v) != "espeak"}) == 2
     assert not any(is_shifted(v) for v in test_voices)  # variants are training material only
     trained = {engine_of(str(i.speaker)) for i in kept if i.split == "train"}
-    assert trained == {"espeak", "flite", "festival"}
+    assert trained == {"espeak", "flite", "festival", "accented"}
+    accented = [i for i in kept if engine_of(str(i.speaker)) == "accented"]
+    assert {i.split for i in accented} == {"train"}  # speakers of other languages: training material only
+    assert len({i.speaker for i in accented}) == 12 and "12 accented voices in training" in how
     again, _ = split_default(find_items(digits_dir())[0], 0.15, 0.15, seed)
     assert [(i.path, i.split) for i in again] == [(i.path, i.split) for i in kept]
 
