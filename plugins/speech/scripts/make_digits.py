@@ -154,15 +154,21 @@ def flite_jobs(rng: random.Random, per_voice: int) -> list[tuple[str, list[str],
     return jobs
 
 
-def festival_jobs(rng: random.Random, per_voice: int) -> list[Job]:
-    """Festival clips; Festival's HTS voice ignores Duration_Stretch, so tempo and pitch come from sox."""
+def text2wave_jobs(rng: random.Random, per_voice: int, voices: dict[str, str]) -> list[Job]:
+    """Festival clips of ``voices`` (voice id -> selector) at ``per_voice`` drawn tempo/pitch
+    pairs; Festival's HTS voices ignore Duration_Stretch, so tempo and pitch come from sox."""
     jobs = []
     combos = list(itertools.product([0.8, 0.95, 1.1, 1.3], [-100, -50, 0, 50, 100]))
-    for name, selector in FESTIVAL.items():
+    for voice, selector in voices.items():
         for k, (stretch, cents) in enumerate(rng.sample(combos, per_voice)):
             effects = ["tempo", "-s", f"{1 / stretch:.3f}", "pitch", str(cents)]
-            jobs.append((f"festival-{name}", ["text2wave", "-eval", f"({selector})"], k, effects))
+            jobs.append((voice, ["text2wave", "-eval", f"({selector})"], k, effects))
     return jobs
+
+
+def festival_jobs(rng: random.Random, per_voice: int) -> list[Job]:
+    """The English Festival voices (see ``FESTIVAL``)."""
+    return text2wave_jobs(rng, per_voice, {f"festival-{name}": selector for name, selector in FESTIVAL.items()})
 
 
 def shifted_jobs(rng: random.Random, per_voice: int) -> list[Job]:
@@ -183,14 +189,8 @@ def shifted_jobs(rng: random.Random, per_voice: int) -> list[Job]:
 
 
 def accented_jobs(rng: random.Random, per_voice: int) -> list[Job]:
-    """Accented clips (see ``ACCENTED``): Festival with sox tempo and pitch changes, as for Festival."""
-    jobs = []
-    combos = list(itertools.product([0.8, 0.95, 1.1, 1.3], [-100, -50, 0, 50, 100]))
-    for name, (selector, _) in ACCENTED.items():
-        for k, (stretch, cents) in enumerate(rng.sample(combos, per_voice)):
-            effects = ["tempo", "-s", f"{1 / stretch:.3f}", "pitch", str(cents)]
-            jobs.append((f"accented-{name}", ["text2wave", "-eval", f"({selector})"], k, effects))
-    return jobs
+    """The accented voices (see ``ACCENTED``), with tempo and pitch changes as for Festival's own."""
+    return text2wave_jobs(rng, per_voice, {f"accented-{name}": selector for name, (selector, _) in ACCENTED.items()})
 
 
 def accented_shifted_jobs(rng: random.Random, per_voice: int) -> list[Job]:
