@@ -50,12 +50,10 @@ def _load() -> float:
     return round(os.getloadavg()[0], 2)
 
 
-def _engine(speaker: str) -> str:
-    return speaker.split("-", 1)[0]
-
-
 def _scores(task: Any, test: Any) -> dict[str, Any]:
     """Accuracy overall, per engine, per voice (worst) and with the voices weighted equally."""
+    from mltasks_speech.default_data import engine_of
+
     predicted = task.predict_labels(test)
     truth = test.labels
     hits = np.array([p == t for p, t in zip(predicted, truth)])
@@ -63,15 +61,15 @@ def _scores(task: Any, test: Any) -> dict[str, Any]:
     for speaker, hit in zip(test.speakers, hits):
         voices.setdefault(speaker, []).append(bool(hit))
     engines = {}
-    for engine in sorted({_engine(s) for s in test.speakers}):
-        pick = [i for i, s in enumerate(test.speakers) if _engine(s) == engine]
+    for engine in sorted({engine_of(s) for s in test.speakers}):
+        pick = [i for i, s in enumerate(test.speakers) if engine_of(s) == engine]
         engines[engine] = {"accuracy": round(float(hits[pick].mean()), 4), "clips": len(pick),
                            "voices": len({test.speakers[i] for i in pick})}
     per_voice = {v: float(np.mean(h)) for v, h in voices.items()}
     return {"accuracy": round(float(hits.mean()), 4), "per_engine": engines,
             "voice_balanced_accuracy": round(float(np.mean(list(per_voice.values()))), 4),
             "worst_voice": min(per_voice, key=per_voice.get), "worst_voice_accuracy": round(min(per_voice.values()), 4),
-            "recorded_voices": {v: round(a, 4) for v, a in sorted(per_voice.items()) if _engine(v) != "espeak"}}
+            "recorded_voices": {v: round(a, 4) for v, a in sorted(per_voice.items()) if engine_of(v) != "espeak"}}
 
 
 def keyword_runs(out: Path, quick: bool, seeds: list[int], threads_list: list[int],
@@ -136,7 +134,7 @@ def cross_part(quick: bool) -> dict[str, Any]:
     """
     import torch
     from mltasks_speech.config import SpeechConfig
-    from mltasks_speech.default_data import is_shifted
+    from mltasks_speech.default_data import ACCENTED, RECORDED, engine_of, is_shifted
     from mltasks_speech.task import SpeechTask
 
     from mltasks import Splits
@@ -150,16 +148,16 @@ def cross_part(quick: bool) -> dict[str, Any]:
         return split.subset([i for i, s in enumerate(split.speakers) if keep(s)])
 
     def espeak(s: str) -> bool:
-        return _engine(s) == "espeak"
+        return engine_of(s) == "espeak"
 
     def recorded(s: str) -> bool:
-        return _engine(s) in ("flite", "festival")
+        return engine_of(s) in RECORDED
 
     def accented(s: str) -> bool:
-        return _engine(s) == "accented"
+        return engine_of(s) == ACCENTED
 
     def real(engine: str) -> Any:
-        return lambda s: _engine(s) == engine and not is_shifted(s)
+        return lambda s: engine_of(s) == engine and not is_shifted(s)
 
     everything = [base.train, base.val, base.test]
     plans = [
@@ -170,7 +168,7 @@ def cross_part(quick: bool) -> dict[str, Any]:
         ("flite + Festival (3 training speakers, with their pitch-shifted variants)", recorded, False, {
             "held-out flite/Festival speakers": [pick(base.test, recorded)],
             "every espeak-ng voice": [pick(p, espeak) for p in everything]}),
-        ("flite (3 training speakers, with their pitch-shifted flite variants)", lambda s: _engine(s) == "flite",
+        ("flite (3 training speakers, with their pitch-shifted flite variants)", lambda s: engine_of(s) == "flite",
          False, {
              "flite voices of the held-out speakers": [pick(base.test, real("flite"))],
              "Festival voices of the held-out speakers (new engine, new person)": [pick(base.test, real("festival"))],
