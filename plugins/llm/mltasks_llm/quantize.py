@@ -7,17 +7,23 @@ quantization tutorial. It warns that it is deprecated; the
 warning is silenced here and the choice is revisited when torch drops the API.
 
 The recipe for an encoder classifier (MiniLM): every ``nn.Linear`` becomes a dynamically
-quantized int8 Linear (weights int8 per tensor, activations quantized on the fly), and the
-vocabulary embedding tables (``num_embeddings >= 1024``: half of MiniLM's parameters, which
-Linear-only quantization leaves in fp32) are stored weight-only as uint8 with per-row float
-scale and offset.
+quantized int8 Linear (weights int8 with one scale per output row, activations quantized on the
+fly), and the vocabulary embedding tables (``num_embeddings >= 1024``: half of MiniLM's
+parameters, which Linear-only quantization leaves in fp32) are stored weight-only as uint8 with
+per-row float scale and offset. Per-row weight scales (PyTorch's ``per_channel_dynamic_qconfig``)
+rather than one per matrix: on the default data's fine-tuned MiniLM (seed 0) the int8 model then
+agrees with the float one on 92.0 % of the validation texts and 92.6 % of the test texts, against
+89.2 % and 91.5 % with one scale per matrix, and its largest class probability moves by 0.053 and
+0.048 on average, against 0.080 and 0.063; the file grows by one scale per row. Runs saved with
+per-matrix scales still load (the saved scales say which).
 
 A causal LM (SmolLM2) keeps its embeddings and its output layer (tied to them) in float, and
 the feed-forward Linears named in :data:`CAUSAL_FLOAT` too; only the attention projections
-become int8. Measured on SmolLM2-135M, held-out perplexity of 16 fortunes blocks (float 95.0):
-every Linear + int8 embeddings 622; every Linear, float embeddings 595; body only (float
-output layer) 532, per-channel weights 472; body without down_proj 113; gate/up only 122;
-down_proj only 321; attention only 99.5 (98.3 with per-channel weights). The embeddings were
+become int8, with the same per-row weight scales. Measured on SmolLM2-135M, held-out perplexity
+of 16 fortunes blocks (float 95.0): every Linear + int8 embeddings 622; every Linear, float
+embeddings 595; body only (float output layer) 532, per-channel weights 472; body without
+down_proj 113; gate/up only 122; down_proj only 321; attention only 99.5 (98.3 with per-channel
+weights, the recipe). The embeddings were
 never the problem: per-tensor dynamic activation quantization cannot hold the outliers the
 feed-forward layers see.
 
@@ -36,7 +42,7 @@ from typing import Any
 import torch
 from torch import nn
 
-RECIPE = {"linear": "qint8 per-tensor dynamic", "embedding": "quint8 per-row weight-only", "min_vocab": 1024}
+RECIPE = {"linear": "qint8 per-channel dynamic", "embedding": "quint8 per-row weight-only", "min_vocab": 1024}
 #: Body Linears a causal LM keeps in float (the feed-forward layers: their activations carry outliers).
 CAUSAL_FLOAT: tuple[str, ...] = ("gate_proj", "up_proj", "down_proj")
 
@@ -50,19 +56,19 @@ def is_causal_lm(model: nn.Module) -> bool:
 def recipe(model: nn.Module) -> dict[str, Any]:
     """What :func:`quantize` does to ``model`` (written to ``quantized.json``)."""
     if is_causal_lm(model):
-        return {"linear": "qint8 per-tensor dynamic, attention projections only",
+        return {"linear": "qint8 per-channel dynamic, attention projections only",
                 "float": ["embeddings", "lm_head", *CAUSAL_FLOAT]}
     return dict(RECIPE)
 
 
 def _qconfig_spec(model: nn.Module) -> dict[Any, Any]:
-    from torch.ao.quantization import default_dynamic_qconfig, float_qparams_weight_only_qconfig
+    from torch.ao.quantization import float_qparams_weight_only_qconfig, per_channel_dynamic_qconfig
 
     if is_causal_lm(model):
         head = model.get_output_embeddings()
-        return {name: default_dynamic_qconfig for name, module in model.named_modules()
+        return {name: per_channel_dynamic_qconfig for name, module in model.named_modules()
                 if isinstance(module, nn.Linear) and module is not head and not name.endswith(CAUSAL_FLOAT)}
-    spec: dict[Any, Any] = {nn.Linear: default_dynamic_qconfig}
+    spec: dict[Any, Any] = {nn.Linear: per_channel_dynamic_qconfig}
     for name, module in model.named_modules():
         if isinstance(module, nn.Embedding) and module.num_embeddings >= RECIPE["min_vocab"]:
             spec[name] = float_qparams_weight_only_qconfig
@@ -91,18 +97,16 @@ def quantized_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
     out: dict[str, torch.Tensor] = {}
     for name, module in _quantized_modules(model).items():
-        if isinstance(module, QLinear):
-            weight, bias = module._weight_bias()
-            out[f"{name}.qweight"] = weight.int_repr().contiguous()
-            out[f"{name}.scale"] = torch.tensor([weight.q_scale()], dtype=torch.float64)
-            out[f"{name}.zero_point"] = torch.tensor([weight.q_zero_point()], dtype=torch.int64)
-            if bias is not None:
-                out[f"{name}.bias"] = bias.detach().clone()
-        else:
-            weight = module.weight()
-            out[f"{name}.qweight"] = weight.int_repr().contiguous()
+        weight, bias = module._weight_bias() if isinstance(module, QLinear) else (module.weight(), None)
+        out[f"{name}.qweight"] = weight.int_repr().contiguous()
+        if weight.qscheme() in (torch.per_channel_affine, torch.per_channel_affine_float_qparams):
             out[f"{name}.scales"] = weight.q_per_channel_scales().contiguous()
             out[f"{name}.zero_points"] = weight.q_per_channel_zero_points().contiguous()
+        else:  # one scale for the matrix
+            out[f"{name}.scale"] = torch.tensor([weight.q_scale()], dtype=torch.float64)
+            out[f"{name}.zero_point"] = torch.tensor([weight.q_zero_point()], dtype=torch.int64)
+        if bias is not None:
+            out[f"{name}.bias"] = bias.detach().clone()
     for key, tensor in list(model.named_parameters()) + list(model.named_buffers()):
         out[f"float.{key}"] = tensor.detach().clone().contiguous()
     return out
@@ -139,13 +143,15 @@ def _restore(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
 
     for name, module in _quantized_modules(model).items():
         q = state[f"{name}.qweight"]
-        if isinstance(module, QLinear):
-            weight = torch._make_per_tensor_quantized_tensor(
-                q, float(state[f"{name}.scale"].item()), int(state[f"{name}.zero_point"].item()))
-            module.set_weight_bias(weight, state.get(f"{name}.bias"))
-        else:
+        if f"{name}.scales" in state:  # one scale per output row
             weight = torch._make_per_channel_quantized_tensor(
                 q, state[f"{name}.scales"], state[f"{name}.zero_points"], 0)
+        else:  # one scale for the matrix (the recipe before per-row scales)
+            weight = torch._make_per_tensor_quantized_tensor(
+                q, float(state[f"{name}.scale"].item()), int(state[f"{name}.zero_point"].item()))
+        if isinstance(module, QLinear):
+            module.set_weight_bias(weight, state.get(f"{name}.bias"))
+        else:
             module.set_weight(weight)
     # Copy the float tensors one by one: a quantized module's own state-dict loader expects
     # its packed keys, which were restored above.

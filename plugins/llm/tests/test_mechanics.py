@@ -85,6 +85,28 @@ def test_neuron_pruning_shrinks_the_ffn_and_reloads(tiny_bert_dir, tmp_path):
         assert torch.equal(logits_of(model, batch), logits_of(again, batch))
 
 
+def test_int8_weights_have_a_scale_per_row_and_older_per_matrix_saves_still_load(tiny_bert_dir, tmp_path):
+    import warnings
+
+    from mltasks_llm.quantize import quantize
+    from torch.ao.nn.quantized.dynamic import Linear as QLinear
+    from torch.ao.quantization import default_dynamic_qconfig, float_qparams_weight_only_qconfig, quantize_dynamic
+
+    model = build_classifier(tiny_bert_dir, 3).eval()
+    linears = [m for m in quantize(model).modules() if isinstance(m, QLinear)]
+    assert linears and all(m.weight().qscheme() == torch.per_channel_affine for m in linears)
+    assert all(len(m.weight().q_per_channel_scales()) == m.out_features for m in linears)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        spec = {torch.nn.Linear: default_dynamic_qconfig, "encoder.embeddings.word_embeddings":
+                float_qparams_weight_only_qconfig}
+        old = quantize_dynamic(model, spec, dtype=torch.qint8, inplace=False)
+    save_quantized(old, tmp_path / "old")  # the recipe before per-row scales: one scale a matrix
+    again = load_quantized(build_classifier(tiny_bert_dir, 3), tmp_path / "old")
+    with torch.no_grad():
+        assert torch.equal(logits_of(old, _batch()), logits_of(again, _batch()))
+
+
 def test_quantized_and_pruned_reload_and_predict_the_same(tiny_bert_dir, tmp_path):
     from mltasks_llm.quantize import quantize
 
