@@ -10,6 +10,8 @@ Parts (each merges its rows into ``benchmarks/results/speech.json``, so parts ma
   held-out-voice accuracy (target: mean >= 0.97, spread <= 2 points), accuracy per engine,
   worst voice, training time; each trained model is also scored with test-time augmentation
   (``tta_shift_s=0.05``), which changes only inference, so both figures come from one training.
+  The default model is ``whisper-tiny``; the JSON's ``keyword_cnn`` keeps the figures of the
+  previous default, ``--set model=cnn``, on the same data and splits.
 - ``cross``: trained on one engine's voices, tested on another's (espeak-ng -> flite/Festival,
   flite/Festival -> espeak-ng, flite -> Festival), on the default split of seed 0.
 - ``real``: the real recordings of Debian ``pocketsphinx-testdata`` (LibriVox sentences, the

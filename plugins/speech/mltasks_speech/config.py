@@ -22,9 +22,12 @@ class SpeechConfig(TaskConfig):
         metadata=_h("keyword: classify short clips into words (folders); transcribe: CTC speech-to-text from a "
                     "manifest CSV path,transcript"),
     )
-    model: Literal["cnn", "m5"] = field(
-        default="cnn", metadata=_h("keyword model: cnn = compact CNN on log-mel features; m5 = M5 1-D CNN on raw "
-                                   "audio (the torchaudio tutorial's model)"),
+    model: Literal["whisper-tiny", "cnn", "m5"] = field(
+        default="whisper-tiny",
+        metadata=_h("keyword model: whisper-tiny = a linear classifier on a frozen Whisper tiny.en encoder "
+                    "(CTranslate2, offline; see pretrained_path); cnn = compact CNN on log-mel features trained "
+                    "from scratch; m5 = M5 1-D CNN on raw audio (the torchaudio tutorial's model). The training "
+                    "options (epochs, lr, augment...) are those of cnn and m5"),
     )
     pretrained: str = field(
         default="none",
@@ -33,8 +36,8 @@ class SpeechConfig(TaskConfig):
                     "and an offline CTranslate2 model; see pretrained_path)"),
     )
     pretrained_path: str = field(
-        default="", metadata=_h("folder of a CTranslate2 Whisper model for pretrained=whisper-tiny (empty: look "
-                                "in installed packages)"),
+        default="", metadata=_h("folder of a CTranslate2 Whisper tiny model for pretrained=whisper-tiny and "
+                                "model=whisper-tiny (empty: look in installed packages)"),
     )
     grammar: str = field(
         default="", metadata=_h("pocketsphinx closed vocabulary: comma-separated words (any sequence of them), or "
@@ -91,7 +94,8 @@ class SpeechConfig(TaskConfig):
                                  "voices, see the README)"),
     )
     spec_augment: bool = field(default=True, metadata=_h("SpecAugment time and frequency masks on features"))
-    balance: bool = field(default=True, metadata=_h("class-balanced sampling of training clips"))
+    balance: bool = field(default=True, metadata=_h("class-balanced sampling of training clips (whisper-tiny: "
+                                                   "balanced class weights in the logistic regression)"))
     val_fraction: float = field(default=0.15, metadata=_h("share of speakers (or clips) held out for validation"))
     test_fraction: float = field(default=0.15, metadata=_h("share of speakers (or clips) held out for testing"))
     skip_bad_audio: bool = field(

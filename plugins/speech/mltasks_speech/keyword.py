@@ -119,7 +119,15 @@ def train_keyword(config: SpeechConfig, splits: Splits, progress: Progress, cont
     train: ClipSet = splits.train
     spec = feature_spec(config, train)
     torch.manual_seed(config.seed)
-    model = build_keyword_model(config.model, spec, len(train.classes), config.width, config.dropout)
+    model = build_keyword_model(config.model, spec, len(train.classes), config.width, config.dropout,
+                                config.pretrained_path, config.num_threads)
+    if config.model == "whisper-tiny":
+        from mltasks_speech.whisper_keyword import fit_whisper_keyword
+
+        progress.log(f"keyword model whisper-tiny: the encoder at {model.encoder.path} (frozen), a linear classifier "
+                     f"for {len(train.classes)} words on {len(train)} training clips")
+        history = fit_whisper_keyword(model, train, splits.val, config.balance, progress)
+        return model.eval(), spec, history
     counts = Counter(int(t) for t in train.targets)
     weights = [1.0 / counts[int(t)] for t in train.targets] if config.balance else None
     augment: WaveAugment | Mixup | None = None

@@ -70,8 +70,14 @@ class M5(nn.Module):
         return self.head(x.mean(-1))  # (B, C)
 
 
-def build_keyword_model(name: str, spec: FeatureSpec, n_classes: int, width: int, dropout: float) -> nn.Module:
-    """The keyword model called ``name`` (``cnn`` or ``m5``)."""
+def build_keyword_model(name: str, spec: FeatureSpec, n_classes: int, width: int, dropout: float,
+                        pretrained_path: str = "", threads: int = 0) -> nn.Module:
+    """The keyword model called ``name``: ``whisper-tiny`` (a frozen Whisper encoder found at
+    ``pretrained_path`` or in an installed package, run on ``threads``), ``cnn`` or ``m5``."""
+    if name == "whisper-tiny":
+        from mltasks_speech.whisper_keyword import WhisperKeyword
+
+        return WhisperKeyword(spec, n_classes, pretrained_path, threads)
     if name == "m5":
         return M5(spec, n_classes, width=max(width, 32), dropout=dropout)
     return KeywordCNN(spec, n_classes, width=width, dropout=dropout)

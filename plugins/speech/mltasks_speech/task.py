@@ -252,7 +252,8 @@ class SpeechTask(Task):
                                                   dropout=config.dropout, stride=int(meta.get("frame_stride") or 2))
             else:
                 task.classes_ = [str(c) for c in meta["classes"]]
-                model = build_keyword_model(meta["model"], spec, len(task.classes_), config.width, config.dropout)
+                model = build_keyword_model(meta["model"], spec, len(task.classes_), config.width, config.dropout,
+                                            config.pretrained_path, config.num_threads)
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"{directory / _META}: not the metadata of a speech model ({exc!r})") from None
         try:

@@ -10,6 +10,7 @@ from mltasks_speech.task import SpeechTask
 
 @parametrize_with_checks([
     SpeechTask(SpeechConfig()),
+    SpeechTask(SpeechConfig(model="cnn")),
     SpeechTask(SpeechConfig(model="m5")),
     SpeechTask(SpeechConfig(mode="transcribe")),
 ])

@@ -20,8 +20,8 @@ from mltasks_speech.task import SpeechTask
 
 def test_keyword_training_beats_chance_on_held_out_voices(tmp_path: Path) -> None:
     data = write_sample(tmp_path, words=3, voices_per_engine=24, utterances=1)  # 28 voices x 3 words
-    task = SpeechTask(SpeechConfig(epochs=25, batch_size=8, lr=1e-2, val_fraction=0.25, test_fraction=0.25,
-                                   num_threads=1))
+    task = SpeechTask(SpeechConfig(model="cnn", epochs=25, batch_size=8, lr=1e-2, val_fraction=0.25,
+                                   test_fraction=0.25, num_threads=1))
     splits = task.load_data(data)
     assert splits.train.classes == ["one", "two", "zero"]
     assert not set(splits.train.speakers) & set(splits.test.speakers)
