@@ -138,6 +138,8 @@ def fit_whisper_keyword(model: WhisperKeyword, train: Any, val: Any, balance: bo
         if best is None or row.get("val_accuracy", 0.0) > best[0]:
             best = (row.get("val_accuracy", 0.0), clf)
     clf = best[1]  # type: ignore[index]
+    if has_val:
+        progress.log(f"classifier: C={clf.C:g} kept (validation accuracy {best[0]:.4f})")  # type: ignore[index]
     with torch.no_grad():
         model.mean.copy_(torch.as_tensor(scaler.mean_, dtype=torch.float32))
         model.scale.copy_(torch.as_tensor(scaler.scale_, dtype=torch.float32))
