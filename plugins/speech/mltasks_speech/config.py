@@ -36,8 +36,8 @@ class SpeechConfig(TaskConfig):
                     "and an offline CTranslate2 model; see pretrained_path)"),
     )
     pretrained_path: str = field(
-        default="", metadata=_h("folder of a CTranslate2 Whisper tiny model for pretrained=whisper-tiny and "
-                                "model=whisper-tiny (empty: look in installed packages)"),
+        default="", metadata=_h("folder of a CTranslate2 Whisper model for pretrained=whisper-tiny and "
+                                "model=whisper-tiny (empty: Whisper tiny.en from an installed package)"),
     )
     grammar: str = field(
         default="", metadata=_h("pocketsphinx closed vocabulary: comma-separated words (any sequence of them), or "

@@ -31,8 +31,6 @@ from mltasks_speech.pretrained import find_whisper_model
 RATE, N_MELS, N_FFT, HOP = 16000, 80, 400, 160
 #: the most mel frames the encoder takes (30 s).
 MAX_FRAMES = 3000
-#: width of Whisper tiny's encoder output.
-WIDTH = 384
 #: inverse regularisation strengths tried for the classifier, the best on validation kept.
 C_GRID = (0.01, 0.1, 1.0)
 
@@ -66,8 +64,13 @@ class WhisperEncoder:
         self.model = ctranslate2.models.Whisper(str(self.path), device="cpu", compute_type="float32",
                                                 intra_threads=max(0, threads))
 
+    @property
+    def width(self) -> int:
+        """Width of the encoder states (384 for tiny, 512 for base...), read from a 20 ms input."""
+        return int(self(torch.zeros(1, N_MELS, 2)).shape[-1])
+
     def __call__(self, mel: torch.Tensor) -> torch.Tensor:
-        """``(B, 80, F)`` log-mel -> ``(B, F / 2, 384)`` encoder states."""
+        """``(B, 80, F)`` log-mel -> ``(B, F / 2, width)`` encoder states."""
         array = np.ascontiguousarray(mel.detach().cpu().numpy(), dtype=np.float32)
         out = self.model.encode(self._ct2.StorageView.from_array(array))
         return torch.from_numpy(np.array(out, dtype=np.float32))
@@ -85,13 +88,14 @@ class WhisperKeyword(nn.Module):
         super().__init__()
         self.spec = spec
         self.encoder = WhisperEncoder(path, threads)
-        self.register_buffer("mean", torch.zeros(2 * WIDTH))
-        self.register_buffer("scale", torch.ones(2 * WIDTH))
-        self.head = nn.Linear(2 * WIDTH, n_classes)
+        width = self.encoder.width
+        self.register_buffer("mean", torch.zeros(2 * width))
+        self.register_buffer("scale", torch.ones(2 * width))
+        self.head = nn.Linear(2 * width, n_classes)
 
     @torch.no_grad()
     def features(self, waves: torch.Tensor) -> torch.Tensor:
-        """``(B, T)`` waves -> ``(B, 768)``: mean and standard deviation of the encoder states over time."""
+        """``(B, T)`` waves -> ``(B, 2 * width)``: mean and standard deviation of the encoder states over time."""
         if self.spec.sample_rate != RATE:
             waves = AF.resample(waves.float(), self.spec.sample_rate, RATE)
         states = self.encoder(whisper_log_mel(waves.cpu()))
