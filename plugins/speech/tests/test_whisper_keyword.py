@@ -82,8 +82,8 @@ def test_a_folder_without_a_whisper_model_is_named(sample_dir: Path, tmp_path: P
     out = tmp_path / "run"
     result = CliRunner().invoke(cli, ["run", "speech", "--data", str(sample_dir), "--quick", "--out", str(out),
                                       "--set", f"pretrained_path={tmp_path}"])
-    assert result.exit_code != 0 and "model.bin" in result.output
-    assert not (out / "metrics.json").exists()
+    assert result.exit_code == 2 and f"Error: pretrained_path={tmp_path}: no CTranslate2 model.bin" in result.output
+    assert "Traceback" not in result.output and not out.exists()  # nothing half-written
 
 
 def test_the_cnn_is_still_one_option_away(sample_dir: Path, tmp_path: Path) -> None:
