@@ -63,11 +63,8 @@ class WhisperEncoder:
         self._ct2 = ctranslate2
         self.model = ctranslate2.models.Whisper(str(self.path), device="cpu", compute_type="float32",
                                                 intra_threads=max(0, threads))
-
-    @property
-    def width(self) -> int:
-        """Width of the encoder states (384 for tiny, 512 for base...), read from a 20 ms input."""
-        return int(self(torch.zeros(1, N_MELS, 2)).shape[-1])
+        #: width of the encoder states (384 for tiny, 512 for base...), read once from a 20 ms input
+        self.width = int(self(torch.zeros(1, N_MELS, 2)).shape[-1])
 
     def __call__(self, mel: torch.Tensor) -> torch.Tensor:
         """``(B, 80, F)`` log-mel -> ``(B, F / 2, width)`` encoder states."""
@@ -147,16 +144,12 @@ def fit_whisper_keyword(model: WhisperKeyword, train: Any, val: Any, balance: bo
     with torch.no_grad():
         model.mean.copy_(torch.as_tensor(scaler.mean_, dtype=torch.float32))
         model.scale.copy_(torch.as_tensor(scaler.scale_, dtype=torch.float32))
-        model.head.weight.copy_(torch.as_tensor(_full_coef(clf.coef_, model.head.out_features), dtype=torch.float32))
-        model.head.bias.copy_(torch.as_tensor(_full_intercept(clf.intercept_, model.head.out_features),
-                                              dtype=torch.float32))
+        model.head.weight.copy_(torch.as_tensor(_one_row_per_class(clf.coef_), dtype=torch.float32))
+        model.head.bias.copy_(torch.as_tensor(_one_row_per_class(clf.intercept_), dtype=torch.float32))
     return history
 
 
-def _full_coef(coef: np.ndarray, n_classes: int) -> np.ndarray:
-    """scikit-learn keeps one row for two classes (the second class's log-odds): make it two."""
-    return np.concatenate([-coef / 2, coef / 2]) if n_classes == 2 and len(coef) == 1 else coef
-
-
-def _full_intercept(intercept: np.ndarray, n_classes: int) -> np.ndarray:
-    return np.concatenate([-intercept / 2, intercept / 2]) if n_classes == 2 and len(intercept) == 1 else intercept
+def _one_row_per_class(values: np.ndarray) -> np.ndarray:
+    """scikit-learn keeps one row (the second class's log-odds) for two classes: split it into two
+    rows with the same softmax; three or more classes already have one row each."""
+    return np.concatenate([-values / 2, values / 2]) if len(values) == 1 else values

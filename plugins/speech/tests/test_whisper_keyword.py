@@ -102,3 +102,18 @@ def test_default_keyword_run_meets_its_target_on_held_out_people(tmp_path: Path)
     task.train(splits, null_progress())
     metrics = task.evaluate(splits.test)
     assert metrics["accuracy"] >= 0.97 and metrics["worst_voice_accuracy"] >= 0.9, metrics
+
+
+def test_a_two_word_classifier_keeps_scikit_learns_probabilities() -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from mltasks_speech.whisper_keyword import _one_row_per_class
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 5)), np.repeat([0, 1], 20)
+    x[y == 1] += 1.0
+    clf = LogisticRegression().fit(x, y)
+    weight, bias = _one_row_per_class(clf.coef_), _one_row_per_class(clf.intercept_)
+    assert weight.shape == (2, 5) and bias.shape == (2,)
+    probs = torch.softmax(torch.as_tensor(x @ weight.T + bias), dim=1).numpy()
+    np.testing.assert_allclose(probs, clf.predict_proba(x), atol=1e-10)
