@@ -5,6 +5,8 @@
     python benchmarks/llm.py --runs full --seeds 1,2                 # only some runs; the others are kept
     python benchmarks/llm.py --sweep sweep.json --seeds 0            # try settings in one process (see below)
     python benchmarks/llm.py --runs generate                         # SmolLM2 LoRA: perplexity vs n-gram
+    python benchmarks/llm.py --seeds 1 --results /tmp/s1.json &      # seeds in parallel processes ...
+    python benchmarks/llm.py --runs "" --merge /tmp/s1.json          # ... joined into llm.json
 
 Runs on the default data (the fortunes topics), same split (``split_seed`` 0) for every seed:
 - ``lora``: the default config: base / adapted (LoRA) / quantized / pruned / distilled;
@@ -48,15 +50,15 @@ KINDS = {
 }
 
 
-def load_results() -> dict[str, Any]:
+def load_results(path: Path = RESULTS) -> dict[str, Any]:
     """The JSON written so far (empty when none)."""
-    return json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def save_results(data: dict[str, Any]) -> None:
+def save_results(data: dict[str, Any], path: Path = RESULTS) -> None:
     """Write the JSON (after every run: a long benchmark may be stopped)."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(data, indent=2))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2))
 
 
 def run_one(kind: str, seed: int, root: Path, quick: bool, threads: int, picture: bool,
@@ -154,7 +156,8 @@ def targets(summary: dict[str, Any], runs: dict[str, Any]) -> list[dict[str, Any
     return out
 
 
-def sweep(candidates: list[dict[str, Any]], seed: int, threads: int, quick: bool, data: dict[str, Any]) -> None:
+def sweep(candidates: list[dict[str, Any]], seed: int, threads: int, quick: bool, data: dict[str, Any],
+          path: Path = RESULTS) -> None:
     """Train each candidate in this process (shared data and base probe) and record its test accuracy."""
     import torch
     from mltasks_llm import adapt, classify
@@ -202,8 +205,7 @@ def sweep(candidates: list[dict[str, Any]], seed: int, threads: int, quick: bool
             model = teacher = classify.float_copy(load_weights(model, cand["weights"]).eval())
             facts = {"trainable": 0, "history": []}
         else:
-            model, facts = classify.train_distilled(cfg, teacher, train, val, pad, special,
-                                                    int(tokenizer.unk_token_id), progress, None,
+            model, facts = classify.train_distilled(cfg, teacher, train, val, pad, special, progress, None,
                                                     tokenizer.mask_token_id)
         row = {"name": cand["name"], "stage": cand["stage"], "overrides": overrides, "seed": seed, "threads": threads,
                "quick": quick, "test_accuracy": classify.scores(model, test, pad)["accuracy"],
@@ -214,7 +216,7 @@ def sweep(candidates: list[dict[str, Any]], seed: int, threads: int, quick: bool
                "loadavg_after": [round(x, 2) for x in os.getloadavg()]}
         print(json.dumps(row), flush=True)
         data.setdefault("sweep", []).append(row)
-        save_results(data)
+        save_results(data, path)
         torch.manual_seed(seed)
 
 
@@ -230,22 +232,28 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="an extra override for every run (e.g. distill=false); repeatable")
     parser.add_argument("--sweep", help="JSON file of candidate settings to train in one process (first seed)")
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="the JSON this process reads and writes (another file for a parallel process)")
+    parser.add_argument("--merge", action="append", default=[], type=Path, metavar="FILE",
+                        help="fold the runs of another process's --results file into these; repeatable")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     extra = dict(item.split("=", 1) for item in args.set)
-    data = load_results()
+    data = load_results(args.results)
     data.update(cpu_count=os.cpu_count(), machine=platform.machine(), python=platform.python_version())
     if args.sweep:
-        sweep(json.loads(Path(args.sweep).read_text()), seeds[0], args.threads, args.quick, data)
+        sweep(json.loads(Path(args.sweep).read_text()), seeds[0], args.threads, args.quick, data, args.results)
         return
     root = Path(tempfile.mkdtemp(prefix="mltasks-llm-bench-"))
     runs = data.setdefault("runs", {})
+    for other in args.merge:
+        runs.update(load_results(other).get("runs", {}))
     try:
         for seed in seeds:
-            for kind in args.runs.split(","):
+            for kind in filter(None, args.runs.split(",")):
                 runs[f"{kind}_seed{seed}"] = run_one(kind, seed, root, args.quick, args.threads,
                                                      args.picture and seed == seeds[0], extra)
-                save_results(data)
+                save_results(data, args.results)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     all_seeds = sorted({r["seed"] for r in runs.values()})
@@ -254,10 +262,10 @@ def main() -> None:
     data["complete"] = len(data["by_seed"]["seeds"]) >= 3  # issue 19 judges on 3 seeds
     if data["complete"]:
         data.pop("status", None)
-    save_results(data)
+    save_results(data, args.results)
     print("\n## Targets\n")
     print(markdown_table([{**c, "value": round(c["value"], 4)} for c in data["targets"]]))
-    print(f"\nwrote {RESULTS}")
+    print(f"\nwrote {args.results}")
 
 
 if __name__ == "__main__":

@@ -146,7 +146,7 @@ def make_quantized(adapted: EncoderClassifier) -> tuple[nn.Module, dict[str, Any
 
 def train_distilled(
     cfg: Any, teacher: EncoderClassifier, train: EncodedTexts, val: EncodedTexts, pad_id: int,
-    special_ids: list[int], unk_id: int, progress: Progress, context: RunContext | None, mask_id: int | None = None,
+    special_ids: list[int], progress: Progress, context: RunContext | None, mask_id: int | None = None,
 ) -> tuple[EncoderClassifier, dict[str, Any]]:
     """A student with ``cfg.student_layers`` layers trained on the teacher's soft labels, the hard labels
     and (``distill_hidden`` > 0) the teacher's pooled states at the layers it was copied from."""
@@ -167,7 +167,7 @@ def train_distilled(
         return EncodedTexts(data.ids, data.labels, **extras)
 
     keep = corpus_vocab(train.ids, special_ids) if cfg.student_vocab == "corpus" else None
-    student = make_student(teacher, cfg.student_layers, keep, unk_id)
+    student = make_student(teacher, cfg.student_layers, keep)
     epochs = 1 if cfg.smoke else (cfg.distill_epochs or 2 * cfg.epochs)
     train_t, val_t = with_targets(train, progress), with_targets(val, None)
     step = stage(progress, context, "distilled", main=False)

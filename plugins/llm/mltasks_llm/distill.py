@@ -4,8 +4,10 @@ The student copies the teacher's embeddings, evenly spaced layers (the first and
 included: the head reads the last layer's states) and head. Dropping layers alone cannot
 halve MiniLM, whose token embeddings are ~half its parameters, so the student may also
 keep only the embedding rows of tokens that occur in the training texts
-(``student_vocab="corpus"``); unseen tokens map to ``[UNK]`` through the model's ``id_map``
-buffer.
+(``student_vocab="corpus"``). A token the training texts never used maps, through the model's
+``id_map`` buffer, to the kept token whose teacher embedding is nearest by cosine similarity
+(``[UNK]`` would lose ~12 % of a held-out text's tokens on the default data: the teacher itself
+drops from 0.756 to 0.707 test accuracy with an ``[UNK]`` map, and keeps 0.756 with this one).
 
 Loss: ``alpha * T^2 * KL(softmax(t/T) || softmax(s/T)) + (1 - alpha) * CE(s, y)`` (Hinton
 et al. 2015) ``+ hidden * mean_l |s_l - t_l|^2 / |t_l|^2``, where ``s_l`` is the mean-pooled
@@ -69,15 +71,22 @@ def corpus_vocab(ids: Iterable[list[int]], special: Iterable[int]) -> torch.Tens
     return torch.tensor(sorted(seen), dtype=torch.long)
 
 
-def make_student(
-    teacher: EncoderClassifier, n_layers: int, keep_ids: torch.Tensor | None = None, unk_id: int = 0,
-) -> EncoderClassifier:
-    """A student with ``n_layers`` layers copied from the teacher (and a trimmed vocabulary
-    when ``keep_ids`` is given)."""
+def nearest_kept(embeddings: torch.Tensor, keep_ids: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
+    """For every row of ``embeddings`` (V, H), the id in ``keep_ids`` whose row is nearest by cosine
+    similarity; a kept id maps to itself."""
+    unit = F.normalize(embeddings.detach().float(), dim=1)
+    kept = unit[keep_ids]  # (K, H)
+    nearest = torch.cat([keep_ids[(unit[s:s + chunk] @ kept.T).argmax(1)] for s in range(0, len(unit), chunk)])
+    nearest[keep_ids] = keep_ids  # exact, whatever ties or duplicate rows the similarity met
+    return nearest
+
+
+def make_student(teacher: EncoderClassifier, n_layers: int, keep_ids: torch.Tensor | None = None) -> EncoderClassifier:
+    """A student with ``n_layers`` layers copied from the teacher (and, when ``keep_ids`` is given, only
+    those rows of the vocabulary, every other token mapped to its :func:`nearest_kept` one)."""
     config = copy.deepcopy(teacher.encoder.config)
     chosen = spaced_layers(int(config.num_hidden_layers), n_layers)
     config.num_hidden_layers = len(chosen)
-    vocab_size = int(config.vocab_size)
     if keep_ids is not None:
         config.vocab_size = len(keep_ids)
     student = EncoderClassifier(encoder_from_config(config), teacher.head.out_features)
@@ -95,10 +104,11 @@ def make_student(
             value = value[keep_ids]
         state[key] = value
     if keep_ids is not None:
-        id_map = torch.full((vocab_size,), int((keep_ids == unk_id).nonzero().flatten()[0]), dtype=torch.long)
-        id_map[keep_ids] = torch.arange(len(keep_ids))
-        state["id_map"] = id_map
-        student.id_map = id_map.clone()
+        row_of = torch.empty(int(keep_ids.max()) + 1, dtype=torch.long)
+        row_of[keep_ids] = torch.arange(len(keep_ids))
+        words = teacher.encoder.get_input_embeddings().weight
+        state["id_map"] = row_of[nearest_kept(words, keep_ids)]
+        student.id_map = state["id_map"].clone()
     missing, unexpected = student.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("position_ids")]
     if missing or unexpected:

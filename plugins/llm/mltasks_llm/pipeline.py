@@ -49,9 +49,8 @@ def train_classify(cfg: LLMConfig, splits: Any, progress: Progress, context: Run
         facts["pruned"].update(_params(models["pruned"]))
     if cfg.distill:
         special = [int(i) for i in tokenizer.all_special_ids]
-        unk = int(tokenizer.unk_token_id if tokenizer.unk_token_id is not None else special[0])
         models["distilled"], facts["distilled"] = classify.train_distilled(
-            cfg, plain, train, val, pad, special, unk, progress, context, tokenizer.mask_token_id)
+            cfg, plain, train, val, pad, special, progress, context, tokenizer.mask_token_id)
         facts["distilled"].update(_params(models["distilled"]))
     for name, model in models.items():
         model.eval()

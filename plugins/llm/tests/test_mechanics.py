@@ -13,6 +13,7 @@ from mltasks_llm.distill import (
     distill_loss,
     make_student,
     masked,
+    nearest_kept,
     spaced_layers,
     split_targets,
     teacher_targets,
@@ -131,7 +132,7 @@ def test_student_copies_spaced_layers_and_trims_vocabulary(tiny_bert_dir):
     teacher = build_classifier(tiny_bert_dir, 3).eval()
     batch = _batch()
     keep = torch.tensor(sorted(set(batch["input_ids"].flatten().tolist()) | {0, 100}))
-    student = make_student(teacher, 1, keep, unk_id=100).eval()
+    student = make_student(teacher, 1, keep).eval()
     assert student.encoder.config.num_hidden_layers == 1
     assert student.encoder.embeddings.word_embeddings.num_embeddings == len(keep)
     assert adapt.count_params(student)[0] < 0.2 * adapt.count_params(teacher)[0]
@@ -140,6 +141,26 @@ def test_student_copies_spaced_layers_and_trims_vocabulary(tiny_bert_dir):
     full = make_student(teacher, 2).eval()  # every layer, whole vocabulary: the same function
     with torch.no_grad():
         torch.testing.assert_close(logits_of(full, batch), logits_of(teacher, batch))
+
+
+def test_a_token_the_student_dropped_reads_as_its_nearest_kept_token(tiny_bert_dir):
+    teacher = build_classifier(tiny_bert_dir, 3).eval()
+    words = teacher.encoder.get_input_embeddings().weight
+    keep = torch.arange(0, 600)
+    with torch.no_grad():  # token 900 is a rescaled copy of kept token 7: cosine similarity 1
+        words[900] = 3.0 * words[7]
+    nearest = nearest_kept(words, keep)
+    assert nearest[900] == 7 and torch.equal(nearest[keep], keep)
+    unit = torch.nn.functional.normalize(words.detach(), dim=1)
+    assert nearest[2000] == (unit[keep] @ unit[2000]).argmax()
+    student = make_student(teacher, 2, keep).eval()
+    ids = torch.tensor([[101, 900, 5, 102]])
+    mask = torch.ones_like(ids)
+    with torch.no_grad():
+        torch.testing.assert_close(student(ids, mask), student(torch.tensor([[101, 7, 5, 102]]), mask))
+        # every layer kept, and kept tokens read exactly as the teacher reads them
+        torch.testing.assert_close(student(torch.tensor([[101, 7, 5, 102]]), mask),
+                                   teacher(torch.tensor([[101, 7, 5, 102]]), mask))
 
 
 def test_distill_loss_matches_pooled_states_of_the_copied_layers(tiny_bert_dir):
