@@ -90,6 +90,32 @@ def _check_replaceable(final: Path, *, force: bool) -> None:
                                 "directory or an empty folder")
 
 
+def _umask() -> int:
+    """The process's file-creation mask, read without changing it where Linux shows it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
+def readable_like_new_files(folder: Path) -> None:
+    """Give every file under ``folder`` the read permission a newly created file gets.
+
+    safetensors (and so ``save_pretrained``) writes through a private temporary file and renames
+    it, leaving mode 0600 where every other file of the run is 0644: a run copied for another
+    user or served by another account could not read its weights. A stricter umask stays in force.
+    """
+    readable = 0o444 & ~_umask()
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            mode = path.stat().st_mode & 0o7777
+            if mode | readable != mode:
+                path.chmod(mode | readable)
+
+
 def finish(partial: Path, *, force: bool) -> Path:
     """Rename the completed partial folder to its final name (replacing under ``force``).
 
@@ -97,6 +123,7 @@ def finish(partial: Path, *, force: bool) -> Path:
     failure here never loses both.
     """
     final = final_path(partial)
+    readable_like_new_files(partial)
     trash = None
     if final.exists():
         if not force:

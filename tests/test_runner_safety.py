@@ -174,3 +174,27 @@ def test_primary_metric_is_read_from_the_task_object() -> None:
     assert primary_metric(ModeTask("transcribe"), metrics) == {"name": "wer", "greater_is_better": False}
     assert primary_metric(ModeTask("keyword"), metrics) == {"name": "accuracy", "greater_is_better": True}
     assert primary_metric(Task(), {"mse": 1.0}) == {"name": "mse", "greater_is_better": True}
+
+
+@pytest.mark.parametrize(("umask", "expected"), [(0o022, 0o644), (0o077, 0o600)])
+def test_a_finished_run_reads_like_new_files_even_where_a_library_wrote_private_ones(
+    tmp_path: Path, umask: int, expected: int
+) -> None:
+    import tempfile
+
+    from mltasks.rundir import finish
+
+    partial = tmp_path / ".run.partial"
+    (partial / "variants").mkdir(parents=True)
+    fd, private = tempfile.mkstemp(dir=partial / "variants")  # how safetensors writes: 0600, then renamed
+    os.close(fd)
+    os.replace(private, partial / "variants" / "model.safetensors")
+    (partial / "run.json").write_text("{}")
+    old = os.umask(umask)
+    try:
+        final = finish(partial, force=False)
+    finally:
+        os.umask(old)
+    assert final == tmp_path / "run"
+    assert (final / "variants" / "model.safetensors").stat().st_mode & 0o777 == expected
+    assert (final / "run.json").stat().st_mode & 0o777 == 0o644  # created before, under the test's umask
