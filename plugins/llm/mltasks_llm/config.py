@@ -101,7 +101,8 @@ class LLMConfig(TaskConfig):
     student_vocab: Literal["corpus", "full"] = field(
         default="corpus",
         metadata={"help": "corpus: keep only the token embeddings the training texts use (the word "
-                          "embeddings are half of MiniLM); full: keep the whole vocabulary"},
+                          "embeddings are half of MiniLM), any other token read as its nearest kept one; "
+                          "full: keep the whole vocabulary"},
     )
     temperature: float = field(default=2.0, metadata={"help": "distillation softmax temperature"})
     distill_alpha: float = field(
