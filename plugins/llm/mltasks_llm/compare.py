@@ -134,15 +134,18 @@ def _chart(rows: list[dict[str, Any]], path: Path, quality: str) -> Path:
     shown = [r for r in rows if r.get("latency_b32_ms") is not None]
     width = 0.8 / len(metrics)
     with figure(path, size=(max(6.0, 1.4 * len(shown) + 2), 4.2)) as ax:
+        top = 1.0
         for j, (key, label) in enumerate(metrics):
             values = [float(r.get(key, 0) or 0) / float(ref.get(key) or 1) for r in shown]
             bars = ax.bar([i + (j - 1.5) * width for i in range(len(shown))], values, width, label=label)
             ax.bar_label(bars, fmt="%.2f", fontsize=6)
+            top = max([top, *values])
         ax.set_xticks(range(len(shown)), [r["variant"] for r in shown])
         ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
         ax.set_ylabel("relative to the adapted model")
         ax.set_title("Variants compared (1.0 = adapted)")
-        ax.legend(fontsize=8)
+        ax.set_ylim(0, top * 1.2)  # headroom: the legend sits in one row above the bars, covering none
+        ax.legend(fontsize=8, ncol=len(metrics), loc="upper center", frameon=False)
     return path
 
 
