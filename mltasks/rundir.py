@@ -101,7 +101,7 @@ def _umask() -> int:
     return 0o022
 
 
-def readable_like_new_files(folder: Path) -> None:
+def _readable_like_new_files(folder: Path) -> None:
     """Give every file under ``folder`` the read permission a newly created file gets.
 
     safetensors (and so ``save_pretrained``) writes through a private temporary file and renames
@@ -123,7 +123,7 @@ def finish(partial: Path, *, force: bool) -> Path:
     failure here never loses both.
     """
     final = final_path(partial)
-    readable_like_new_files(partial)
+    _readable_like_new_files(partial)
     trash = None
     if final.exists():
         if not force:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 import mltasks
 from mltasks.cli import cli
 from mltasks.errors import ConfigError, RunDirectoryError
+from mltasks.rundir import finish
 
 
 def invoke(*args: str):
@@ -180,10 +182,6 @@ def test_primary_metric_is_read_from_the_task_object() -> None:
 def test_a_finished_run_reads_like_new_files_even_where_a_library_wrote_private_ones(
     tmp_path: Path, umask: int, expected: int
 ) -> None:
-    import tempfile
-
-    from mltasks.rundir import finish
-
     partial = tmp_path / ".run.partial"
     (partial / "variants").mkdir(parents=True)
     fd, private = tempfile.mkstemp(dir=partial / "variants")  # how safetensors writes: 0600, then renamed

@@ -72,13 +72,13 @@ def corpus_vocab(ids: Iterable[list[int]], special: Iterable[int]) -> torch.Tens
 
 
 def nearest_kept(embeddings: torch.Tensor, keep_ids: torch.Tensor, chunk: int = 4096) -> torch.Tensor:
-    """For every row of ``embeddings`` (V, H), the id in ``keep_ids`` whose row is nearest by cosine
-    similarity; a kept id maps to itself."""
+    """For every row of ``embeddings`` (V, H), the position in ``keep_ids`` of the kept token whose row
+    is nearest by cosine similarity (a kept token gets its own position): the student's ``id_map``."""
     unit = F.normalize(embeddings.detach().float(), dim=1)
     kept = unit[keep_ids]  # (K, H)
-    nearest = torch.cat([keep_ids[(unit[s:s + chunk] @ kept.T).argmax(1)] for s in range(0, len(unit), chunk)])
-    nearest[keep_ids] = keep_ids  # exact, whatever ties or duplicate rows the similarity met
-    return nearest
+    rows = torch.cat([(unit[s:s + chunk] @ kept.T).argmax(1) for s in range(0, len(unit), chunk)])
+    rows[keep_ids] = torch.arange(len(keep_ids))  # exact, whatever ties or duplicate rows the similarity met
+    return rows
 
 
 def make_student(teacher: EncoderClassifier, n_layers: int, keep_ids: torch.Tensor | None = None) -> EncoderClassifier:
@@ -104,10 +104,7 @@ def make_student(teacher: EncoderClassifier, n_layers: int, keep_ids: torch.Tens
             value = value[keep_ids]
         state[key] = value
     if keep_ids is not None:
-        row_of = torch.empty(int(keep_ids.max()) + 1, dtype=torch.long)
-        row_of[keep_ids] = torch.arange(len(keep_ids))
-        words = teacher.encoder.get_input_embeddings().weight
-        state["id_map"] = row_of[nearest_kept(words, keep_ids)]
+        state["id_map"] = nearest_kept(teacher.encoder.get_input_embeddings().weight, keep_ids)
         student.id_map = state["id_map"].clone()
     missing, unexpected = student.load_state_dict(state, strict=False)
     missing = [k for k in missing if not k.endswith("position_ids")]

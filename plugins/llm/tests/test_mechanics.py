@@ -149,7 +149,7 @@ def test_a_token_the_student_dropped_reads_as_its_nearest_kept_token(tiny_bert_d
     keep = torch.arange(0, 600)
     with torch.no_grad():  # token 900 is a rescaled copy of kept token 7: cosine similarity 1
         words[900] = 3.0 * words[7]
-    nearest = nearest_kept(words, keep)
+    nearest = nearest_kept(words, keep)  # positions in keep, which here are the token ids themselves
     assert nearest[900] == 7 and torch.equal(nearest[keep], keep)
     unit = torch.nn.functional.normalize(words.detach(), dim=1)
     assert nearest[2000] == (unit[keep] @ unit[2000]).argmax()
