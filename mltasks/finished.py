@@ -15,6 +15,7 @@ from mltasks import rundir
 from mltasks.config import resolve, to_dict
 from mltasks.errors import ConfigError, RunDirectoryError
 from mltasks.lookup import get_task
+from mltasks.runfiles import read_run_config
 from mltasks.runner import score
 from mltasks.seeding import seed_everything
 from mltasks.task import Task, TaskConfig
@@ -29,17 +30,26 @@ def _run_config(run_dir: Path) -> dict[str, Any]:
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDirectoryError(f"{run_dir}: no such run directory")
-    return rundir.read_json(run_dir / "config.json")
+    return read_run_config(run_dir)
 
 
 def load_run(run_dir: str | Path) -> Task:
-    """The trained task of a finished run, loaded through the task named in its config.json."""
+    """The trained task of a finished run, loaded through the task named in its config.json.
+
+    :raises RunDirectoryError: the folder is not a finished run, its config.json is not a run
+        config, or the saved model does not fit the task the config names.
+    """
     run_dir = Path(run_dir)
     saved = _run_config(run_dir)
     task_cls = get_task(saved["task"])
-    if not (run_dir / "model").is_dir():
-        raise RunDirectoryError(f"{run_dir / 'model'}: missing; is {run_dir} a finished run?")
-    return task_cls.load(run_dir / "model")
+    model = run_dir / "model"
+    if not model.is_dir() or model.is_symlink():
+        raise RunDirectoryError(f"{model}: missing; is {run_dir} a finished run?")
+    try:
+        return task_cls.load(model)
+    except ConfigError as exc:  # a config written for another task (or edited by hand)
+        raise RunDirectoryError(f"{run_dir}: its saved configuration does not fit task {saved['task']!r} "
+                                f"({exc})") from None
 
 
 def scoring_config(config: TaskConfig, overrides: Mapping[str, Any]) -> TaskConfig:

@@ -12,6 +12,7 @@ from typing import Any
 
 from mltasks import rundir
 from mltasks.config import resolve
+from mltasks.runfiles import read_run_config
 from mltasks.seeding import is_main_process
 from mltasks.task import Task, TaskConfig
 
@@ -42,7 +43,7 @@ def new_run_dir(name: str, root: Path, out: str | Path | None, *, force: bool) -
 def resume_run(resume: str, name: str, task_cls: type[Task], root: Path) -> tuple[RunDir, TaskConfig, Any]:
     """The folders, config and data of the interrupted run ``resume`` names (a path or ``latest``)."""
     partial = rundir.find_resumable(resume, name, root)
-    saved = rundir.read_json(partial / "config.json")
+    saved = read_run_config(partial)
     config = resolve(task_cls.Config, saved["config"])
     # a --force run replaces the old run when it completes, resumed or not
     force = bool(saved.get("force", False))

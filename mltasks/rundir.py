@@ -165,21 +165,12 @@ def write_json(path: Path, data: Any) -> None:
         fh.write(text)
 
 
-def read_json(path: Path) -> Any:
-    """Read a JSON file of a run, naming the file when it is missing or broken."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise RunDirectoryError(f"{path}: missing; is {path.parent} a finished mltasks run?") from None
-    except json.JSONDecodeError as exc:
-        raise RunDirectoryError(f"{path}: not valid JSON ({exc})") from None
-    except UnicodeDecodeError as exc:
-        raise RunDirectoryError(f"{path}: not a UTF-8 JSON file (byte {exc.start} is {exc.object[exc.start]:#04x})") \
-            from None
-    except IsADirectoryError:
-        raise RunDirectoryError(f"{path}: is a directory, expected a JSON file") from None
-    except OSError as exc:
-        raise RunDirectoryError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+def read_json(path: Path, *, root: Path | None = None) -> Any:
+    """Read a JSON file of a run as data (:func:`mltasks.runfiles.read_run_json`): a regular file
+    inside ``root`` (default: its own folder), size-capped and depth-limited; the error names the file."""
+    from mltasks.runfiles import read_run_json
+
+    return read_run_json(path, root=root)
 
 
 def data_fingerprint(source: Any) -> dict[str, Any]:

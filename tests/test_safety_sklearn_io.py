@@ -1,5 +1,5 @@
 """mltasks.sklearn_io: scikit-learn models round-trip through skops, and every planted,
-untrusted, damaged or missing file is a DataError naming it, without running anything."""
+unlisted, damaged or missing file is a DataError naming it, without running or importing anything."""
 
 from __future__ import annotations
 
@@ -46,94 +46,126 @@ def marker(tmp_path):
     assert not path.exists(), "a planted payload ran"
 
 
-def _refused(path, fragment, **kwargs):
+TEXT_TYPES = frozenset({"sklearn.pipeline.Pipeline", "sklearn.feature_extraction.text.TfidfVectorizer",
+                        "sklearn.feature_extraction.text.TfidfTransformer",
+                        "sklearn.linear_model._logistic.LogisticRegression"})
+FOREST_TYPES = frozenset({"sklearn.ensemble._forest.RandomForestClassifier",
+                          "sklearn.tree._classes.DecisionTreeClassifier", "sklearn.tree._tree.Tree"})
+
+
+def _refused(path, fragment, types=TEXT_TYPES | FOREST_TYPES):
     with pytest.raises(DataError) as info:
-        sklearn_io.load(path, **kwargs)
+        sklearn_io.load(path, types)
     message = str(info.value)
-    assert str(path) in message or str(sklearn_io.types_path(path)) in message, message
+    assert str(path) in message, message
     assert fragment in message, message
     return message
 
 
 def test_round_trip_without_pickle(tmp_path, fitted):
     text_model, forest, texts = fitted
-    sklearn_io.save(text_model, tmp_path / "text.skops")
-    sklearn_io.save(forest, tmp_path / "forest.skops")
-    assert json.loads((tmp_path / "forest.skops.types.json").read_text())["trusted_types"] == [
-        "sklearn.tree._tree.Tree"
-    ]
+    sklearn_io.save(text_model, tmp_path / "text.skops", TEXT_TYPES)
+    sklearn_io.save(forest, tmp_path / "forest.skops", FOREST_TYPES)
+    assert sklearn_io.schema_types(tmp_path / "forest.skops") - sklearn_io.DATA_TYPES == set(FOREST_TYPES)
+    assert not list(tmp_path.glob("*.json"))  # the allow-list is the caller's code, nothing beside the file
     with forbid_unpickling() as calls:
-        text_again = sklearn_io.load(tmp_path / "text.skops")
-        forest_again = sklearn_io.load(tmp_path / "forest.skops")
+        text_again = sklearn_io.load(tmp_path / "text.skops", TEXT_TYPES)
+        forest_again = sklearn_io.load(tmp_path / "forest.skops", FOREST_TYPES)
     assert calls == []
     assert (text_again.predict_proba(texts) == text_model.predict_proba(texts)).all()
     x = np.ones((2, 3))
     assert (forest_again.predict_proba(x) == forest.predict_proba(x)).all()
 
 
+def test_a_type_outside_the_callers_list_is_refused_at_save_and_at_load(tmp_path, fitted):
+    with pytest.raises(TypeError, match="RandomForestClassifier, not one this model may hold"):
+        sklearn_io.save(fitted[1], tmp_path / "forest.skops", TEXT_TYPES)
+    assert not (tmp_path / "forest.skops").exists()
+    path = sklearn_io.save(fitted[1], tmp_path / "forest.skops", FOREST_TYPES)
+    _refused(path, "type sklearn.tree._tree.Tree, not one this model may hold",
+             types=FOREST_TYPES - {"sklearn.tree._tree.Tree"})
+
+
 def test_a_planted_pickle_is_refused(tmp_path, fitted, marker):
-    path = sklearn_io.save(fitted[0], tmp_path / "pipeline.skops")
+    path = sklearn_io.save(fitted[0], tmp_path / "pipeline.skops", TEXT_TYPES)
     path.write_bytes(pickle_payload(marker))  # a pickle renamed to the model file
     _refused(path, "not a readable skops model file")
 
 
-def test_a_planted_joblib_file_name_is_refused(tmp_path, marker):
-    path = tmp_path / "pipeline.joblib"
-    path.write_bytes(pickle_payload(marker))
-    sklearn_io.types_path(path).write_text('{"trusted_types": []}')
-    _refused(path, "not a readable skops model file")
-
-
-def _skops_file(path: Path, schema: dict, types: list[str]) -> Path:
+def _skops_file(path: Path, schema: dict) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("schema.json", json.dumps(schema))
-    sklearn_io.types_path(path).write_text(json.dumps({"trusted_types": types}))  # the attacker writes it too
     return path
 
 
-def test_untrusted_types_are_refused_even_when_listed(tmp_path, marker):
-    payload = functools.partial(os.system, f"touch {marker}")
-    path = tmp_path / "partial.skops"
-    skops_io.dump(payload, path)
-    found = skops_io.get_untrusted_types(file=path)
-    sklearn_io.types_path(path).write_text(json.dumps({"trusted_types": found}))
-    message = _refused(path, "refusing to load type")
-    assert "functools.partial" in message or "system" in message
+def _constructor(cls: str, module: str, args: tuple) -> dict:
+    """A schema whose root calls ``module.cls(*args)`` when skops loads it (ConstructorFromReduceNode)."""
+    content = json.loads(zipfile.ZipFile(io.BytesIO(skops_io.dumps(args))).read("schema.json"))
+    version = {k: content.pop(k) for k in ("protocol", "_skops_version")}
+    return {"__class__": cls, "__module__": module, "__loader__": "ConstructorFromReduceNode",
+            "content": content, "__id__": 1, **version}
 
 
-def test_a_class_from_an_unlisted_module_is_refused(tmp_path):
-    from fractions import Fraction
-
-    path = tmp_path / "fraction.skops"
-    skops_io.dump({"ratio": Fraction(1, 3)}, path)
-    sklearn_io.types_path(path).write_text(json.dumps({"trusted_types": ["fractions.Fraction"]}))
-    _refused(path, "refusing to load type fractions.Fraction (outside the trusted modules (sklearn, numpy, scipy))")
-
-
-def test_a_function_of_a_trusted_package_is_refused(tmp_path, marker):
-    # skops calls a "constructor" with the arguments it reads: numpy.load(path, None, True)
-    # would unpickle any file. Raw skops, told to trust what the file lists, runs it.
+@pytest.mark.parametrize("cls, module, args", [
+    ("memmap", "numpy", ("{target}", "uint8", "w+", 0, (8,))),  # creates or zero-fills any file
+    ("FortranFile", "scipy.io", ("{target}", "w")),  # truncates any file
+    ("load", "numpy", ("{pickle}", None, True)),  # unpickles any file
+], ids=["numpy.memmap", "scipy.io.FortranFile", "numpy.load"])
+def test_objects_built_from_saved_arguments_are_refused(tmp_path, marker, cls, module, args):
+    target = tmp_path / "victim.txt"
+    target.write_text("the user's file")
     payload = tmp_path / "payload.npy"
     payload.write_bytes(pickle_payload(marker))
-    args = json.loads(zipfile.ZipFile(io.BytesIO(skops_io.dumps((str(payload), None, True)))).read("schema.json"))
-    version = {k: args.pop(k) for k in ("protocol", "_skops_version")}
-    schema = {"__class__": "load", "__module__": "numpy", "__loader__": "ConstructorFromReduceNode",
-              "content": args, "__id__": 1, **version}
-    path = _skops_file(tmp_path / "model.skops", schema, ["numpy.load"])
-    _refused(path, "refusing to load type numpy.load (a function, not a class)")
+    args = tuple(str(target) if a == "{target}" else str(payload) if a == "{pickle}" else a for a in args)
+    path = _skops_file(tmp_path / "model.skops", _constructor(cls, module, args))
+    # even a caller that listed the name gets no constructor call: the node kind is refused
+    _refused(path, f"a ConstructorFromReduceNode for {module}.{cls}", types=TEXT_TYPES | {f"{module}.{cls}"})
+    assert target.read_text() == "the user's file"
     assert not marker.exists()
-    skops_io.load(path, trusted=["numpy.load"])  # the control: this file is a live payload
-    assert marker.exists()
-    marker.unlink()
+    skops_io.load(path, trusted=[f"{module}.{cls}"])  # the control: raw skops runs this file
+    assert target.read_bytes() != b"the user's file" or marker.exists()
+    marker.unlink(missing_ok=True)
 
 
-def test_a_trusted_type_missing_from_the_saved_list_is_refused(tmp_path, fitted):
-    path = sklearn_io.save(fitted[1], tmp_path / "forest.skops")
-    sklearn_io.types_path(path).write_text('{"format": "skops", "trusted_types": []}')
-    _refused(path, "refusing to load type sklearn.tree._tree.Tree (not in forest.skops.types.json)")
+def test_a_name_is_never_imported_while_it_is_checked(tmp_path):
+    """A type under ``numpy.f2py.__main__`` used to start numpy's f2py tool during the type check."""
+    schema = {"__class__": "Thing", "__module__": "numpy.f2py.__main__", "__loader__": "ObjectNode",
+              "content": {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode", "content": {},
+                          "__id__": 2}, "__id__": 1, "protocol": 2, "_skops_version": "0.10"}
+    path = _skops_file(tmp_path / "model.skops", schema)
+    code = ("import sys; from mltasks import sklearn_io; from mltasks.errors import DataError\n"
+            f"try:\n    sklearn_io.load({str(path)!r}, {sorted(TEXT_TYPES)!r})\n"
+            "except DataError as exc:\n    print('REFUSED', exc)\n"
+            "print('IMPORTED' if any(m.startswith('numpy.f2py') for m in sys.modules) else 'CLEAN')")
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "REFUSED" in done.stdout and "numpy.f2py.__main__.Thing" in done.stdout, done.stdout + done.stderr
+    assert done.stdout.strip().endswith("CLEAN"), done.stdout
 
 
-def test_the_callers_own_prefix_must_be_given(tmp_path, monkeypatch):
+def test_partials_and_functions_not_listed_are_refused(tmp_path, marker):
+    path = tmp_path / "partial.skops"
+    skops_io.dump(functools.partial(os.system, f"touch {marker}"), path)
+    _refused(path, "a PartialNode for functools.partial")
+    path = tmp_path / "function.skops"
+    skops_io.dump({"f": os.system}, path)
+    message = _refused(path, "not one this model may hold")
+    assert "system" in message
+
+
+def test_a_class_the_caller_did_not_list_is_refused(tmp_path):
+    from argparse import Namespace
+    from fractions import Fraction
+
+    path = tmp_path / "namespace.skops"
+    skops_io.dump({"options": Namespace(a=1)}, path)
+    _refused(path, "type argparse.Namespace, not one this model may hold")
+    skops_io.dump({"ratio": Fraction(1, 3)}, path)  # built by calling the class: refused whatever its name
+    _refused(path, "a ConstructorFromReduceNode for fractions.Fraction")
+
+
+def test_the_callers_own_classes_load_when_listed(tmp_path, monkeypatch):
     plugin = tmp_path / "site" / "mltasks_fakeplugin"
     plugin.mkdir(parents=True)
     (plugin / "__init__.py").write_text(
@@ -146,53 +178,43 @@ def test_the_callers_own_prefix_must_be_given(tmp_path, monkeypatch):
     monkeypatch.delitem(sys.modules, "mltasks_fakeplugin", raising=False)
     from mltasks_fakeplugin import Doubler
 
-    with pytest.raises(TypeError, match="mltasks_fakeplugin.Doubler .outside the trusted modules"):
-        sklearn_io.save(Doubler().fit(None), tmp_path / "refused.skops")
+    with pytest.raises(TypeError, match="mltasks_fakeplugin.Doubler, not one"):
+        sklearn_io.save(Doubler().fit(None), tmp_path / "refused.skops", TEXT_TYPES)
     assert not (tmp_path / "refused.skops").exists()
-    path = sklearn_io.save(Doubler().fit(None), tmp_path / "doubler.skops", allowed_prefixes=("mltasks_fakeplugin",))
-    _refused(path, "refusing to load type mltasks_fakeplugin.Doubler (outside the trusted modules")
-    loaded = sklearn_io.load(path, allowed_prefixes=("mltasks_fakeplugin.",))
+    path = sklearn_io.save(Doubler().fit(None), tmp_path / "doubler.skops", {"mltasks_fakeplugin.Doubler"})
+    _refused(path, "type mltasks_fakeplugin.Doubler, not one")
+    loaded = sklearn_io.load(path, {"mltasks_fakeplugin.Doubler"})
     assert loaded.transform(np.ones(2)).tolist() == [2.0, 2.0]
 
 
-def test_truncated_missing_and_corrupt_files(tmp_path, fitted):
-    path = sklearn_io.save(fitted[0], tmp_path / "pipeline.skops")
+def test_truncated_missing_symlinked_and_corrupt_files(tmp_path, fitted):
+    path = sklearn_io.save(fitted[0], tmp_path / "pipeline.skops", TEXT_TYPES)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     _refused(path, "not a readable skops model file")
     path.write_bytes(b"")
     _refused(path, "not a readable skops model file")
-    path.write_bytes(data)
-    sklearn_io.types_path(path).write_bytes(b"\x80\x04junk")
-    _refused(path, "not a trusted-type list")
-    sklearn_io.types_path(path).write_text('{"trusted_types": "sklearn.Pipeline"}')
-    _refused(path, "expected a list of type names")
-    sklearn_io.types_path(path).unlink()
-    _refused(path, "missing (the trusted-type list of pipeline.skops)")
     path.unlink()
-    _refused(path, "model file missing")
+    _refused(path, "missing")
     (tmp_path / "folder.skops").mkdir()
-    _refused(tmp_path / "folder.skops", "model file missing")
+    _refused(tmp_path / "folder.skops", "not a regular file")
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "real.skops").write_bytes(data)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "pipeline.skops").symlink_to(outside / "real.skops")
+    _refused(run / "pipeline.skops", "points outside")
 
 
-def test_a_schema_that_is_not_json_is_refused(tmp_path):
+def test_a_schema_that_is_not_json_or_nested_too_deep_is_refused(tmp_path):
     path = tmp_path / "model.skops"
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("schema.json", pickle.dumps({"a": 1}))
-    sklearn_io.types_path(path).write_text('{"trusted_types": []}')
-    _refused(path, "not a readable skops model file")
-
-
-def test_refusal_rules():
-    assert sklearn_io.refusal("sklearn.tree._tree.Tree") is None
-    assert sklearn_io.refusal("numpy.dtype") is None
-    assert sklearn_io.refusal("numpy.log1p") is None  # a ufunc: arithmetic only
-    assert sklearn_io.refusal("builtins.slice") is None
-    assert sklearn_io.refusal("numpy.load") == "a function, not a class"
-    assert sklearn_io.refusal("sklearn.no_such_thing.X") == "not found"
-    assert sklearn_io.refusal("builtins.eval").startswith("outside the trusted modules")
-    assert sklearn_io.refusal("sklearnevil.X").startswith("outside the trusted modules")
-    assert sklearn_io.refusal("numpy.lib.format.pickle") is not None  # a module a trusted module imports
+    _refused(path, "not a UTF-8 JSON file")
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("schema.json", "[" * 200_000 + "]" * 200_000)
+    _refused(path, "nested 200000 levels deep")
 
 
 def test_loading_a_model_does_not_import_torch(tmp_path, fitted):
@@ -201,9 +223,9 @@ def test_loading_a_model_does_not_import_torch(tmp_path, fitted):
     import subprocess
 
     text_model, _, texts = fitted
-    path = sklearn_io.save(text_model, tmp_path / "model.skops")
+    path = sklearn_io.save(text_model, tmp_path / "model.skops", TEXT_TYPES)
     code = ("import sys; from mltasks import sklearn_io; "
-            f"m = sklearn_io.load({str(path)!r}); "
+            f"m = sklearn_io.load({str(path)!r}, {sorted(TEXT_TYPES)!r}); "
             f"print(m.predict({texts[:2]!r}).tolist(), 'torch' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

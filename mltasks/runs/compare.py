@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mltasks.errors import ConfigError, RunDirectoryError
+from mltasks.runfiles import read_run_json
 from mltasks.runs.listing import guess_greater_is_better
 from mltasks.runs.table import number, signed, text_table
 
@@ -36,14 +37,9 @@ def resolve_run(name: str | Path, root: Path = Path("runs")) -> Path:
 
 
 def _read(path: Path, *, required: bool) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        if required:
-            raise RunDirectoryError(f"{path}: missing; is {path.parent} an mltasks run?") from None
+    if not required and not path.exists() and not path.is_symlink():
         return None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunDirectoryError(f"{path}: not valid JSON ({exc})") from None
+    return read_run_json(path, root=path.parent)
 
 
 def read_history(run_dir: Path, info: Mapping[str, Any] | None = None) -> list[dict[str, float]]:

@@ -10,7 +10,6 @@ folder of hundreds of runs lists in a fraction of a second::
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -64,14 +63,24 @@ def guess_greater_is_better(metric: str) -> bool:
 
 def _read(path: str) -> tuple[Any, str]:
     """The JSON in ``path`` and "" — or None and why it could not be read."""
+    from mltasks.errors import RunDirectoryError
+    from mltasks.runfiles import read_run_json
+
     name = os.path.basename(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return json.loads(fh.read()), ""
-    except FileNotFoundError:
+    if not os.path.lexists(path):
         return None, f"{name} missing"
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return None, f"{name} unreadable ({type(exc).__name__})"
+    try:
+        return read_run_json(path), ""
+    except RunDirectoryError as exc:
+        return None, f"{name} unreadable ({str(exc).removeprefix(path + ': ')})"
+
+
+def _has_model(path: str) -> bool:
+    """Whether a finished run still holds a saved model: a real ``model/`` folder with a file in it."""
+    model = os.path.join(path, "model")
+    if os.path.islink(model) or not os.path.isdir(model):
+        return False
+    return any(files for _, _, files in os.walk(model))
 
 
 def short_source(source: Any, width: int = 28) -> str:
@@ -138,6 +147,8 @@ def summarise(path: str | Path) -> RunSummary | None:
         summary.value = summary.metrics.get(summary.metric)
     elif not partial and summary.status == "complete":  # finished name but no metrics: not a usable run
         summary.status, summary.error = "unreadable", error
+    if not partial and summary.status == "complete" and not _has_model(path):
+        summary.status, summary.error = "unreadable", "model/ missing or empty"
     return summary
 
 

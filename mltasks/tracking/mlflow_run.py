@@ -250,8 +250,11 @@ class MlflowRunTracker:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
+    from mltasks.errors import RunDirectoryError
+    from mltasks.runfiles import read_run_json
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = read_run_json(path)
+    except RunDirectoryError:
         return {}
     return data if isinstance(data, dict) else {}

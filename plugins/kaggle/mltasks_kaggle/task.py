@@ -7,7 +7,8 @@ leaderboard of scikit-learn pipelines (preprocessing fitted inside each fold), r
 ``leaderboard.csv``, ``oof_predictions.csv``, EDA tables and plots into the run.
 
 The fitted pipeline is saved with skops (``mltasks.sklearn_io``): loading checks every type
-it names against a trusted list, so opening a run directory from anyone never runs its code.
+it names against the exact list of :mod:`mltasks_kaggle.saved_types`, so opening a run
+directory from anyone never runs its code.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from mltasks import Evaluation, Progress, Report, Splits, Task
-from mltasks.errors import DataError
+from mltasks.errors import DataError, RunDirectoryError
+from mltasks.runfiles import read_run_json
 
 from mltasks_kaggle.config import KaggleConfig, model_list
 from mltasks_kaggle.data import (
     Schema,
     Table,
+    check_test_values,
     check_train,
     feature_columns,
     find_files,
@@ -34,13 +37,13 @@ from mltasks_kaggle.data import (
     infer_problem,
     read_csv,
 )
+from mltasks_kaggle.saved_types import SAVED_TYPES
 
 SMOKE_ROWS = 300
 SMOKE_FOLDS = 2
 PIPELINE_FILE = "pipeline.skops"
 #: Module prefix of the plugin's own classes and functions a saved pipeline may name (blends,
 #: the column converters of the preprocessing).
-OWN_TYPES = ("mltasks_kaggle.",)
 
 
 class KaggleTask(Task):
@@ -73,7 +76,10 @@ class KaggleTask(Task):
         return folder
 
     def load_data(self, source: str | Path | None) -> Splits:
-        """Read a competition folder or a single CSV (``None``: the built-in competition)."""
+        """Read a competition folder or a single CSV (``None``: the built-in competition), and check
+        everything test.csv and the sample submission can be refused for, before any training."""
+        from mltasks_kaggle.submission import submission_format
+
         cfg = self.config
         if source is None:
             from mltasks_kaggle.default_data import competition_folder
@@ -99,11 +105,17 @@ class KaggleTask(Task):
             layout = "competition folder"
             features, dropped = feature_columns(train, test, target, id_column, train_path, test_path)
         schema = Schema(target, id_column, problem, features, dropped, classes)
+        submission = None
+        if test_path is not None:
+            check_test_values(test, train, features, train_path, test_path)
+            if not labelled:  # a submission will be written: its format is checked now, not after training
+                submission = submission_format(sample_path, test, test_path, schema, cfg.submission)
         info = {"layout": layout, "target": target, "id_column": id_column, "problem": problem,
                 "classes": [str(c) for c in classes[:50]], "features": len(features), "not_used": dropped,
-                "sample_submission": str(sample_path) if sample_path else None}
-        return Splits(train=Table(train, train_path, True, schema, sample_path),
-                      test=Table(test, test_path or train_path, labelled, schema, sample_path),
+                "sample_submission": str(sample_path) if sample_path else None,
+                "submission": submission.kind if submission else None}
+        return Splits(train=Table(train, train_path, True, schema, sample_path, submission),
+                      test=Table(test, test_path or train_path, labelled, schema, sample_path, submission),
                       test_labelled=labelled, info=info)
 
     # Training --------------------------------------------------------------------
@@ -133,7 +145,6 @@ class KaggleTask(Task):
         from mltasks_kaggle import cv
         from mltasks_kaggle.features import column_kinds, model_inputs
         from mltasks_kaggle.models import blend, pipeline
-        from mltasks_kaggle.submission import wants_probability
 
         cfg = self.config
         table: Table = splits.train
@@ -152,10 +163,9 @@ class KaggleTask(Task):
             raise DataError(f"{table.source}: no usable feature columns ({'; '.join(schema.dropped)})")
         X, y = model_inputs(frame, schema.features, kinds, table.source), frame[schema.target]
         names = model_list(cfg.models)
-        submission = None
-        if not splits.test_labelled and schema.problem != "regression":  # a submission.csv will be written
-            probability = wants_probability(table.sample_submission, schema.target, cfg.submission, schema.classes)
-            submission = "probability" if probability else "label"
+        # what submission.csv will hold (load_data read it from the sample): the metric it is judged by
+        fmt = table.submission
+        submission = fmt.kind if fmt is not None and fmt.kind != "value" else None
         metric, reason = cv.ranking_metric(cfg.metric, schema.problem, submission)
         n_folds = min(SMOKE_FOLDS if cfg.smoke else cfg.folds, len(y))
         folds = cv.folds(y, schema.problem, n_folds, cfg.data_seed, cfg.cv_repeats)
@@ -318,7 +328,7 @@ class KaggleTask(Task):
         self.check_is_trained()
         directory = Path(directory)
         self.save_config(directory)
-        sklearn_io.save(self.model_, directory / PIPELINE_FILE, allowed_prefixes=OWN_TYPES)
+        sklearn_io.save(self.model_, directory / PIPELINE_FILE, SAVED_TYPES)
         meta = {"schema": self.schema_.to_dict(), "kinds": self.kinds_, "metric": self.metric_,
                 "metric_reason": self.metric_reason_, "best": self.best_, "cv_metrics": self.cv_metrics_,
                 "leaderboard": self.leaderboard_, "sklearn": sklearn.__version__}
@@ -337,23 +347,23 @@ class KaggleTask(Task):
         task = cls(_load_config(cls, directory))
         meta_path = directory / "meta.json"
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            meta = read_run_json(meta_path, expect=dict)
             task.schema_ = Schema.from_dict(meta["schema"])
             task.kinds_ = dict(meta["kinds"])
             task.metric_ = str(meta["metric"])
             task.best_ = meta["best"]
             task.cv_metrics_ = dict(meta["cv_metrics"])
             task.leaderboard_ = list(meta["leaderboard"])
-        except FileNotFoundError:
-            raise DataError(f"{meta_path}: missing; is {directory} a saved kaggle model?") from None
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        except RunDirectoryError as exc:
+            raise DataError(str(exc)) from None
+        except (ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{meta_path}: not a kaggle model description ({type(exc).__name__}: {exc})") from None
         task.metric_reason_ = str(meta.get("metric_reason", ""))
         old = directory / "pipeline.joblib"
         if old.exists() and not (directory / PIPELINE_FILE).exists():
             raise DataError(f"{old}: a pickled pipeline from an older mltasks-kaggle, never loaded (unpickling "
                             "can run code); train the run again with this version")
-        task.model_ = sklearn_io.load(directory / PIPELINE_FILE, allowed_prefixes=OWN_TYPES)
+        task.model_ = sklearn_io.load(directory / PIPELINE_FILE, SAVED_TYPES)
         task.oof_ = None  # only the training run's report uses them (oof_predictions.csv in the run)
         return task
 

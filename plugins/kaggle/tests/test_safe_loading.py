@@ -10,9 +10,11 @@ from pathlib import Path
 import mltasks
 import pytest
 from click.testing import CliRunner
+from mltasks import sklearn_io
 from mltasks.cli import cli
 from mltasks.testing.payloads import WAYS, assert_refuses_payloads, model_files, pickle_payload
 
+from mltasks_kaggle.saved_types import SAVED_TYPES
 from mltasks_kaggle.task import KaggleTask
 
 
@@ -30,8 +32,9 @@ def test_no_pickle_or_joblib_file_is_written(smoke_run: tuple[Path, Path]) -> No
     run, _ = smoke_run
     files = [f.name for f in model_files(run)]
     assert "pipeline.skops" in files and not [f for f in files if f.endswith((".joblib", ".pkl", ".pickle"))]
-    types = json.loads((run / "model" / "pipeline.skops.types.json").read_text())["trusted_types"]
+    types = sklearn_io.schema_types(run / "model" / "pipeline.skops")
     assert any(t.startswith("mltasks_kaggle.models.Blend") for t in types)  # the blend, saved as data
+    assert types - sklearn_io.DATA_TYPES <= SAVED_TYPES
 
 
 def test_broken_model_files_are_refused_without_running_code(smoke_run: tuple[Path, Path], tmp_path: Path) -> None:
@@ -41,17 +44,59 @@ def test_broken_model_files_are_refused_without_running_code(smoke_run: tuple[Pa
     assert tried == 3 * len(model_files(original))
 
 
-def test_a_type_outside_the_trusted_list_is_refused(smoke_run: tuple[Path, Path], tmp_path: Path) -> None:
-    """A pipeline swapped for one holding another type (here: not in the saved list) is refused."""
+def test_a_type_outside_the_plugins_list_is_refused(smoke_run: tuple[Path, Path], tmp_path: Path) -> None:
+    """A pipeline swapped for one holding a type the plugin never saves is refused, and one that
+    would write a file when built (numpy.memmap from saved arguments) writes nothing."""
+    import zipfile
+
+    from sklearn.neighbors import KNeighborsClassifier
+
     original, _ = smoke_run
     run = tmp_path / "swapped"
     shutil.copytree(original, run)
-    listing = run / "model" / "pipeline.skops.types.json"
-    saved = json.loads(listing.read_text())
-    saved["trusted_types"] = [t for t in saved["trusted_types"] if not t.startswith("mltasks_kaggle.")]
-    listing.write_text(json.dumps(saved))
+    sklearn_io._skops_io().dump(KNeighborsClassifier(), run / "model" / "pipeline.skops")
     result = CliRunner().invoke(cli, ["evaluate", str(run)])
-    assert result.exit_code == 2 and "pipeline.skops" in result.output and "mltasks_kaggle." in result.output
+    assert result.exit_code == 2 and "pipeline.skops" in result.output and "KNeighborsClassifier" in result.output
+    victim = tmp_path / "victim.txt"
+    victim.write_text("kept")
+    schema = {"__class__": "memmap", "__module__": "numpy", "__loader__": "ConstructorFromReduceNode",
+              "__id__": 1, "protocol": 2, "_skops_version": "0.10",
+              "content": {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode", "__id__": 2,
+                          "content": [{"__class__": "str", "__module__": "builtins", "__loader__": "JsonNode",
+                                       "content": json.dumps(str(victim)), "is_json": True, "__id__": 3}]}}
+    with zipfile.ZipFile(run / "model" / "pipeline.skops", "w") as zf:
+        zf.writestr("schema.json", json.dumps(schema))
+    for command in (["evaluate", str(run)], ["predict", str(run), '{"age": 3}']):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 2 and "pipeline.skops" in result.output and "numpy.memmap" in result.output
+    assert victim.read_text() == "kept"
+
+
+def test_every_model_the_plugin_fits_is_in_its_allow_list(tmp_path: Path) -> None:
+    """Each model, blend and column kind on each problem type saves (save checks the list)."""
+    import numpy as np
+    import pandas as pd
+
+    from mltasks_kaggle.config import KaggleConfig
+    from mltasks_kaggle.models import blend, pipeline
+
+    rng = np.random.default_rng(0)
+    n = 40
+    frame = pd.DataFrame({"num": rng.normal(size=n), "cat": rng.choice(["a", "b", None], size=n),
+                          "when": pd.date_range("2020-01-01", periods=n).astype(str),
+                          "txt": rng.choice(["red fox", "blue sky", "green tea"], size=n)})
+    kinds = {"num": "numeric", "cat": "categorical", "when": "datetime", "txt": "text"}
+    targets = {"binary": rng.choice(["y", "n"], size=n), "multiclass": rng.choice([0, 1, 2], size=n),
+               "regression": rng.normal(size=n)}
+    config = KaggleConfig(smoke=True, text_columns="hash", num_threads=1)
+    for problem, y in targets.items():
+        fitted = [pipeline(name, problem, kinds, config).fit(frame, y) for name in ("linear", "rf", "hgb")]
+        for i, model in enumerate([*fitted, blend(fitted, problem)]):
+            path = sklearn_io.save(model, tmp_path / f"{problem}-{i}.skops", SAVED_TYPES)
+            again = sklearn_io.load(path, SAVED_TYPES)
+            assert np.allclose(np.asarray(again.predict(frame), dtype=float) if problem != "binary"
+                               else (again.predict(frame) == "y"), np.asarray(model.predict(frame), dtype=float)
+                               if problem != "binary" else (model.predict(frame) == "y"))
 
 
 def test_an_older_runs_joblib_pipeline_is_never_loaded(smoke_run: tuple[Path, Path], tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """The fast baseline: TF-IDF word and character n-grams into a linear classifier (scikit-learn).
 
-Saved with skops through :mod:`mltasks.sklearn_io` (the types it holds are listed at save
-time and checked at load), so opening a run directory never unpickles anything. The two
+Saved with skops through :mod:`mltasks.sklearn_io`, loaded only if it holds nothing beyond the
+exact types of :data:`mltasks_text.saved_types.SAVED_TYPES`, so opening a run directory never
+runs code. The two
 vocabularies go beside it as one JSON list of terms each: skops writes every entry of a
 ``vocabulary_`` dict as its own node (42 s and 18 MB for 15k terms), a list takes milliseconds.
 """
@@ -86,6 +87,8 @@ class TfidfClassifier:
         from mltasks.cache import atomic_file
         from mltasks.sklearn_io import save
 
+        from mltasks_text.saved_types import SAVED_TYPES
+
         directory = Path(directory)
         vectorizers = self._vectorizers()
         vocabularies = {name: vec.vocabulary_ for name, vec in vectorizers.items()}
@@ -93,7 +96,7 @@ class TfidfClassifier:
         try:
             for vec in vectorizers.values():
                 vec.vocabulary_ = {}
-            save(self.pipeline, directory / FILE)
+            save(self.pipeline, directory / FILE, SAVED_TYPES)
         finally:
             for name, vec in vectorizers.items():
                 vec.vocabulary_ = vocabularies[name]
@@ -111,12 +114,14 @@ class TfidfClassifier:
         from mltasks.rundir import read_json
         from mltasks.sklearn_io import load
 
+        from mltasks_text.saved_types import SAVED_TYPES
+
         directory = Path(directory)
         if not (directory / FILE).is_file() and (directory / OLD_FILE).is_file():
             raise DataError(f"{directory / OLD_FILE}: a pickled pipeline from an older mltasks-text; pickles are "
                             "never loaded: train the run again")
         model = cls(config, labels)
-        model.pipeline = load(directory / FILE)
+        model.pipeline = load(directory / FILE, SAVED_TYPES)
         terms = read_json(directory / VOCABULARY_FILE)
         try:
             vectorizers = model._vectorizers()

@@ -32,7 +32,7 @@ def test_tfidf_learns_sample_and_saves_skops(sample_csv: Path, tmp_path: Path) -
     assert evaluation.details["probabilities"].shape == (12, 3)
     task.save(tmp_path)
     assert {p.name for p in tmp_path.iterdir()} == {"task_config.json", "labels.json", "tfidf_pipeline.skops",
-                                                     "tfidf_pipeline.skops.types.json", "tfidf_vocabulary.json"}
+                                                     "tfidf_vocabulary.json"}
     records = TextTask.load(tmp_path).predict(["The chef baked a chocolate cake."], top_k=2)
     assert records[0]["label"] == "food" and len(records[0]["top"]) == 2
     assert records[0]["top"][0]["probability"] >= records[0]["top"][1]["probability"]
