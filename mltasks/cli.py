@@ -1,25 +1,29 @@
 """The ``mltasks`` command line. It only wires commands; the runner runs.
 
 Exit status: 0 success; 2 bad usage, data or config (one ``Error:`` line); 1 a bug
-(traceback with ``--debug``); 130 interrupted (Ctrl-C). Output cut short by a closed pipe
+(traceback with ``--debug``); 130 interrupted (Ctrl-C); 143 stopped by SIGTERM. Output cut short by a closed pipe
 (``mltasks list | head -1``) ends quietly, as other Unix tools do.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import re
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
 from mltasks import __version__
-from mltasks.errors import MltasksError
+from mltasks.errors import MltasksError, Terminated
 
 _SET_HELP = "KEY=VALUE config overrides; may repeat, and each may take several pairs"
 
@@ -127,9 +131,10 @@ class MltasksGroup(click.Group):
             raise _one_line(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; user errors become one line and exit 2."""
+        """Run the command; user errors become one line and exit 2, SIGTERM stops it as Ctrl-C does."""
         try:
-            return super().invoke(ctx)
+            with _terminate_as_interrupt():
+                return super().invoke(ctx)
         except MltasksError as exc:
             if _debug(ctx):
                 traceback.print_exc()
@@ -141,15 +146,35 @@ class MltasksGroup(click.Group):
             raise
         except BrokenPipeError:  # the reader went away (| head): click's main ends quietly
             raise
-        except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as exc:
+            terminated = isinstance(exc, Terminated)
+            click.echo("Terminated." if terminated else "Interrupted.", err=True)
+            ctx.exit(143 if terminated else 130)
         except Exception as exc:
             if _debug(ctx):
                 raise
             click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)",
                        err=True)
             ctx.exit(1)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While a command runs, SIGTERM raises :class:`~mltasks.errors.Terminated` (a KeyboardInterrupt),
+    so runs and studies stop as on Ctrl-C: status ``interrupted``, resumable, exit 143. A server
+    (uvicorn) installs its own handler for the time it serves, and drains its requests."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: Any) -> None:
+        raise Terminated(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _debug(ctx: click.Context) -> bool:

@@ -68,3 +68,11 @@ class TaskConflictError(MltasksError):
 
 class RunDirectoryError(MltasksError):
     """A run directory exists (and ``--force`` was not given), or is not a run."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process received SIGTERM (a container, systemd or a scheduler stopping the job).
+
+    Raised by the CLI's signal handler so a run stops as it does on Ctrl-C (status
+    ``interrupted``, resumable, tracking run ended KILLED); the CLI exits 143.
+    """

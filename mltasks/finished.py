@@ -1,12 +1,14 @@
 """Using a finished run: load its trained task, score it again, predict with it.
 
-None of these change the run directory, and none executes code read from it (the task's
-``load`` reads only safe formats; the kit checks it).
+None of these change a finished run directory — except that ``evaluate`` completes a run whose
+evaluation failed after its model was saved (``failed-at-evaluation``) — and none executes code
+read from it (the task's ``load`` reads only safe formats; the kit checks it).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,11 @@ from mltasks import rundir
 from mltasks.config import resolve, to_dict
 from mltasks.errors import ConfigError, RunDirectoryError
 from mltasks.lookup import get_task
-from mltasks.runfiles import read_run_config
-from mltasks.runner import score
+from mltasks.progress import Progress
+from mltasks.runfiles import check_run_tree, read_run_config
+from mltasks.runner import FAILED_AT_EVALUATION, evaluate_splits, score, write_results
 from mltasks.seeding import seed_everything
-from mltasks.task import Task, TaskConfig
+from mltasks.task import Evaluation, Task, TaskConfig
 
 #: config keys that decide the split or the model: re-scoring keeps the run's
 KEPT_KEYS = ("seed", "split_seed", "data_seed")
@@ -45,6 +48,7 @@ def load_run(run_dir: str | Path) -> Task:
     model = run_dir / "model"
     if not model.is_dir() or model.is_symlink():
         raise RunDirectoryError(f"{model}: missing; is {run_dir} a finished run?")
+    check_run_tree(run_dir)
     try:
         return task_cls.load(model)
     except ConfigError as exc:  # a config written for another task (or edited by hand)
@@ -86,12 +90,35 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
             logger.warning(warning)
     seed_everything(task_obj.config.seed)
     splits = task_obj.load_data(source)
+    if data is None and not overrides and _status(Path(run_dir)) == FAILED_AT_EVALUATION:
+        evaluation = complete_run(task_obj, splits, Path(run_dir), saved)
+        logger.warning("%s: evaluation completed; the run is now complete", run_dir)
+        return {"split": evaluation.split, "metrics": dict(evaluation),
+                "data": "default" if source is None else str(source), "completed": True}
     test, split = splits.scored()
     metrics = dict(score(task_obj, test, split))
     result: dict[str, Any] = {"split": split, "metrics": metrics, "data": "default" if source is None else str(source)}
     if warning:
         result["warning"] = warning
     return result
+
+
+def _status(run_dir: Path) -> str:
+    info = rundir.read_json(run_dir / "run.json", root=run_dir)
+    return str(info.get("status", "")) if isinstance(info, dict) else ""
+
+
+def complete_run(task_obj: Task, splits: Any, run_dir: Path, saved: Mapping[str, Any]) -> Evaluation:
+    """Finish a ``failed-at-evaluation`` run in place: score its saved model on its own data and
+    write the metrics, report and ``run.json`` it lacks (``mltasks evaluate RUN`` on such a run)."""
+    run_info = dict(rundir.read_json(run_dir / "run.json", root=run_dir))
+    timings = run_info.setdefault("timings", {})
+    started = time.time() - float(timings.get("total_s") or 0)
+    scored = evaluate_splits(task_obj, splits, run_info, evaluate_val=False)
+    write_results(task_obj, splits, scored, str(saved["task"]), dict(saved.get("config") or {}), run_info,
+                  run_dir, run_dir.name, Progress(quiet=True), started)
+    rundir.write_json(run_dir / "run.json", run_info)
+    return scored.test
 
 
 def predict_run(run_dir: str | Path, inputs: list[Any] | None = None, **options: Any) -> list[dict[str, Any]]:

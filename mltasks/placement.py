@@ -4,7 +4,6 @@ folder; and what is left of a run that failed."""
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +42,8 @@ def new_run_dir(name: str, root: Path, out: str | Path | None, *, force: bool) -
 def resume_run(resume: str, name: str, task_cls: type[Task], root: Path) -> tuple[RunDir, TaskConfig, Any]:
     """The folders, config and data of the interrupted run ``resume`` names (a path or ``latest``)."""
     partial = rundir.find_resumable(resume, name, root)
+    if is_main_process():
+        rundir.acquire(rundir.final_path(partial))
     saved = read_run_config(partial)
     config = resolve(task_cls.Config, saved["config"])
     # a --force run replaces the old run when it completes, resumed or not
@@ -71,6 +72,7 @@ def has_checkpoint(partial: Path) -> bool:
 def abandon(partial: Path, run_info: dict[str, Any], exc: BaseException, *, keep: bool) -> None:
     """After a failure: keep the partial folder (its run.json saying why) only when ``keep``."""
     if not partial.exists():
+        rundir.release(rundir.final_path(partial))
         return
     if keep:
         run_info["status"] = stop_status(exc)
@@ -80,5 +82,6 @@ def abandon(partial: Path, run_info: dict[str, Any], exc: BaseException, *, keep
         except OSError:
             pass
         logger.warning("run stopped; resume it with: mltasks run %s --resume %s", run_info["task"], partial)
+        rundir.release(rundir.final_path(partial))
     else:
-        shutil.rmtree(partial, ignore_errors=True)
+        rundir.discard(partial)

@@ -47,6 +47,92 @@ def choose(task_name: str, root: Path, now: float | None = None) -> Path:
     return candidate
 
 
+#: The open lock file of each run directory this process is writing (final path -> file).
+_LOCKS: dict[str, Any] = {}
+#: The highest folder :func:`start` created for a run (``runs/``), removed again if the run leaves nothing.
+_CREATED: dict[str, Path] = {}
+
+
+def lock_path(final: Path) -> Path:
+    """The hidden lock file beside a run directory, held while a process writes the run."""
+    return final.parent / f".{final.name}.lock"
+
+
+def acquire(final: Path) -> None:
+    """Hold the run's lock for this process (released by :func:`release`, or when it exits).
+
+    :raises RunDirectoryError: another process is writing this run directory now.
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): runs are not guarded against each other
+        return
+    path = lock_path(final)
+    try:
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the run's duration
+    except OSError as exc:
+        raise RunDirectoryError(f"{final}: cannot create the run directory there ({exc.strerror or exc})") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise RunDirectoryError(f"{final}: another mltasks process is writing this run directory now") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    _LOCKS[str(final)] = handle
+
+
+def discard(partial: Path) -> None:
+    """Remove a failed run's partial folder, its lock, and the folders :func:`start` created for it
+    when they are left empty (a failed first run leaves no empty ``runs/`` behind)."""
+    final = final_path(partial)
+    shutil.rmtree(partial, ignore_errors=True)
+    release(final)
+    top = _CREATED.pop(str(final), None)
+    folder = final.parent
+    while top is not None and folder != top.parent:
+        try:
+            folder.rmdir()  # only when empty
+        except OSError:
+            break
+        folder = folder.parent
+
+
+def release(final: Path) -> None:
+    """Give up the run's lock (nothing when this process does not hold it)."""
+    handle = _LOCKS.pop(str(final), None)
+    if handle is None:
+        return
+    try:
+        lock_path(final).unlink()
+    except OSError:
+        pass
+    handle.close()
+
+
+def is_locked(final: Path) -> bool:
+    """Whether some process holds the run's lock now (a run in progress, not an abandoned one)."""
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    path = lock_path(final)
+    if str(final) in _LOCKS:
+        return True
+    try:
+        with open(path, encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
 def start(final: Path, *, force: bool) -> Path:
     """Create the partial folder for ``final`` and return it.
 
@@ -58,17 +144,33 @@ def start(final: Path, *, force: bool) -> Path:
     final = Path(final)
     _check_replaceable(final, force=force)
     partial = partial_path(final)
-    if partial.exists():
-        if not force:
-            raise RunDirectoryError(
-                f"{partial}: an interrupted run is there; continue it with --resume {partial} "
-                "or replace it with --force"
-            )
-        shutil.rmtree(partial)
+    if not final.parent.is_dir():
+        missing = final.parent
+        while not missing.parent.exists() and missing.parent != missing:
+            missing = missing.parent
+        try:
+            final.parent.mkdir(parents=True)
+            _CREATED[str(final)] = missing
+        except OSError as exc:
+            raise RunDirectoryError(f"{final}: cannot create the run directory there ({exc.strerror or exc})") \
+                from None
+    acquire(final)  # two runs to one --out: the second stops here instead of deleting the first's folder
     try:
-        partial.mkdir(parents=True)
-    except OSError as exc:
-        raise RunDirectoryError(f"{final}: cannot create the run directory there ({exc.strerror or exc})") from None
+        if partial.exists():
+            if not force:
+                raise RunDirectoryError(
+                    f"{partial}: an interrupted run is there; continue it with --resume {partial} "
+                    "or replace it with --force"
+                )
+            shutil.rmtree(partial)
+        try:
+            partial.mkdir()
+        except OSError as exc:
+            raise RunDirectoryError(f"{final}: cannot create the run directory there ({exc.strerror or exc})") \
+                from None
+    except BaseException:
+        release(final)
+        raise
     return partial
 
 
@@ -136,6 +238,9 @@ def finish(partial: Path, *, force: bool) -> Path:
         if trash is not None:
             trash.rename(final)
         raise
+    finally:
+        release(final)
+        _CREATED.pop(str(final), None)
     if trash is not None:
         shutil.rmtree(trash, ignore_errors=True)
     return final

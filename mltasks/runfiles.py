@@ -181,3 +181,26 @@ def checked_run_file(path: str | Path, *, root: str | Path | None = None) -> Pat
     if not stat.S_ISREG(mode):
         raise RunDirectoryError(f"{path}: not a regular file; refusing to read it")
     return path
+
+
+def check_run_tree(run_dir: str | Path) -> None:
+    """Refuse a run directory holding anything but regular files and folders that lie inside it:
+    no symlink pointing out, no device, FIFO or socket (checked before a task opens its model).
+
+    :raises RunDirectoryError: naming the first such entry.
+    """
+    run_dir = Path(run_dir)
+    root = run_dir.resolve()
+    for folder, dirs, files in os.walk(run_dir, followlinks=False):
+        for name in dirs + files:
+            path = Path(folder) / name
+            if path.is_symlink() and not _inside(path, root):
+                raise RunDirectoryError(f"{path}: points outside {run_dir}; a run file must lie inside its "
+                                        "run directory")
+            try:
+                mode = path.stat().st_mode
+            except OSError as exc:
+                raise RunDirectoryError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise RunDirectoryError(f"{path}: not a regular file (a device, pipe or socket); refusing to "
+                                        "open the run")

@@ -32,6 +32,9 @@ from mltasks.task import Evaluation, RunContext, Splits, Task, TaskConfig
 
 logger = logging.getLogger("mltasks")
 
+#: ``run.json`` status of a run whose model was saved but whose evaluation or report failed.
+FAILED_AT_EVALUATION = "failed-at-evaluation"
+
 
 @dataclass
 class RunResult:
@@ -208,19 +211,25 @@ def _execute(
     run_info = _start_record(name, task_cls, config, data, where, started, command)
     handler = _log_to(where.partial / "run.log") if where.main else logging.NullHandler()
     tracker = start_tracking(tracking, name, config_dict, run_info, progress, where, resumed_tracking)
-    trained = False
+    trained = saved = False
     try:
         task_obj, splits = _load(task_cls, config, data, run_info, progress, name)
         trained = True
         _train(task_obj, splits, progress, where, run_info)
-        scored = _evaluate(task_obj, splits, run_info, evaluate_val)
+        if where.main:  # the model is on disk before anything else can fail
+            _save_model(task_obj, where.partial, run_info)
+            saved = True
+        scored = evaluate_splits(task_obj, splits, run_info, evaluate_val)
         if where.main:
-            _save_and_report(task_obj, splits, scored, name, config_dict, run_info, where, progress, started)
+            write_results(task_obj, splits, scored, name, config_dict, run_info, where.partial, where.final.name,
+                           progress, started)
             finish_tracking(tracker, where, scored.test, run_info, tracking, "complete")
             rundir.write_json(where.partial / "run.json", run_info)
     except BaseException as exc:
         _stop_logging(handler)
-        if where.main:
+        if where.main and saved and isinstance(exc, Exception):
+            _keep_failed_at_evaluation(where, run_info, exc, tracker, tracking)
+        elif where.main:
             status = stop_status(exc)
             finish_tracking(tracker, where, {}, run_info, tracking, status)
             abandon(where.partial, run_info, exc, keep=trained and has_checkpoint(where.partial))
@@ -237,8 +246,23 @@ def _execute(
                      list(progress.history))
 
 
+def _keep_failed_at_evaluation(where: RunDir, run_info: dict[str, Any], exc: BaseException, tracker: Any,
+                               tracking: Tracking) -> None:
+    """Evaluation or the report failed after the model was saved: keep the run, marked
+    ``failed-at-evaluation``, under its final name, for ``mltasks evaluate RUN`` to complete."""
+    run_info["status"] = FAILED_AT_EVALUATION
+    run_info["error"] = f"{type(exc).__name__}: {exc}"
+    finish_tracking(tracker, where, {}, run_info, tracking, "failed")
+    rundir.write_json(where.partial / "run.json", run_info)
+    final = rundir.finish(where.partial, force=where.force)
+    logger.warning("the trained model is saved in %s; after fixing the cause, complete the run with: "
+                   "mltasks evaluate %s", final, final)
+
+
 @dataclass
-class _Scored:
+class Scored:
+    """A run's scores: the test (or CV) evaluation, and validation's when it was asked for."""
+
     test: Evaluation
     val: Evaluation
 
@@ -298,10 +322,10 @@ def _train(task_obj: Task, splits: Splits, progress: Progress, where: RunDir, ru
     run_info["timings"]["train_s"] = round(time.time() - t0, 3)
 
 
-def _evaluate(task_obj: Task, splits: Splits, run_info: dict[str, Any], evaluate_val: bool) -> _Scored:
+def evaluate_splits(task_obj: Task, splits: Splits, run_info: dict[str, Any], evaluate_val: bool) -> Scored:
     t0 = time.time()
     test, split = splits.scored()
-    scored = _Scored(score(task_obj, test, split), Evaluation(split="val"))
+    scored = Scored(score(task_obj, test, split), Evaluation(split="val"))
     if evaluate_val and splits.val is not None:
         scored.val = score(task_obj, splits.val, "val")
     run_info["timings"]["evaluate_s"] = round(time.time() - t0, 3)
@@ -315,32 +339,36 @@ def score(task_obj: Task, dataset: Any, split: str) -> Evaluation:
     return Evaluation(clean_metrics(returned, f"{type(task_obj).__name__}.evaluate"), details=details, split=split)
 
 
-def _save_and_report(task_obj: Task, splits: Splits, scored: _Scored, name: str, config_dict: dict[str, Any],
-                     run_info: dict[str, Any], where: RunDir, progress: Progress, started: float) -> None:
-    partial = where.partial
+def _save_model(task_obj: Task, partial: Path, run_info: dict[str, Any]) -> None:
     t0 = time.time()
     (partial / "model").mkdir(exist_ok=True)
     task_obj.save(partial / "model")
     run_info["timings"]["save_s"] = round(time.time() - t0, 3)
+
+
+def write_results(task_obj: Task, splits: Splits, scored: Scored, name: str, config_dict: dict[str, Any],
+                   run_info: dict[str, Any], folder: Path, title: str, progress: Progress, started: float) -> None:
+    """The report, learning curve, ``metrics.json`` and ``history.json`` of a run whose model is saved."""
     if _accepts(task_obj.report, "evaluation"):
-        report_obj = task_obj.report(splits, partial, evaluation=scored.test)
+        report_obj = task_obj.report(splits, folder, evaluation=scored.test)
     else:
-        report_obj = task_obj.report(splits, partial)
+        report_obj = task_obj.report(splits, folder)
     history = list(progress.history)
-    _learning_curve(partial, history, report_obj)
-    shutil.rmtree(partial / "checkpoints", ignore_errors=True)
+    _learning_curve(folder, history, report_obj)
+    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
     run_info["timings"]["total_s"] = round(time.time() - started, 3)
     run_info["status"] = "complete"
+    run_info.pop("error", None)
     test = scored.test
     body: dict[str, Any] = {"split": test.split, "metrics": _json_metrics(test),
                             "primary_metric": primary_metric(task_obj, test)}
     if scored.val:
         body["val_metrics"] = _json_metrics(scored.val)
-    rundir.write_json(partial / "metrics.json", body)
+    rundir.write_json(folder / "metrics.json", body)
     if history:
-        rundir.write_json(partial / "history.json", history)
-    (partial / "report.md").write_text(
-        render(task_name=name, run_dir=partial, title=where.final.name, run_info=run_info, config=config_dict,
+        rundir.write_json(folder / "history.json", history)
+    (folder / "report.md").write_text(
+        render(task_name=name, run_dir=folder, title=title, run_info=run_info, config=config_dict,
                metrics=dict(test), split=test.split, history=history, report=report_obj),
         encoding="utf-8",
     )

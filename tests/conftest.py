@@ -45,7 +45,7 @@ def make_distribution(tmp_path, monkeypatch):
 
 TOY_TASK = '''
 from __future__ import annotations
-import json, math
+import json, math, os, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -116,12 +116,24 @@ class ToyTask(Task):
         rng = np.random.default_rng(self.config.seed)
         y = y + rng.normal(scale=self.config.noise, size=len(y))
         self.coef_ = np.polyfit(x, y, 1)
+        slow = float(os.environ.get("TOY_SLOW_EPOCH_S") or 0)  # a long run, for signal tests
         for epoch in range(1, self.config.epochs + 1):
-            progress.report(epoch, val_loss=self.evaluate(splits.val)["mse"] * epoch)
+            if slow and context is not None and context.checkpoint_dir is not None:
+                context.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+                (context.checkpoint_dir / "state.json").write_text(json.dumps({"epoch": epoch}))
+                time.sleep(slow)
+            progress.report(epoch, val_loss=self._mse(splits.val) * epoch)
         return self
+
+    def _mse(self, dataset):
+        x = np.array([r[0] for r in dataset]); y = np.array([r[1] for r in dataset])
+        return float(np.mean((np.polyval(self.coef_, x) - y) ** 2))
 
     def evaluate(self, dataset):
         self.check_is_trained()
+        flag = os.environ.get("TOY_EVALUATE_FAILS")
+        if flag and Path(flag).exists():  # a bug in evaluate, for the failed-at-evaluation tests
+            raise RuntimeError("evaluation broke")
         x = np.array([r[0] for r in dataset]); y = np.array([r[1] for r in dataset])
         return {"mse": float(np.mean((np.polyval(self.coef_, x) - y) ** 2))}
 

@@ -75,6 +75,13 @@ def _read(path: str) -> tuple[Any, str]:
         return None, f"{name} unreadable ({str(exc).removeprefix(path + ': ')})"
 
 
+def _held(partial: str) -> bool:
+    """Whether a process still holds the lock of a partial run (running, not abandoned)."""
+    from mltasks.rundir import final_path, is_locked
+
+    return is_locked(final_path(Path(partial)))
+
+
 def _has_model(path: str) -> bool:
     """Whether a finished run still holds a saved model: a real ``model/`` folder with a file in it."""
     model = os.path.join(path, "model")
@@ -147,6 +154,8 @@ def summarise(path: str | Path) -> RunSummary | None:
         summary.value = summary.metrics.get(summary.metric)
     elif not partial and summary.status == "complete":  # finished name but no metrics: not a usable run
         summary.status, summary.error = "unreadable", error
+    if partial and summary.status == "running" and not _held(path):  # its process is gone (killed)
+        summary.status = "interrupted"
     if not partial and summary.status == "complete" and not _has_model(path):
         summary.status, summary.error = "unreadable", "model/ missing or empty"
     return summary
