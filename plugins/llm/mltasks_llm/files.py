@@ -53,3 +53,26 @@ def guarded(path: Path, load: Callable[[], T]) -> T:
         raise
     except (SafetensorError, OSError, ValueError, RuntimeError, KeyError) as exc:
         raise DataError(f"{path}: cannot load ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+
+
+def check_adapter(folder: Path) -> Path:
+    """Refuse a peft adapter folder that is not a plain LoRA adapter, as mltasks-llm saves it.
+
+    peft reads ``adapter_config.json`` to pick its classes (``peft_type``), imports the module
+    ``megatron_core`` names when ``megatron_config`` is set, and prompt tuning loads a tokenizer
+    by the name its config gives: none of that may come from a run directory.
+
+    :raises DataError: naming ``adapter_config.json`` and what it asks for.
+    :returns: ``folder``.
+    """
+    from mltasks.rundir import read_json
+
+    path = Path(folder) / "adapter_config.json"
+    config = read_json(path)
+    if not isinstance(config, dict) or config.get("peft_type") != "LORA":
+        kind = config.get("peft_type") if isinstance(config, dict) else type(config).__name__
+        raise DataError(f"{path}: not a LoRA adapter written by mltasks-llm (peft_type {str(kind)[:40]!r})")
+    if config.get("megatron_config") or config.get("auto_map"):
+        raise DataError(f"{path}: asks peft for outside code (megatron_config/auto_map); "
+                        "mltasks never runs code from a run directory")
+    return Path(folder)

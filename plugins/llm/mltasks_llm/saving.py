@@ -22,7 +22,7 @@ from mltasks_text.pretrained import check_files, encoder_from_config
 from torch import nn
 
 from mltasks.errors import DataError
-from mltasks_llm.files import guarded, read_meta, read_tensors
+from mltasks_llm.files import check_adapter, guarded, read_meta, read_tensors
 from mltasks_llm.quantize import load_quantized, save_quantized
 
 
@@ -103,8 +103,10 @@ def load_variant(directory: Path, pretrained: Path | None = None) -> nn.Module:
             return base.eval()
         from peft import PeftModel
 
-        adapter = check_files(directory / "adapter", required=("adapter_config.json", "adapter_model.safetensors"))
-        return guarded(adapter, lambda: PeftModel.from_pretrained(base, str(adapter)).eval())
+        adapter = check_adapter(check_files(directory / "adapter",
+                                            required=("adapter_config.json", "adapter_model.safetensors")))
+        # peft takes no trust_remote_code: check_adapter refused whatever would import code
+        return guarded(adapter, lambda: PeftModel.from_pretrained(base, str(adapter), local_files_only=True).eval())
     if kind == "quantized":
         return load_quantized(_skeleton(directory), directory)
     if kind == "float":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import importlib.util
 
 import pytest
@@ -214,6 +215,19 @@ def test_missing_pretrained_package_names_the_pip_command(monkeypatch):
         resolve_pretrained("")
 
 
+def test_the_converted_model_cache_is_keyed_by_content(tmp_path):
+    import os
+
+    a, b, c = tmp_path / "a.gguf", tmp_path / "b.gguf", tmp_path / "c.gguf"
+    a.write_bytes(b"GGUF" + bytes(100))
+    b.write_bytes(b"GGUF" + bytes(99) + b"\x01")  # same size, different weights
+    c.write_bytes(a.read_bytes())
+    for path in (a, b, c):
+        os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))  # same date too
+    assert pretrained.gguf_key(a) != pretrained.gguf_key(b)
+    assert pretrained.gguf_key(a) == pretrained.gguf_key(c) == hashlib.sha256(a.read_bytes()).hexdigest()[:16]
+
+
 def test_config_rejects_inconsistent_options(tmp_path):
     with pytest.raises(ConfigError):
         LLMConfig(mode="generate", method="head")
@@ -238,7 +252,7 @@ def test_causal_lm_keeps_embeddings_output_and_feed_forward_in_float(tiny_llama_
     assert kinds["model.layers.0.mlp.down_proj"] is torch.nn.Linear
     assert kinds["model.layers.0.self_attn.q_proj"] is QLinear and kinds["model.layers.1.self_attn.o_proj"] is QLinear
     save_quantized(q, tmp_path / "q")
-    config = AutoConfig.from_pretrained(str(tiny_llama_dir), local_files_only=True)
+    config = AutoConfig.from_pretrained(str(tiny_llama_dir), trust_remote_code=False, local_files_only=True)
     again = load_quantized(AutoModelForCausalLM.from_config(config, dtype=torch.float32), tmp_path / "q")
     ids = torch.tensor([[101, 2054, 2003, 1996, 3437, 102]])
     with torch.no_grad():

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
-import mltasks
 from mltasks.testing.payloads import WAYS, assert_refuses_payloads
 
 #: Files the loaders may do without (the tokenizer reads tokenizer.json; generation settings have
@@ -16,23 +13,6 @@ from mltasks.testing.payloads import WAYS, assert_refuses_payloads
 #: must never run code, but need not stop the run from loading.
 OPTIONAL = {"tokenizer_config.json", "special_tokens_map.json", "vocab.txt", "generation_config.json",
             "quantized.json", "README.md"}
-
-
-@pytest.fixture(scope="module", params=["classify", "generate"])
-def smoke_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One smoke run per mode, every variant saved (classify: lora merged into a float model;
-    generate: lora kept as a peft adapter)."""
-    from mltasks_text.data import write_sample_data
-    from tiny_models import tiny_bert, tiny_llama
-
-    sample = write_sample_data(tmp_path_factory.mktemp("sample"))
-    if request.param == "classify":
-        options = {"pretrained": str(tiny_bert(tmp_path_factory.mktemp("bert"))), "latency_repeats": 1}
-    else:
-        options = {"mode": "generate", "pretrained": str(tiny_llama(tmp_path_factory.mktemp("llama"))),
-                   "distill": False, "lora_merge": False, "latency_repeats": 1}
-    return mltasks.run("llm", data=str(sample), quick=True, out=tmp_path_factory.mktemp("runs") / "run",
-                       overrides={"num_threads": 1, **options}).run_dir
 
 
 def _model_files(run: Path) -> list[str]:

