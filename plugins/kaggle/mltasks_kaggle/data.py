@@ -17,6 +17,8 @@ from mltasks.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mltasks_kaggle.submission import SubmissionFormat
+
 HOLDOUT_FRACTION = 0.2
 MAX_CLASSES_FOR_INTEGERS = 20
 
@@ -30,6 +32,8 @@ class Table:
     labelled: bool
     schema: Schema | None = None
     sample_submission: Path | None = None
+    #: the format submission.csv will have (checked in load_data); None: no submission is written
+    submission: SubmissionFormat | None = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -124,6 +128,8 @@ def infer_columns(target: str, id_column: str, train: pd.DataFrame, train_path: 
         if len(sample.columns) == 2:
             target = str(sample.columns[1])
         else:
+            target = _target_of_class_columns(train, [str(c) for c in sample.columns[1:]])
+        if not target:
             raise DataError(f"{sample_path}: {len(sample.columns)} columns, so the target is ambiguous; "
                             "give it with --set target=COL")
     if not target:
@@ -133,11 +139,23 @@ def infer_columns(target: str, id_column: str, train: pd.DataFrame, train_path: 
         raise DataError(f"{train_path}: no target column {target!r} (columns: {', '.join(map(str, train.columns))})")
     if not id_column and sample is not None:
         id_column = str(sample.columns[0])
+        if id_column not in train.columns:
+            raise DataError(f"{sample_path}: its first column {id_column!r} is not in {train_path.name}; the first "
+                            "column of a sample submission is the id column (or give it with --set id=COL)")
     if not id_column:
         id_column = next((str(c) for c in train.columns if str(c).lower() == "id"), "")
     if id_column and id_column not in train.columns:
         raise DataError(f"{train_path}: no id column {id_column!r}")
     return target, (id_column or None)
+
+
+def _target_of_class_columns(train: pd.DataFrame, columns: list[str]) -> str:
+    """The one train column whose distinct values are exactly ``columns`` (a sample with one
+    probability column per class, e.g. ``id,VF,F,M,L``); "" when none or several are."""
+    wanted = {c.strip() for c in columns}
+    found = [str(c) for c in train.columns
+             if train[c].nunique() == len(wanted) and set(train[c].dropna().astype(str)) == wanted]
+    return found[0] if len(found) == 1 else ""
 
 
 def infer_problem(y: pd.Series, requested: str, path: Path) -> tuple[str, list[Any]]:
@@ -199,6 +217,21 @@ def feature_columns(train: pd.DataFrame, test: pd.DataFrame | None, target: str,
     if not features:
         raise DataError(f"{train_path}: no feature columns shared with the test data")
     return features, dropped
+
+
+def check_test_values(test: pd.DataFrame, train: pd.DataFrame, features: list[str], train_path: Path,
+                      test_path: Path) -> None:
+    """Refuse, before training, a test column that is numeric in train.csv but holds text here
+    (the model could not predict those rows)."""
+    import pandas as pd
+
+    for col in features:
+        if train[col].dtype.kind in "iufb" and test[col].dtype.kind not in "iufb":
+            values = pd.to_numeric(test[col], errors="coerce")
+            bad = test[col].notna() & values.isna()
+            if bad.any():
+                raise DataError(f"{test_path}: column {col!r} is numeric in {train_path.name} but holds "
+                                f"text here ({bad.sum()} value(s), e.g. {test[col][bad].iloc[0]!r})")
 
 
 def holdout(frame: pd.DataFrame, target: str, problem: str, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -12,7 +12,7 @@ from mltasks import Report, Splits, plots
 from mltasks_kaggle.data import Table
 from mltasks_kaggle.eda import add_eda
 from mltasks_kaggle.features import model_inputs
-from mltasks_kaggle.submission import wants_probability, write_submission
+from mltasks_kaggle.submission import submission_format, write_submission
 
 if TYPE_CHECKING:
     from mltasks_kaggle.task import KaggleTask
@@ -69,21 +69,17 @@ def _test_predictions(task: KaggleTask, test: Table, report: Report, run_dir: Pa
     schema = task.schema_
     if pred is None or len(pred) != len(test):
         pred = task.predict_frame(test.frame, test.source)
-    probability = schema.problem != "regression" and wants_probability(
-        test.sample_submission, schema.target, task.config.submission, schema.classes)
     ids = test.frame[schema.id_column] if schema.id_column and schema.id_column in test.frame else None
-    if test.labelled:  # a held-out split: predictions beside the truth, not a submission
+    if test.labelled or test.submission is None:  # a held-out split: predictions beside the truth
         name = "test_predictions.csv"
-        sample = None
+        fmt = submission_format(None, test.frame, test.source, schema, task.config.submission)
     else:
-        name, sample = "submission.csv", test.sample_submission
-    path = write_submission(run_dir / name, ids=ids, id_column=schema.id_column, target=schema.target,
-                            problem=schema.problem, classes=schema.classes, pred=pred, probability=probability,
-                            sample=sample, test_path=test.source)
-    what = "probabilities" if probability else ("values" if schema.problem == "regression" else "labels")
-    fmt = f"the format of `{sample.name}`" if sample is not None else "columns id, target"
-    report.add_section("Submission" if sample is not None or not test.labelled else "Test predictions",
-                       f"`{name}`: {len(test)} rows of {what} by **{task.best_}**, in {fmt}.")
+        name, fmt = "submission.csv", test.submission
+    path = write_submission(run_dir / name, fmt, ids=ids, classes=schema.classes, pred=pred)
+    what = {"probability": "probabilities", "value": "values", "label": "labels"}[fmt.kind]
+    layout = f"the format of `{fmt.sample.name}`" if fmt.sample is not None else f"columns {', '.join(fmt.columns)}"
+    report.add_section("Submission" if name == "submission.csv" else "Test predictions",
+                       f"`{name}`: {len(test)} rows of {what} by **{task.best_}**, in {layout}.")
     report.add_artifact(path)
 
 

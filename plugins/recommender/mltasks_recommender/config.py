@@ -38,19 +38,29 @@ class RecommenderConfig(TaskConfig):
         default=0.0, metadata={"help": "SGD learning rate for bpr/lmf; 0 = the model's default (BPR 0.01, LMF 1.0)"}
     )
     alpha: float = field(
-        default=1.0,
-        metadata={"help": "confidence scale: an interaction's weight is alpha x its value (1, or the rating "
-                          "when confidence=rating); ALS and LMF use it, BPR ignores weights"},
+        default=0.0,
+        metadata={"help": "confidence scale: an interaction's weight is alpha x its weighted value; ALS and LMF "
+                          "use it, BPR ignores weights. 0 = auto: 1 for ratings; for counts (each weighting scaled "
+                          "to mean 1) chosen on validation among 1-1000"},
     )
-    confidence: Literal["binary", "rating"] = field(
-        default="binary",
-        metadata={"help": "value of a kept interaction: binary (1; measured best on MovieLens) or rating "
-                          "(the rating/count itself; duplicates of a user-item pair are summed)"},
+    confidence: Literal["auto", "binary", "linear", "log", "bm25", "tfidf", "rating"] = field(
+        default="auto",
+        metadata={"help": "how a kept interaction's value becomes confidence: binary (1), linear (the value; "
+                          "'rating' is the same), log (1 + log(1 + value)), bm25 or tfidf (implicit's "
+                          "nearest_neighbours weightings); auto = binary for ratings (measured best on MovieLens), "
+                          "the best of linear/log/bm25/tfidf on validation for counts. Duplicates of a user-item "
+                          "pair are summed first"},
+    )
+    value_kind: Literal["auto", "rating", "count"] = field(
+        default="auto",
+        metadata={"help": "what the value column holds: rating (explicit, a fixed scale: min_rating applies) or "
+                          "count (implicit plays/purchases/visits: min_rating does not apply, 0 counts are dropped); "
+                          "auto detects it (whole numbers with a long right tail: count)"},
     )
     min_rating: float = field(
         default=4.0,
-        metadata={"help": "keep interactions whose rating is at least this (MovieLens: 4 of 5 stars = liked); "
-                          "0 keeps all; ignored when the data has no rating column"},
+        metadata={"help": "ratings only: keep interactions whose rating is at least this (MovieLens: 4 of 5 stars "
+                          "= liked); 0 keeps all; ignored for counts and when the data has no value column"},
     )
     k: int = field(default=10, metadata={"help": "length of the recommendation lists scored and predicted (the @k)"})
     holdout: int = field(
@@ -93,8 +103,8 @@ class RecommenderConfig(TaskConfig):
         for name, amount in non_negative.items():
             if amount < 0:
                 raise ConfigError(f"config key {name!r} must be >= 0, got {amount}")
-        if self.alpha <= 0:
-            raise ConfigError(f"config key 'alpha' must be > 0, got {self.alpha}")
+        if self.alpha < 0:
+            raise ConfigError(f"config key 'alpha' must be >= 0 (0 = auto), got {self.alpha}")
 
     def resolved(self, name: str) -> float:
         """``iterations``, ``regularization`` or ``learning_rate``, with 0 replaced by the model's default."""

@@ -101,3 +101,14 @@ def ranking_metrics(
     result = {name: float(values.mean()) for name, values in out.items()}
     result["coverage"] = coverage(recs.tolist(), n_items, k)
     return result
+
+
+def popularity_verdict(model: str, scores: dict[str, float], k: int) -> str:
+    """One plain sentence comparing the model with popularity on validation (precision@k)."""
+    mine, pop = scores[f"precision_at_{k}"], scores[f"popularity_precision_at_{k}"]
+    if pop > mine:
+        return (f"popularity beats {model} on validation: precision@{k} {pop:.4f} vs {mine:.4f}; recommending "
+                f"the most popular items would serve these users better than this model")
+    if pop == mine:
+        return f"{model} only ties popularity on validation: precision@{k} {mine:.4f} for both"
+    return f"{model} beats popularity on validation: precision@{k} {mine:.4f} vs {pop:.4f}"

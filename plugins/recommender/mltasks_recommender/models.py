@@ -16,8 +16,11 @@ import scipy.sparse as sp
 from mltasks_recommender.config import RecommenderConfig
 
 
-def build_model(config: RecommenderConfig) -> Any:
-    """An unfitted implicit model for ``config.model`` with the resolved hyperparameters (CPU)."""
+def build_model(config: RecommenderConfig, alpha: float | None = None) -> Any:
+    """An unfitted implicit model for ``config.model`` with the resolved hyperparameters (CPU).
+
+    :param alpha: ALS's confidence scale (default: the config's, 1 when that is 0 = auto).
+    """
     common = {
         "factors": config.factors,
         "regularization": config.resolved("regularization"),
@@ -33,7 +36,7 @@ def build_model(config: RecommenderConfig) -> Any:
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="blas"):  # ALS checks the BLAS threads when built
-            return AlternatingLeastSquares(alpha=config.alpha, **common)
+            return AlternatingLeastSquares(alpha=alpha or config.alpha or 1.0, **common)
     if config.model == "bpr":
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
@@ -44,23 +47,26 @@ def build_model(config: RecommenderConfig) -> Any:
 
 
 def fit(model: Any, user_items: sp.csr_matrix, config: RecommenderConfig,
-        callback: Callable[[int, float, Any], None] | None = None) -> Any:
+        callback: Callable[[int, float, Any], None] | None = None, alpha: float | None = None) -> Any:
     """Fit ``model`` on the users x items confidence matrix; returns the model.
 
-    ALS applies ``alpha`` itself; LMF gets the matrix scaled by ``alpha``; BPR uses only
-    which entries are non-zero.
+    ALS applies ``alpha`` itself (given to :func:`build_model`); LMF gets the matrix scaled by
+    ``alpha`` (default: the config's, 1 when that is 0 = auto); BPR uses only which entries are
+    non-zero.
     """
     from threadpoolctl import threadpool_limits
 
-    matrix = user_items * config.alpha if config.model == "lmf" else user_items
+    scale = alpha or config.alpha or 1.0
+    matrix = user_items * scale if config.model == "lmf" else user_items
     with threadpool_limits(limits=1, user_api="blas"):
         model.fit(matrix.tocsr(), show_progress=False, callback=callback)
     return model
 
 
-def restore(config: RecommenderConfig, user_factors: np.ndarray, item_factors: np.ndarray) -> Any:
+def restore(config: RecommenderConfig, user_factors: np.ndarray, item_factors: np.ndarray,
+            alpha: float | None = None) -> Any:
     """A model object that recommends from saved factors (nothing is refitted)."""
-    model = build_model(config)
+    model = build_model(config, alpha=alpha)
     model.user_factors = np.ascontiguousarray(user_factors)
     model.item_factors = np.ascontiguousarray(item_factors)
     return model

@@ -18,6 +18,8 @@ import scipy.sparse as sp
 from mltasks import Splits
 from mltasks.errors import ConfigError, DataError
 
+from mltasks_recommender.values import Dropped, ValueKind, detect_value_kind
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -34,9 +36,12 @@ TRAIN, VAL, TEST = 0, 1, 2
 class Interactions:
     """One split: a users x items CSR matrix over the shared id maps.
 
-    :param matrix: confidence values for train; 1 for each held-out interaction otherwise.
+    :param matrix: raw values for train (summed ratings or counts; 1 without a value column);
+        1 for each held-out interaction otherwise.
     :param exclude: for a held-out split, the user's other known interactions, which are
         never recommended when scoring it (``None`` for train).
+    :param values: for train, what the values are (rating, count or none) and why.
+    :param dropped: for train, what each filter removed from the rows as read.
     """
 
     matrix: sp.csr_matrix
@@ -44,6 +49,8 @@ class Interactions:
     items: Sequence[str]
     exclude: sp.csr_matrix | None = None
     titles: dict[str, str] = field(default_factory=dict)
+    values: ValueKind | None = None
+    dropped: list[Dropped] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.matrix.nnz)
@@ -57,26 +64,41 @@ class Interactions:
         return self.matrix.indices[self.matrix.indptr[user] : self.matrix.indptr[user + 1]]
 
 
-def prepare(raw: RawData, config: RecommenderConfig) -> pd.DataFrame:
-    """Filter by ``min_rating``, merge duplicate user-item pairs, and set each interaction's value."""
+def prepare(raw: RawData, config: RecommenderConfig) -> tuple[pd.DataFrame, ValueKind, list[Dropped]]:
+    """Detect what the values are, filter (``min_rating`` for ratings, zero counts for counts),
+    merge duplicate user-item pairs (values summed) and keep each pair's raw value (1 without a
+    value column); the value becomes confidence in training (:mod:`mltasks_recommender.confidence`).
+
+    :returns: the tidy pairs, the values' kind, and what each filter dropped.
+    """
     frame = raw.frame
-    has_rating = "rating" in frame.columns
-    if has_rating and config.min_rating > 0:
+    dropped: list[Dropped] = []
+    if "rating" in frame.columns:
+        values = detect_value_kind(frame["rating"].to_numpy(), config.value_kind)
+    else:
+        values = ValueKind("none", "no value column: each user-item pair is one interaction")
+    total = len(frame)
+    if values.kind == "rating" and config.min_rating > 0:
         frame = frame[frame["rating"] >= config.min_rating]
-    if frame.empty:
-        raise DataError(f"{raw.source}: no interactions left with rating >= {config.min_rating} (set min_rating)")
-    value = frame["rating"] if has_rating and config.confidence == "rating" else np.ones(len(frame))
+        dropped.append(Dropped(f"min_rating: ratings below {config.min_rating:g}", total - len(frame), total,
+                               "--set min_rating=0 keeps them"))
+        if frame.empty:
+            raise DataError(f"{raw.source}: no interactions left with rating >= {config.min_rating} (set min_rating)")
+    elif values.kind == "count":
+        frame = frame[frame["rating"] > 0]  # a zero count is no interaction
+        dropped.append(Dropped("counts of 0 (no interaction)", total - len(frame), total))
+        if frame.empty:
+            raise DataError(f"{raw.source}: every count is 0: no interactions")
+    value = frame["rating"] if values.kind != "none" else np.ones(len(frame))
     agg: dict[str, Any] = {"value": "sum"}
     tidy = frame.assign(value=np.asarray(value, dtype=np.float64))
     if "timestamp" in frame.columns:
         agg["timestamp"] = "max"
     tidy = tidy.groupby(["user", "item"], sort=True, as_index=False).agg(agg)
-    if config.confidence == "binary":
-        tidy["value"] = 1.0
     if config.smoke:
         keep = np.unique(tidy["user"].to_numpy())[:SMOKE_USERS]
         tidy = tidy[tidy["user"].isin(keep)].reset_index(drop=True)
-    return tidy
+    return tidy, values, [d for d in dropped if d.dropped]
 
 
 def assign(tidy: pd.DataFrame, users: np.ndarray, config: RecommenderConfig, source: str) -> np.ndarray:
@@ -117,7 +139,7 @@ def build_splits(raw: RawData, config: RecommenderConfig, ids: tuple[list[str], 
     """
     import pandas as pd
 
-    tidy = prepare(raw, config)
+    tidy, value_kind, dropped_rows = prepare(raw, config)
     user_codes, user_ids = pd.factorize(tidy["user"], sort=True)
     labels = assign(tidy, user_codes, config, raw.source)
     if ids is None:
@@ -143,7 +165,7 @@ def build_splits(raw: RawData, config: RecommenderConfig, ids: tuple[list[str], 
     if not (labels == TEST).any():
         raise DataError(
             f"{raw.source}: no user has {2 * config.holdout + config.min_train_items} interactions"
-            f"{' rated >= ' + str(config.min_rating) if 'rating' in raw.frame.columns else ''} to hold out; "
+            f"{' rated >= ' + str(config.min_rating) if value_kind.kind == 'rating' else ''} to hold out; "
             "lower holdout or min_train_items"
         )
     ones = np.ones(len(rows))
@@ -162,9 +184,13 @@ def build_splits(raw: RawData, config: RecommenderConfig, ids: tuple[list[str], 
         "items": len(items),
         "interactions": int(len(rows)),
         "evaluated_users": int(len(test.evaluated_users())),
-        "min_rating": config.min_rating if "rating" in raw.frame.columns else None,
+        "values": value_kind.kind,
+        "values_rule": value_kind.reason,
+        "min_rating": config.min_rating if value_kind.kind == "rating" else None,
+        "filters": [d.to_dict() for d in dropped_rows],
         "split": f"{config.split} leave-{config.holdout}-out per user (val and test)",
     }
     if dropped:
         info["dropped_unknown_ids"] = dropped
-    return Splits(train=Interactions(train, users, items, titles=titles), val=val, test=test, info=info)
+    train_split = Interactions(train, users, items, titles=titles, values=value_kind, dropped=dropped_rows)
+    return Splits(train=train_split, val=val, test=test, info=info)

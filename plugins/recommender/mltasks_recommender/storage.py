@@ -1,7 +1,8 @@
 """The recommender's model files: NumPy arrays and JSON, read back without pickle.
 
 ``user_factors.npy``, ``item_factors.npy`` and ``popularity.npy`` (``np.save``), the training
-matrix as ``user_items.npz`` (its CSR arrays) and ``ids.json`` (user and item ids, titles).
+matrix as ``user_items.npz`` (its CSR arrays) and ``ids.json`` (user and item ids, titles, and
+the confidence the model was trained with: weighting, ``alpha``, how they were chosen).
 Every read uses ``allow_pickle=False``; a missing, corrupt or inconsistent file is a
 :class:`~mltasks.errors.DataError` naming it.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,11 @@ class SavedState:
     user_factors: np.ndarray  # (users, factors)
     item_factors: np.ndarray  # (items, factors)
     popularity: np.ndarray  # (items,)
-    user_items: sp.csr_matrix  # (users, items) training confidences
+    user_items: sp.csr_matrix  # (users, items) training values (ratings or counts, before weighting)
     users: list[str]
     items: list[str]
     titles: dict[str, str]
+    confidence: dict[str, Any] = field(default_factory=dict)  # weighting, alpha, how chosen, candidates
 
 
 def save_state(directory: Path, state: SavedState) -> None:
@@ -43,7 +45,7 @@ def save_state(directory: Path, state: SavedState) -> None:
     m = state.user_items
     np.savez(directory / "user_items.npz", data=m.data, indices=m.indices, indptr=m.indptr,
              shape=np.array(m.shape, dtype=np.int64))
-    ids = {"users": state.users, "items": state.items, "titles": state.titles}
+    ids = {"users": state.users, "items": state.items, "titles": state.titles, "confidence": state.confidence}
     (directory / "ids.json").write_text(json.dumps(ids, ensure_ascii=False), encoding="utf-8")
 
 
@@ -57,6 +59,9 @@ def load_state(directory: Path) -> SavedState:
     try:
         users, items = [str(u) for u in ids["users"]], [str(i) for i in ids["items"]]
         titles = {str(k): str(v) for k, v in dict(ids.get("titles", {})).items()}
+        confidence = dict(ids.get("confidence") or {})  # absent in runs saved before it was recorded
+        if not isinstance(confidence.get("alpha", 1.0), (int, float)) or isinstance(confidence.get("alpha"), bool):
+            raise TypeError(f"confidence alpha {confidence.get('alpha')!r} is not a number")
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise DataError(f"{ids_path}: not the ids of a saved recommender ({type(exc).__name__}: {exc})") from None
     state = SavedState(
@@ -64,7 +69,7 @@ def load_state(directory: Path) -> SavedState:
         item_factors=_array(directory / "item_factors.npy", ndim=2),
         popularity=_array(directory / "popularity.npy", ndim=1),
         user_items=_matrix(directory / "user_items.npz"),
-        users=users, items=items, titles=titles,
+        users=users, items=items, titles=titles, confidence=confidence,
     )
     expected = {
         "user_factors.npy": (state.user_factors.shape[0], len(users)),

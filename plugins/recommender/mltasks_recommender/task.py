@@ -20,7 +20,7 @@ from mltasks.progress import Progress
 from mltasks_recommender import models
 from mltasks_recommender.config import RecommenderConfig
 from mltasks_recommender.data import load_default, read_source
-from mltasks_recommender.metrics import ranking_metrics
+from mltasks_recommender.metrics import popularity_verdict, ranking_metrics
 from mltasks_recommender.split import Interactions, build_splits
 
 #: Options of :meth:`RecommenderTask.predict` (``mltasks predict RUN USER... --set KEY=VALUE``).
@@ -38,7 +38,9 @@ class RecommenderTask(Task):
 
     Learned state: ``model_`` (the implicit model), ``popularity_`` (item scores),
     ``user_items_`` (the training matrix, filtered out of recommendations), ``users_`` and
-    ``items_`` (raw ids per row/column), ``titles_``.
+    ``items_`` (raw ids per row/column), ``titles_``, ``confidence_`` (the weighting and
+    ``alpha`` trained with, how they were chosen, the candidates tried) and, after training
+    with a validation split, ``validation_`` (model and popularity metrics on it).
     """
 
     Config = RecommenderConfig
@@ -68,11 +70,52 @@ class RecommenderTask(Task):
     def train(self, splits: Splits, progress: Progress, context: RunContext | None = None) -> RecommenderTask:
         """Fit the popularity baseline and the implicit model on ``splits.train``.
 
-        Warns (console and log) when the data has too few users for the metrics to mean much.
+        Says in the log whether the values are ratings or counts and which confidence the model
+        trains with (chosen on validation for counts); warns (console and log) when a filter
+        dropped more than 10 % of the rows, when the data has too few users for the metrics to
+        mean much, and when popularity beats the model on validation.
         """
+        from mltasks_recommender.selection import choose_confidence, fit_choice
+
         train: Interactions = splits.train
         if not isinstance(train, Interactions) or not len(train):
             raise DataError("the train split holds no interactions")
+        self._check_data(splits, progress)
+        self.users_ = list(train.users)
+        self.items_ = list(train.items)
+        self.titles_ = dict(train.titles)
+        self.user_items_ = train.matrix
+        self.popularity_ = models.popularity(train.matrix)
+        cfg = self.config
+        val = splits.val if isinstance(splits.val, Interactions) and len(splits.val) else None
+        kind = train.values.kind if train.values is not None else "none"
+        shape = models.build_model(cfg)
+        progress.log(f"recommender: {cfg.model} with {shape.factors} factors, {shape.iterations} iterations "
+                     f"on {len(self.users_)} users x {len(self.items_)} items ({len(train)} interactions)")
+        with progress.bar(f"fitting {cfg.model}", total=None):
+            choice = choose_confidence(cfg, kind, train.matrix, val)
+            model = choice.model
+            if model is None or (val is not None and cfg.eval_every > 0):  # (re)fit with the learning curve
+                model = models.build_model(cfg, alpha=choice.alpha)
+                fit_choice(cfg, train.matrix, choice, self._curve(val, model, progress), model=model)
+        progress.log(f"recommender: confidence {choice.weighting} x alpha {choice.alpha:g} ({choice.how})")
+        self.model_ = model
+        self.confidence_ = choice.to_dict()
+        if val is not None and cfg.eval_every > 0:  # the last point of the learning curve
+            progress.report(model.iterations, unit="iteration", **self._val_metrics(val))
+        if val is not None:
+            self.validation_ = self._versus_popularity(val, progress)
+        return self
+
+    def _check_data(self, splits: Splits, progress: Progress) -> None:
+        """Log what the values are; warn about heavy filters and too few users."""
+        train: Interactions = splits.train
+        if train.values is not None and train.values.kind == "none":
+            progress.log(f"recommender: {train.values.reason}")
+        elif train.values is not None:
+            progress.log(f"recommender: values are {train.values.kind}s: {train.values.reason}")
+        for step in train.dropped:
+            (progress.warn if step.warns else progress.log)(f"recommender: {step.message()}")
         scored = splits.test if isinstance(splits.test, Interactions) else splits.val
         evaluated = len(scored.evaluated_users()) if isinstance(scored, Interactions) else 0
         if len(train.users) < 2:
@@ -81,30 +124,30 @@ class RecommenderTask(Task):
         elif evaluated < FEW_USERS:
             progress.warn(f"only {evaluated} user(s) have held-out interactions to score: the ranking metrics "
                           "are too noisy to compare models (add users, or lower holdout/min_train_items)")
-        self.users_ = list(train.users)
-        self.items_ = list(train.items)
-        self.titles_ = dict(train.titles)
-        self.user_items_ = train.matrix
-        self.popularity_ = models.popularity(train.matrix)
-        model = models.build_model(self.config)
-        progress.log(f"recommender: {self.config.model} with {model.factors} factors, {model.iterations} iterations "
-                     f"on {len(self.users_)} users x {len(self.items_)} items ({len(train)} interactions)")
-        val = splits.val if isinstance(splits.val, Interactions) and len(splits.val) else None
-        callback = None
-        if val is not None and self.config.eval_every > 0:
-            every = self.config.eval_every
 
-            def callback(iteration: int, elapsed: float, loss: Any) -> None:
-                if (iteration + 1) % every == 0 and iteration + 1 < model.iterations:
-                    self.model_ = model
-                    progress.report(iteration + 1, unit="iteration", **self._val_metrics(val))
+    def _curve(self, val: Interactions | None, model: Any, progress: Progress) -> Any:
+        """implicit's per-iteration callback reporting validation metrics every ``eval_every``
+        iterations (the last one is reported after ``fit``)."""
+        every = self.config.eval_every
+        if val is None or every <= 0:
+            return None
 
-        with progress.bar(f"fitting {self.config.model}", total=None):
-            models.fit(model, train.matrix, self.config, callback)
-        self.model_ = model
-        if callback is not None and val is not None:  # the last point of the learning curve
-            progress.report(model.iterations, unit="iteration", **self._val_metrics(val))
-        return self
+        def callback(iteration: int, elapsed: float, loss: Any) -> None:
+            if (iteration + 1) % every == 0 and iteration + 1 < model.iterations:
+                self.model_ = model
+                progress.report(iteration + 1, unit="iteration", **self._val_metrics(val))
+
+        return callback
+
+    def _versus_popularity(self, val: Interactions, progress: Progress) -> dict[str, float]:
+        """The model's and popularity's validation metrics; a warning when popularity is ahead."""
+        k = self.config.k
+        scores = self._scores(val)
+        out = {name: float(scores[name]) for name in (f"precision_at_{k}", f"ndcg_at_{k}",
+                                                       f"popularity_precision_at_{k}", f"popularity_ndcg_at_{k}")}
+        message = popularity_verdict(self.config.model, out, k)
+        (progress.warn if message.startswith("popularity beats") else progress.log)(f"recommender: {message}")
+        return out
 
     def _val_metrics(self, val: Interactions) -> dict[str, float]:
         k = self.config.k
@@ -217,7 +260,8 @@ class RecommenderTask(Task):
         directory = Path(directory)
         self.save_config(directory)
         save_state(directory, SavedState(self.model_.user_factors, self.model_.item_factors, self.popularity_,
-                                         self.user_items_, self.users_, self.items_, self.titles_))
+                                         self.user_items_, self.users_, self.items_, self.titles_,
+                                         getattr(self, "confidence_", {})))
 
     @classmethod
     def load(cls, directory: Path) -> RecommenderTask:
@@ -239,10 +283,11 @@ class RecommenderTask(Task):
         task = cls(config)
         state = load_state(directory)
         task.users_, task.items_, task.titles_ = state.users, state.items, state.titles
+        task.confidence_ = state.confidence
         task.user_items_ = state.user_items
         task.popularity_ = state.popularity.astype(np.float64)
         task.model_ = models.restore(task.config, state.user_factors.astype(np.float32),
-                                     state.item_factors.astype(np.float32))
+                                     state.item_factors.astype(np.float32), alpha=state.confidence.get("alpha"))
         return task
 
     def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:
