@@ -266,48 +266,6 @@ def plugins_cmd(as_json: bool) -> None:
             click.echo(f"  hooks: {', '.join(p['hooks']) or '-'}")
 
 
-@cli.command()
-@click.argument("task")
-@click.option("--data", help="Data path (or id); default: the task's embedded dataset.")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of config options.")
-@click.option("--set", "sets", multiple=True, nargs=1, help=_SET_HELP, metavar="KEY=VALUE")
-@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/TASK-TIME).")
-@click.option("--seed", type=int, help="Random seed (same as --set seed=N, applied last).")
-@click.option("--quick", is_flag=True, help="Tiny smoke run: a slice of the data, few steps.")
-@click.option("--force", is_flag=True, help="Replace an existing run directory.")
-@click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[DIR]",
-              help="Continue an interrupted run (the newest one, or DIR).")
-@click.option("--track", type=click.Choice(["mlflow"]), is_flag=False, flag_value="mlflow", default=None,
-              help="Log the run to MLflow (MLFLOW_TRACKING_URI, else sqlite:///runs/mlflow.db); "
-                   "on by default when MLFLOW_TRACKING_URI is set.")
-@click.option("--experiment", metavar="NAME", help="MLflow experiment (default: the task name).")
-@click.option("--track-model", type=click.Choice(["yes", "no"]), is_flag=False, flag_value="yes", default="yes",
-              show_default=True, help="Also log the model folder to MLflow.")
-@click.argument("extra_sets", nargs=-1, metavar="")
-def run(task: str, data: str | None, config_file: str | None, sets: tuple[str, ...], out: str | None,
-        seed: int | None, quick: bool, force: bool, resume: str | None, track: str | None, experiment: str | None,
-        track_model: str, extra_sets: tuple[str, ...]) -> None:
-    """Train, evaluate, save and report TASK into a new run directory."""
-    from mltasks.errors import ConfigError
-    from mltasks.runner import run as run_task
-
-    stray = [s for s in extra_sets if "=" not in s]
-    if stray:
-        raise ConfigError(f"unexpected argument {stray[0]!r} (options go after --set as KEY=VALUE)")
-    result = run_task(task, data, _pairs(sets + extra_sets), config_file=config_file, out=out, seed=seed,
-                      quick=quick, force=force, resume=resume, command=["mltasks", *sys.argv[1:]],
-                      track=track, experiment=experiment, track_model=track_model == "yes")
-    from mltasks.seeding import is_main_process
-
-    if not is_main_process():
-        return
-    label = {"cv": "cross-validation", "val": "validation"}.get(result.split, result.split)
-    click.echo(f"Metrics ({label}):")
-    for key, value in result.metrics.items():
-        click.echo(f"  {key}: {value:.4g}")
-    click.echo(f"Run directory: {result.run_dir}")
-
-
 _PAIR = re.compile(r"[A-Za-z_][\w.-]*=")
 
 
@@ -338,6 +296,49 @@ class SetPairsCommand(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         """Split ``--set a=1 b=2`` into single pairs before click parses the line."""
         return super().parse_args(ctx, expand_set_pairs(args))
+
+
+@cli.command(cls=SetPairsCommand)
+@click.argument("task")
+@click.option("--data", help="Data path (or id); default: the task's embedded dataset.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False), help="TOML file of config options.")
+@click.option("--set", "sets", multiple=True, nargs=1, help=_SET_HELP, metavar="KEY=VALUE")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/TASK-TIME).")
+@click.option("--seed", type=int, help="Random seed (same as --set seed=N, applied last).")
+@click.option("--quick", is_flag=True, help="Tiny smoke run: a slice of the data, few steps (the plugin's smoke "
+              "presets; see each task's options).")
+@click.option("--force", is_flag=True, help="Replace an existing run directory.")
+@click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[DIR]",
+              help="Continue an interrupted run (the newest one, or DIR).")
+@click.option("--track", type=click.Choice(["mlflow"]), is_flag=False, flag_value="mlflow", default=None,
+              help="Log the run to MLflow (MLFLOW_TRACKING_URI, else sqlite:///runs/mlflow.db); "
+                   "on by default when MLFLOW_TRACKING_URI is set.")
+@click.option("--experiment", metavar="NAME", help="MLflow experiment (default: the task name).")
+@click.option("--track-model", type=click.Choice(["yes", "no"]), is_flag=False, flag_value="yes", default="yes",
+              show_default=True, help="Also log the model folder to MLflow.")
+@click.argument("extra_sets", nargs=-1, metavar="")
+def run(task: str, data: str | None, config_file: str | None, sets: tuple[str, ...], out: str | None,
+        seed: int | None, quick: bool, force: bool, resume: str | None, track: str | None, experiment: str | None,
+        track_model: str, extra_sets: tuple[str, ...]) -> None:
+    """Train, evaluate, save and report TASK into a new run directory."""
+    from mltasks.runner import run as run_task
+
+    if extra_sets:  # `mltasks run text epochs=3`: options are given with --set, never bare
+        stray = extra_sets[0]
+        hint = f"--set {stray}" if "=" in stray else "--set KEY=VALUE"
+        raise click.UsageError(f"unexpected argument {stray!r}: give options with {hint}")
+    result = run_task(task, data, _pairs(sets), config_file=config_file, out=out, seed=seed,
+                      quick=quick, force=force, resume=resume, command=["mltasks", *sys.argv[1:]],
+                      track=track, experiment=experiment, track_model=track_model == "yes")
+    from mltasks.seeding import is_main_process
+
+    if not is_main_process():
+        return
+    label = {"cv": "cross-validation", "val": "validation"}.get(result.split, result.split)
+    click.echo(f"Metrics ({label}):")
+    for key, value in result.metrics.items():
+        click.echo(f"  {key}: {value:.4g}")
+    click.echo(f"Run directory: {result.run_dir}")
 
 
 @cli.command(cls=SetPairsCommand)

@@ -24,15 +24,20 @@ class Tracking:
     parent: str | None
 
 
-def tracking_choice(track: str | None, from_file: Any) -> str | None:
-    """The tracker: ``--track``, else the config file's ``track``, else MLflow when
-    ``MLFLOW_TRACKING_URI`` is set; None when off.
+def tracking_choice(track: str | None, from_file: Any = None) -> str | None:
+    """Whether tracking is on, and with which tracker — the one place this is decided.
+
+    ``--track`` (or ``track=`` in Python), else the config file's ``track``, else MLflow when
+    ``MLFLOW_TRACKING_URI`` is set; ``"none"``/``"no"``/``""`` given explicitly means off, even with
+    ``MLFLOW_TRACKING_URI`` set. None when off.
 
     :raises ConfigError: an unknown tracker.
     """
-    choice = track or (str(from_file) if from_file else None) or ("mlflow" if os.environ.get("MLFLOW_TRACKING_URI")
-                                                                    else None)
-    if choice in (None, "", "none", "no"):
+    given = track if track is not None else (None if from_file is None else str(from_file))
+    if given is None:
+        return "mlflow" if os.environ.get("MLFLOW_TRACKING_URI") else None
+    choice = str(given).strip().lower()
+    if choice in ("", "none", "no", "off"):
         return None
     if choice != "mlflow":
         raise ConfigError(f"track: unknown tracker {choice!r}; the one supported is 'mlflow'")

@@ -25,6 +25,7 @@ from mltasks.lookup import get_task
 from mltasks.placement import RunDir, abandon, has_checkpoint, new_run_dir, resume_run, stop_status
 from mltasks.plugins import registry
 from mltasks.progress import Progress
+from mltasks.ranking import declared
 from mltasks.report import render
 from mltasks.run_tracking import Tracking, finish_tracking, recorded_tracking_run, start_tracking, tracking_choice
 from mltasks.seeding import seed_everything, set_threads
@@ -361,7 +362,7 @@ def write_results(task_obj: Task, splits: Splits, scored: Scored, name: str, con
     run_info.pop("error", None)
     test = scored.test
     body: dict[str, Any] = {"split": test.split, "metrics": _json_metrics(test),
-                            "primary_metric": primary_metric(task_obj, test)}
+                            "primary_metric": declared(task_obj, list(test)).to_json()}
     if scored.val:
         body["val_metrics"] = _json_metrics(scored.val)
     rundir.write_json(folder / "metrics.json", body)
@@ -372,14 +373,6 @@ def write_results(task_obj: Task, splits: Splits, scored: Scored, name: str, con
                metrics=dict(test), split=test.split, history=history, report=report_obj),
         encoding="utf-8",
     )
-
-
-def primary_metric(task: Task, metrics: Mapping[str, float]) -> dict[str, Any]:
-    """The metric a task is judged on, and its direction (what ``runs``, ``compare`` and ``tune``
-    sort on), read from the task object: a task whose metric depends on its config declares a
-    property."""
-    name = task.primary_metric or next(iter(metrics), "")
-    return {"name": name, "greater_is_better": bool(task.greater_is_better)}
 
 
 def _accepts(method: Any, parameter: str) -> bool:

@@ -201,3 +201,13 @@ def test_sigterm_stops_a_run_as_ctrl_c_does_and_resume_finishes_it(toy, tmp_path
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads((out / "run.json").read_text())["status"] == "complete" and not partial.exists()
+
+
+@pytest.mark.parametrize("stray, hint", [("noise=0.5", "--set noise=0.5"), ("extra", "--set KEY=VALUE")])
+def test_a_bare_option_is_a_usage_error_naming_set(toy, tmp_path: Path, stray: str, hint: str) -> None:
+    result = invoke("run", "toy", "--out", str(tmp_path / "r"), stray)
+    _one_error_line(result, repr(stray), hint)
+    assert not (tmp_path / "r").exists()
+    result = invoke("run", "toy", "--out", str(tmp_path / "r"), "--set", "noise=0.5", "epochs=2")  # pairs after --set
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["config"]["epochs"] == 2

@@ -157,7 +157,10 @@ def test_broken_run_files_are_exit_2_naming_the_file(toy, home: Path, name: str,
 
 def test_primary_metric_is_read_from_the_task_object() -> None:
     from mltasks import Task
-    from mltasks.runner import primary_metric
+    from mltasks.ranking import declared
+
+    def primary_metric(task, metrics):
+        return declared(task, list(metrics)).to_json()
 
     class ModeTask(Task):
         def __init__(self, mode: str) -> None:

@@ -125,8 +125,8 @@ def test_a_run_directory_itself_and_old_runs_without_primary_metric(runs_root, t
     for name in ("run.json", "config.json"):
         (old / name).write_text((runs_root / "centroid" / name).read_text())
     (old / "metrics.json").write_text(json.dumps({"split": "test", "metrics": {"log_loss": 0.3, "accuracy": 0.9}}))
-    run = summarise(old)
-    assert run.metric == "log_loss" and run.value == 0.3 and run.greater_is_better is False
+    run = summarise(old)  # no declared direction recorded: the contract's default, never a guess from the name
+    assert run.metric == "log_loss" and run.value == 0.3 and run.greater_is_better is True
 
 
 def test_broken_json_is_listed_as_unreadable_only_with_all(runs_root, tmp_path):

@@ -37,6 +37,8 @@ class QuadConfig(TaskConfig):
 
 class QuadTask(Task):
     Config = QuadConfig
+    primary_metric = "loss"
+    greater_is_better = False
 
     @classmethod
     def sample_data(cls, directory):
@@ -354,14 +356,6 @@ def test_parallel_jobs_share_one_study(quad, tmp_path):
     assert result.exit_code == 0, result.output
     rows = _rows(out)
     assert len(rows) == 6 and len({r["param_x"] for r in rows}) == 6
-
-
-def test_direction_from_metric_names():
-    from mltasks.tune.space import default_direction
-
-    assert default_direction("val_loss") == "minimize" and default_direction("rmse") == "minimize"
-    assert default_direction("accuracy") == "maximize"
-    assert default_direction("neg_root_mean_squared_error") == "maximize"  # sklearn: greater is better
 
 
 def test_postgres_urls_use_psycopg_3(tmp_path):

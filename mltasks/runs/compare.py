@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from mltasks.errors import ConfigError, RunDirectoryError
+from mltasks.ranking import best_index, recorded
 from mltasks.runfiles import read_run_json
-from mltasks.runs.listing import guess_greater_is_better
 from mltasks.runs.table import number, signed, text_table
 
 HISTORY_FILE = "history.json"
@@ -96,21 +96,21 @@ def _metric_rows(runs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     names: list[str] = []
     for body in bodies:
         names += [k for k in (body.get("metrics") or {}) if k not in names]
-    primary = next((b["primary_metric"] for b in bodies if isinstance(b.get("primary_metric"), dict)), None)
+    primary = next((r for r in map(recorded, bodies) if r is not None), None)
     rows = []
     for name in names:
         values = [(b.get("metrics") or {}).get(name) for b in bodies]
-        if primary and primary.get("name") == name:
-            greater = bool(primary.get("greater_is_better", True))
-        else:
-            greater = guess_greater_is_better(name)
+        is_primary = primary is not None and primary.metric == name
         base = values[0]
         diffs = [None if i == 0 or v is None or base is None else v - base for i, v in enumerate(values)]
-        known = [(v, i) for i, v in enumerate(values) if v is not None]
-        best = (max(known) if greater else min(known))[1] if known and len(known) > 1 else None
-        rows.append({"name": name, "values": values, "differences": diffs, "greater_is_better": greater,
-                     "primary": bool(primary and primary.get("name") == name),
-                     "best": None if best is None else string.ascii_uppercase[best % 26]})
+        # only the primary metric has a declared direction: the others are shown, not judged
+        best = best_index(values, primary.greater_is_better) if is_primary and primary else None
+        known = sum(v is not None for v in values)
+        rows.append({"name": name, "values": values, "differences": diffs,
+                     "greater_is_better": primary.greater_is_better if is_primary and primary else None,
+                     "primary": is_primary,
+                     "best": string.ascii_uppercase[best % 26] if best is not None else
+                     ("tie" if is_primary and known > 1 else None)})
     return rows
 
 
@@ -203,13 +203,16 @@ def format_comparison(result: Mapping[str, Any]) -> str:
     rows = []
     for m in result["metrics"]:
         name = m["name"] + (" *" if m["primary"] else "")
-        arrow = "higher" if m["greater_is_better"] else "lower"
-        rows.append([name, *(number(v) for v in m["values"]), *(signed(d) for d in m["differences"][1:]),
-                     f"{m['best'] or '-'} ({arrow} is better)"])
+        if m["greater_is_better"] is None:
+            verdict = "-"
+        else:
+            arrow = "higher" if m["greater_is_better"] else "lower"
+            verdict = f"{m['best'] or '-'} ({arrow} is better)"
+        rows.append([name, *(number(v) for v in m["values"]), *(signed(d) for d in m["differences"][1:]), verdict])
     n = len(labels)
     out.append(text_table(["metric", *labels, *diff_heads, "best"], rows, right=tuple(range(1, 2 * n))))
     if any(m["primary"] for m in result["metrics"]):
-        out.append("(* the task's primary metric)")
+        out.append("(* the task's primary metric, the one runs are judged on)")
     out.append("")
     data = result["data"]
     if data["same"]:

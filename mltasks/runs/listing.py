@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-# metric names where smaller is better, for runs whose metrics.json predates "primary_metric"
-_LOWER_IS_BETTER = {"loss", "error", "mse", "mae", "rmse", "rmsle", "mape", "perplexity", "wer", "cer", "regret",
-                    "logloss", "nll", "time", "latency"}
+from mltasks.ranking import recorded
+
 # --sort keys that name a column instead of a metric
 COLUMNS = ("name", "task", "data", "split", "seed", "duration", "status", "started")
 
@@ -53,12 +51,6 @@ class RunSummary:
     def to_json(self) -> dict[str, Any]:
         """A plain dict for ``--json``."""
         return asdict(self)
-
-
-def guess_greater_is_better(metric: str) -> bool:
-    """Direction of a metric known only by name: losses and errors go down, the rest up."""
-    words = [w for w in re.split(r"[^a-z0-9]+", metric.lower()) if w]
-    return not any(w in _LOWER_IS_BETTER or w.endswith(("loss", "error")) for w in words)
 
 
 def _read(path: str) -> tuple[Any, str]:
@@ -143,13 +135,9 @@ def summarise(path: str | Path) -> RunSummary | None:
         summary.split = str(body.get("split", ""))
         metrics = _dict(body.get("metrics"))
         summary.metrics = {str(k): _finite(v) for k, v in metrics.items()}
-        primary = body.get("primary_metric")
-        if isinstance(primary, dict) and primary.get("name"):
-            summary.primary_metric = str(primary["name"])
-            summary.greater_is_better = bool(primary.get("greater_is_better", True))
-        elif summary.metrics:  # older runs: the first metric the task returned
-            summary.primary_metric = next(iter(summary.metrics))
-            summary.greater_is_better = guess_greater_is_better(summary.primary_metric)
+        ranking = recorded(body)
+        if ranking is not None:
+            summary.primary_metric, summary.greater_is_better = ranking.metric, ranking.greater_is_better
         summary.metric = summary.primary_metric
         summary.value = summary.metrics.get(summary.metric)
     elif not partial and summary.status == "complete":  # finished name but no metrics: not a usable run
@@ -218,9 +206,8 @@ def select_metric(run: RunSummary, metric: str) -> None:
     """Show ``metric`` for ``run`` (value None when the run lacks it)."""
     run.metric = metric
     run.value = run.metrics.get(metric)
-    if metric == run.primary_metric:
-        return  # greater_is_better is the task's own, from metrics.json
-    run.greater_is_better = guess_greater_is_better(metric)
+    if metric != run.primary_metric:  # no declared direction for other metrics: highest first
+        run.greater_is_better = True
 
 
 def order(runs: list[RunSummary], sort: str = "") -> list[RunSummary]:

@@ -1,24 +1,18 @@
 """``mltasks serve RUN_DIR``: put a finished run's model behind an HTTP API and a try-it page.
 
 Only click is imported here; FastAPI and uvicorn (extra ``mltasks[serve]``) are imported
-when the command runs. The run directory is loaded and checked before the server starts,
-so a bad run fails at once with exit status 2.
+when the command runs. Everything that can fail is checked before the server starts, each
+with exit status 2 and one ``Error:`` line: the run directory is loaded, the limits are
+checked, the host is resolved and the port is bound once.
 """
 
 from __future__ import annotations
 
-import ipaddress
-
 import click
 
+from mltasks.serve.network import KEEP_ALIVE_S, bind, loopback
 
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+_loopback = loopback  # the name the tests know
 
 
 @click.command()
@@ -27,35 +21,58 @@ def _loopback(host: str) -> bool:
               help="Address to bind; 0.0.0.0 exposes the model (no authentication) to the network.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Worker processes; each loads the model once.")
-@click.option("--max-batch", default=64, show_default=True, type=click.IntRange(min=1),
-              help="Inputs per predict call; longer requests run in several batches.")
+              help="Worker processes, each with its own copy of the model in memory and its own batch queue; "
+                   "more than one helps only a model that leaves CPU cores idle (see the README).")
+@click.option("--max-batch-size", "--max-batch", "max_batch_size", default=32, show_default=True,
+              type=click.IntRange(min=1), help="Most inputs per predict call: concurrent requests are batched "
+                                              "up to this size, longer requests run in several calls.")
+@click.option("--max-batch-wait-ms", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="How long a request may wait for others to join its batch (0: never wait).")
+@click.option("--max-queue", default=1024, show_default=True, type=click.IntRange(min=1),
+              help="Most inputs waiting for the model; beyond it 503 with Retry-After.")
+@click.option("--max-inputs", default=256, show_default=True, type=click.IntRange(min=1),
+              help="Most inputs (texts, files, rows) in one request (413 beyond it).")
 @click.option("--max-upload-mb", default=32.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Largest request body (413 beyond it).")
-def serve(run_dir: str, host: str, port: int, workers: int, max_batch: int, max_upload_mb: float) -> None:
-    """Serve RUN_DIR's model: POST /v1/predict, GET /v1/info, a try-it page at / and the API docs at /docs."""
-    from mltasks.serve.application import SETTINGS_ENV, Settings, app, require_serve, settings_json
+@click.option("--max-image-pixels", default=40_000_000, show_default=True, type=click.IntRange(min=1),
+              help="Largest uploaded image, width x height (413 beyond it).")
+@click.option("--max-audio-seconds", default=600.0, show_default=True,
+              type=click.FloatRange(min=0, min_open=True), help="Longest uploaded audio clip (413 beyond it).")
+@click.option("--request-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="Seconds a request may take, queueing included (504 beyond it).")
+@click.option("--keep-alive", default=KEEP_ALIVE_S, show_default=True, type=click.IntRange(min=1),
+              help="Seconds an idle client connection stays open; keep it longer than your clients' or proxy's "
+                   "idle timeout, so that the server never closes a connection a client is reusing.")
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="Log one line per request (costs throughput: the log is written by the serving process).")
+def serve(run_dir: str, host: str, port: int, workers: int, max_batch_size: int, max_batch_wait_ms: float,
+          max_queue: int, max_inputs: int, max_upload_mb: float, max_image_pixels: int, max_audio_seconds: float,
+          request_timeout: float, keep_alive: int, access_log: bool) -> None:
+    """Serve RUN_DIR's model: POST /v1/predict, GET /v1/info, /health/live, /health/ready, /metrics,
+    a try-it page at / and the API docs at /docs."""
+    from mltasks.serve.application import Settings, require_serve
 
     require_serve()
-    import uvicorn
+    settings = Settings(run_dir=run_dir, max_batch_size=max_batch_size, max_batch_wait_ms=max_batch_wait_ms,
+                        max_queue=max_queue, max_inputs=max_inputs, max_upload_mb=max_upload_mb,
+                        max_image_pixels=max_image_pixels, max_audio_seconds=max_audio_seconds,
+                        request_timeout=request_timeout)  # a bad limit fails here, exit 2
+    import time
 
     from mltasks.serve.predictor import Predictor
 
-    predictor = Predictor.load(run_dir, max_batch=max_batch)  # a bad run dir fails here, exit 2
-    settings = Settings(run_dir=run_dir, max_batch=max_batch, max_upload_mb=max_upload_mb)
-    if not _loopback(host):
+    started = time.perf_counter()
+    predictor = Predictor.load(run_dir, max_batch=max_batch_size)  # a bad run dir fails here, exit 2
+    load_seconds = time.perf_counter() - started
+    sock = bind(host, port)  # a port in use or a bad host fails here, exit 2
+    if not loopback(host):
         click.echo(f"Warning: serving on {host}: anyone who can reach this address can use the model "
                    "(there is no authentication)", err=True)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"Serving {predictor.info['task']} run {run_dir} on http://{shown}:{port}/ "
-               f"(API reference at /docs)", err=True)
-    if workers == 1:
-        uvicorn.run(app(run_dir, max_batch=max_batch, max_upload_mb=max_upload_mb, predictor=predictor),
-                    host=host, port=port, log_level="info")
-        return
-    import os
+               f"(API reference at /docs; {workers} worker{'s' if workers > 1 else ''}, batches of up to "
+               f"{max_batch_size}{'' if predictor.batchable else ' (this task is not batched)'})", err=True)
+    from mltasks.serve.server import run_server
 
-    del predictor  # every worker process loads its own copy in its lifespan hook
-    os.environ[SETTINGS_ENV] = settings_json(settings)
-    uvicorn.run("mltasks.serve.application:app_from_env", factory=True, workers=workers, host=host, port=port,
-                log_level="info")
+    run_server(settings, predictor, load_seconds, sock, workers=workers, keep_alive=keep_alive,
+               access_log=access_log)

@@ -1,8 +1,9 @@
-"""One place that turns exceptions into HTTP answers: ``{"error": "..."}`` and a 4xx status.
+"""One place that turns exceptions into HTTP answers: ``{"error": "..."}`` and a status.
 
-A user's mistake (bad data, a bad option, a wrong upload) is never a 500 and never shows
-a traceback; an unexpected exception is a 500 whose body names only its type, with the
-traceback in the server log.
+A user's mistake (bad data, a bad option, a wrong upload, an input over a limit) is a 4xx,
+never a 500, and never shows a traceback; a full queue is 503 with ``Retry-After`` and a
+request that ran out of time 504; an unexpected exception is a 500 whose body names only
+its type, with the traceback in the server log.
 """
 
 from __future__ import annotations
@@ -20,17 +21,32 @@ if TYPE_CHECKING:
 logger = logging.getLogger("mltasks.serve")
 
 
-class ClientError(Exception):
-    """A request the client must change: ``status`` is the HTTP status to answer with.
+class HTTPFailure(Exception):
+    """An answer other than 200: ``status`` is the HTTP status, ``message`` the error body.
 
-    :param status: 400 bad input, 413 too large, 415 wrong content type or suffix, 422 invalid body.
-    :param message: what is wrong, naming the field, file or option.
+    :param status: the HTTP status.
+    :param message: what is wrong, naming the field, file, option or limit.
+    :param headers: extra response headers (``Retry-After``).
     """
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
+
+
+class ClientError(HTTPFailure):
+    """A request the client must change: 400 bad input, 413 too large (the body, or an input over
+    a limit), 415 wrong content type or suffix, 422 invalid body."""
+
+
+class Unavailable(HTTPFailure):
+    """The server cannot answer now: 503 (queue full, shutting down; ``retry_after`` seconds) or
+    504 (the request timed out)."""
+
+    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
+        super().__init__(status, message, {"Retry-After": str(retry_after)} if retry_after else None)
 
 
 class BodyTooLarge(ClientError):
@@ -41,11 +57,11 @@ class BodyTooLarge(ClientError):
                               "(mltasks serve --max-upload-mb)")
 
 
-def error_response(status: int, message: str) -> JSONResponse:
+def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     """The one error body of the API."""
     from fastapi.responses import JSONResponse
 
-    return JSONResponse({"error": message}, status_code=status)
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
 def install(app: FastAPI) -> None:
@@ -53,9 +69,9 @@ def install(app: FastAPI) -> None:
     from fastapi.exceptions import RequestValidationError
     from starlette.exceptions import HTTPException
 
-    async def client_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, ClientError)
-        return error_response(exc.status, exc.message)
+    async def failure(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPFailure)
+        return error_response(exc.status, exc.message, exc.headers)
 
     async def mltasks_error(request: Request, exc: Exception) -> JSONResponse:
         # DataError, ConfigError, NotTrainedError...: what the CLI turns into exit 2
@@ -74,7 +90,7 @@ def install(app: FastAPI) -> None:
         logger.error("unexpected %s in %s %s", type(exc).__name__, request.method, request.url.path)
         return error_response(500, f"internal error ({type(exc).__name__}); the server log has the details")
 
-    app.add_exception_handler(ClientError, client_error)
+    app.add_exception_handler(HTTPFailure, failure)
     app.add_exception_handler(MltasksError, mltasks_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)

@@ -39,10 +39,37 @@ class ErrorResponse(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    """Liveness: the server is up and its model is loaded."""
+    """Liveness: the server process answers."""
 
     status: str = Field(examples=["ok"])
     task: str = Field(examples=["text"])
+
+
+class ReadyResponse(BaseModel):
+    """Readiness: 200 with ``ready`` once the model is loaded and a warm-up prediction ran; 503
+    with ``loading``, ``warming-up`` or ``stopping`` before that and while the server stops."""
+
+    status: str = Field(examples=["ready"])
+    task: str = Field(examples=["text"])
+
+
+class BatchingInfo(BaseModel):
+    """How concurrent requests are gathered into shared predict calls."""
+
+    enabled: bool = Field(description="false for tasks whose predict calls cannot be shared (RL episodes)")
+    max_batch_size: int = Field(description="the most inputs per predict call")
+    max_batch_wait_ms: float = Field(description="how long a request may wait for others to join its batch")
+    max_queue: int = Field(description="the most inputs waiting; beyond it 503 with Retry-After")
+
+
+class LimitsInfo(BaseModel):
+    """What one request may hold (413 beyond each) and how long it may take (504)."""
+
+    max_inputs: int
+    max_upload_mb: float
+    max_image_pixels: int
+    max_audio_seconds: float
+    request_timeout: float
 
 
 class PluginInfo(BaseModel):
@@ -72,5 +99,7 @@ class InfoResponse(BaseModel):
     input_kind: str = Field(description="text | file | row | id | none", examples=["text"])
     input_suffixes: list[str] = Field(description="accepted file suffixes for input_kind 'file'")
     predict_options: dict[str, str] = Field(description="option name -> help text")
-    max_batch: int = Field(description="inputs per predict call; longer requests are split into batches")
-    max_upload_mb: float = Field(description="largest request body accepted")
+    max_batch: int = Field(description="inputs per predict call (= batching.max_batch_size)")
+    max_upload_mb: float = Field(description="largest request body accepted (= limits.max_upload_mb)")
+    batching: BatchingInfo
+    limits: LimitsInfo

@@ -1,9 +1,10 @@
 """The loaded model of one run and everything ``POST /v1/predict`` does around ``task.predict``.
 
 It reads what the task declares (``input_kind``, ``input_suffixes``, ``predict_options``),
-checks the client's inputs and options against it, calls ``predict`` in batches of at most
-``max_batch`` (under a lock unless the task says it is thread-safe), and turns the records
-into JSON: uploaded files' private paths become their original names again, and files the
+checks the client's inputs and options against it, cuts a request into jobs of at most
+``max_batch`` inputs for the batcher, runs the jobs it hands over as one ``predict`` call
+and splits the records back per request (:meth:`Predictor.predict_batch`), and turns the
+records into JSON: uploaded files' private paths become their original names again, and files the
 task wrote into the request's temp dir (an RL episode GIF) become data URLs.
 """
 
@@ -11,9 +12,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import math
 import mimetypes
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +25,7 @@ from mltasks.errors import MltasksError, RunDirectoryError
 from mltasks.serve.failures import ClientError
 
 INPUT_KINDS = ("text", "file", "row", "id", "none")
+logger = logging.getLogger("mltasks.serve")
 
 
 def read_json_file(path: Path) -> dict[str, Any]:
@@ -134,17 +138,89 @@ class Predictor:
             return [str(x) for x in inputs]
         return list(inputs)
 
-    def predict(self, inputs: list[Any], options: dict[str, Any], workdir: Path,
-                names: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        """Run ``task.predict`` in batches and return JSON-ready records.
+    @property
+    def writes_files(self) -> bool:
+        """Whether the task takes server-chosen output paths (RL's ``gif_path``): each request then
+        needs its own temp dir."""
+        return any(key.endswith("_path") for key in getattr(self.task, "predict_options", {}) or {})
 
-        :param workdir: the request's private temp dir (server-chosen output paths go there).
+    @property
+    def batchable(self) -> bool:
+        """Whether inputs of different requests may share one ``predict`` call.
+
+        A task says so with a ``batchable`` class attribute; without one, every task whose
+        ``predict`` maps inputs to records one by one may (``input_kind`` not ``none``: RL plays
+        episodes) unless it writes server-chosen files (those belong to one request).
+        """
+        if self.writes_files:
+            return False
+        declared = getattr(self.task, "batchable", None)
+        return self.input_kind != "none" if declared is None else bool(declared)
+
+    def jobs(self, inputs: list[Any], options: dict[str, Any], workdir: Path | None,
+             names: dict[str, str] | None = None) -> list[tuple[Call, int, str | None]]:
+        """One request as the batcher's jobs, ``(call, size, key)``: chunks of at most
+        ``max_batch`` inputs that may join other requests' chunks with the same options (the
+        key); a task that cannot be batched gets one job that runs alone (key ``None``)."""
+        if self.input_kind != "none" and not inputs:
+            raise ClientError(422, "inputs: give at least one input")
+        names = names or {}
+        if not self.batchable:
+            return [(Call(list(inputs), dict(options), workdir, names), max(1, len(inputs)), None)]
+        key = json.dumps(options, sort_keys=True, default=str)
+        return [(Call(inputs[i:i + self.max_batch], dict(options), workdir, names), len(inputs[i:i + self.max_batch]),
+                 key) for i in range(0, len(inputs), self.max_batch)]
+
+    def predict_batch(self, calls: Sequence[Call]) -> list[list[dict[str, Any]] | BaseException]:
+        """Run jobs from :meth:`jobs` that share options as one ``task.predict`` call and split the
+        records back per job (in the batcher's thread).
+
+        When the records cannot be told apart (not one per input) or the shared call fails, each
+        job runs alone, so one request's bad input fails that request only.
+
+        :returns: per call, its JSON-ready records or the exception it raised.
+        """
+        if len(calls) == 1 or not self.batchable:
+            return [self._alone(call) for call in calls]
+        inputs = [x for call in calls for x in call.inputs]
+        try:
+            with self._guard():
+                out = list(self.task.predict(inputs, **calls[0].options) or [])
+        except Exception:  # whose input was it? each request on its own tells
+            return [self._alone(call) for call in calls]
+        if len(out) != len(inputs):
+            logger.warning("%s.predict returned %d records for %d inputs; its batches are not split across "
+                           "requests", type(self.task).__name__, len(out), len(inputs))
+            return [self._alone(call) for call in calls]
+        results: list[list[dict[str, Any]] | BaseException] = []
+        start = 0
+        for call in calls:
+            mine = out[start:start + len(call.inputs)]
+            start += len(call.inputs)
+            results.append([_jsonable(r, call.workdir, call.names) for r in mine])
+        return results
+
+    def _alone(self, call: Call) -> list[dict[str, Any]] | BaseException:
+        try:
+            return self.predict(call.inputs, call.options, call.workdir, call.names)
+        except Exception as exc:
+            return exc
+
+    def predict(self, inputs: list[Any], options: dict[str, Any], workdir: Path | None,
+                names: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Run ``task.predict`` in batches of ``max_batch`` and return JSON-ready records.
+
+        :param workdir: the request's private temp dir (server-chosen output paths go there);
+            ``None`` when the request has no files and the task writes none.
         :param names: private upload path -> the client's file name, to put back in the records.
         """
         options = dict(options)
-        for key in getattr(self.task, "predict_options", {}) or {}:
-            if key.endswith("_path"):  # e.g. RL's gif_path: the server picks it, inside the request's dir
-                options[key] = str(workdir / f"output.{key[: -len('_path')]}")
+        if self.writes_files:
+            if workdir is None:
+                raise ValueError(f"{type(self.task).__name__} writes files: predict needs the request's workdir")
+            for key in getattr(self.task, "predict_options", {}) or {}:
+                if key.endswith("_path"):  # e.g. RL's gif_path: the server picks it, inside the request's dir
+                    options[key] = str(workdir / f"output.{key[: -len('_path')]}")
         if self.input_kind != "none" and not inputs:
             raise ClientError(422, "inputs: give at least one input")
         batches = [inputs[i:i + self.max_batch] for i in range(0, len(inputs), self.max_batch)] or [[]]
@@ -159,12 +235,46 @@ class Predictor:
             records += [_jsonable(r, workdir, names or {}) for r in out or []]
         return records
 
+    def warm_up(self) -> None:
+        """One prediction on a made-up input of the task's kind, so the first request does not pay
+        for lazy initialisation; a refusal of the made-up input (``DataError``) is fine."""
+        import shutil
+        import tempfile
+
+        workdir = Path(tempfile.mkdtemp(prefix="mltasks-warm-up-"))
+        try:
+            from mltasks.serve.warmup import warm_up_inputs
+
+            inputs = warm_up_inputs(self.input_kind, self.input_suffixes, workdir)
+            if inputs is None:
+                logger.info("no warm-up input for %s files; skipping the warm-up prediction", self.input_suffixes)
+                return
+            declared = getattr(self.task, "predict_options", {}) or {}
+            options = {"episodes": 1} if self.input_kind == "none" and "episodes" in declared else {}
+            self.predict(inputs, options, workdir)
+        except ClientError as exc:
+            logger.info("warm-up prediction refused its made-up input (%s); the model is loaded", exc.message)
+        except Exception as exc:  # the server still serves; the log says why the first request may fail
+            logger.warning("warm-up prediction failed: %s: %s", type(exc).__name__, exc)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
     def _guard(self) -> Any:
         if self.task.thread_safe:
             import contextlib
 
             return contextlib.nullcontext()
         return self.lock
+
+
+@dataclass
+class Call:
+    """One request's inputs (or a chunk of them) on their way to ``task.predict``."""
+
+    inputs: list[Any]
+    options: dict[str, Any]
+    workdir: Path | None
+    names: dict[str, str]
 
 
 def _server_only(option: str) -> bool:
@@ -204,7 +314,7 @@ def _primary(task: Any, metrics: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "greater_is_better": bool(getattr(task, "greater_is_better", True))}
 
 
-def _jsonable(value: Any, workdir: Path, names: dict[str, str]) -> Any:
+def _jsonable(value: Any, workdir: Path | None, names: dict[str, str]) -> Any:
     """Plain JSON: numpy scalars and arrays unwrapped, NaN/inf as null, private paths hidden."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v, workdir, names) for k, v in value.items()}
@@ -221,16 +331,18 @@ def _jsonable(value: Any, workdir: Path, names: dict[str, str]) -> Any:
     return str(value)
 
 
-def _public_message(message: str, workdir: Path, names: dict[str, str]) -> str:
+def _public_message(message: str, workdir: Path | None, names: dict[str, str]) -> str:
     for private, name in sorted(names.items(), key=lambda item: -len(item[0])):
         message = message.replace(private, name).replace(Path(private).name, name)
+    if workdir is None:
+        return message
     return message.replace(f"{workdir}/", "").replace(str(workdir), "")
 
 
-def _public_path(text: str, workdir: Path, names: dict[str, str]) -> str:
+def _public_path(text: str, workdir: Path | None, names: dict[str, str]) -> str:
     if text in names:
         return names[text]
-    if not text.startswith(str(workdir)):
+    if workdir is None or not text.startswith(str(workdir)):
         return text
     path = Path(text)
     if path.is_file():  # something the task wrote for this request: send it back inline

@@ -13,23 +13,25 @@ from typing import TYPE_CHECKING, Any
 
 from mltasks.config import parse_option
 from mltasks.serve.failures import ClientError
+from mltasks.serve.input_limits import check_count, check_file
 
 if TYPE_CHECKING:
     from fastapi import Request
 
+    from mltasks.serve.application import Settings
     from mltasks.serve.predictor import Predictor
 
 CHUNK = 1 << 20
 
 
-
-async def read_files(request: Request, predictor: Predictor,
-                     workdir: Path) -> tuple[list[str], dict[str, Any], dict[str, str]]:
+async def read_files(request: Request, predictor: Predictor, workdir: Path,
+                     settings: Settings) -> tuple[list[str], dict[str, Any], dict[str, str]]:
     """Save the uploaded files under ``workdir``.
 
     :returns: the saved paths (predict's inputs), the options, and saved path -> client file name.
     :raises ClientError: 415 for a task that does not take files or a refused suffix, 400 for an
-        empty file, 422 when no file was sent or ``options`` is not a JSON object.
+        empty file, 413 for more files than ``max_inputs`` or an image or clip over its limit,
+        422 when no file was sent or ``options`` is not a JSON object.
     """
     if predictor.input_kind not in ("file", "row"):
         raise ClientError(415, f"this task takes {predictor.input_kind} inputs as JSON "
@@ -44,6 +46,7 @@ async def read_files(request: Request, predictor: Predictor,
                 uploads.append(value)
         if not uploads:
             raise ClientError(422, "no file in the upload: send one or more files in the form field 'files'")
+        check_count(len(uploads), settings)
         paths: list[str] = []
         names: dict[str, str] = {}
         accepted = predictor.input_suffixes
@@ -61,6 +64,7 @@ async def read_files(request: Request, predictor: Predictor,
                     size += len(chunk)
             if size == 0:
                 raise ClientError(400, f"{name}: empty file (0 bytes)")
+            check_file(target, name, settings)
             paths.append(str(target))
             names[str(target)] = name
         return paths, options, names

@@ -12,13 +12,14 @@ no MLflow until then, and a tracking failure is one warning, never a failed run:
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mltasks.errors import MltasksError
 from mltasks.progress import Progress
+from mltasks.run_tracking import tracking_choice
 
 #: the trackers ``--track`` accepts
 TRACKERS = ("mlflow",)
@@ -43,10 +44,13 @@ class NullTracker:
         return out
 
 
-def _wanted(track: str | None) -> str | None:
-    if track in (None, "", "none", "no"):
-        return "mlflow" if os.environ.get("MLFLOW_TRACKING_URI") else None
-    return str(track)
+def _kind(track: str | None) -> str | None:
+    """The tracker asked for (None: off), as :func:`mltasks.run_tracking.tracking_choice` decides;
+    an unknown name comes back as it is, to be one warning rather than a failed run."""
+    try:
+        return tracking_choice(track)
+    except MltasksError:
+        return str(track)
 
 
 def start_run_tracking(
@@ -77,7 +81,7 @@ def start_run_tracking(
     :returns: an object with ``finish(run_dir=, status=, metrics=, log_model=) -> dict`` (the
         ``run.json["tracking"]`` record: backend, uri, experiment, run_id, status, error).
     """
-    kind = _wanted(track)
+    kind = _kind(track)
     if kind is None:
         return NullTracker()
     if kind not in TRACKERS:
@@ -115,7 +119,7 @@ def start_study_tracking(
         ``finish(summary, out_dir) -> dict``.
     """
     warn = warn or _console_warn
-    kind = _wanted(track)
+    kind = _kind(track)
     if kind is None:
         return NullTracker()
     if kind not in TRACKERS:

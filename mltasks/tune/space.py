@@ -44,7 +44,6 @@ from mltasks.task import TaskConfig
 KINDS = ("float", "int", "categorical")
 _KEYS = {"type", "low", "high", "log", "step", "choices", "when"}
 _UNTUNABLE = ("seed", "split_seed", "smoke")
-_MINIMIZE_HINTS = ("loss", "error", "rmse", "mse", "mae", "perplexity", "wer", "cer", "logloss", "log_loss")
 
 
 @dataclass(frozen=True)
@@ -96,15 +95,6 @@ class Space:
             if param.active(chosen):
                 chosen[param.name] = param.suggest(trial)
         return chosen
-
-
-def default_direction(metric: str) -> str:
-    """``minimize`` for losses and errors, ``maximize`` for everything else (and for
-    scikit-learn's negated scores, ``neg_*``)."""
-    lowered = metric.lower()
-    if lowered.startswith("neg_"):
-        return "maximize"
-    return "minimize" if any(hint in lowered for hint in _MINIMIZE_HINTS) else "maximize"
 
 
 def _when(name: str, table: dict[str, Any], earlier: dict[str, Param], where: str) -> tuple:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import shutil
 import time
 import warnings
@@ -28,7 +27,9 @@ from mltasks.config import convert, field_types, unknown_key_error
 from mltasks.errors import ConfigError, MltasksError
 from mltasks.lookup import get_task
 from mltasks.plugins import registry
-from mltasks.tune.space import Space, default_direction, load_space
+from mltasks.ranking import declared
+from mltasks.run_tracking import tracking_choice
+from mltasks.tune.space import Space, load_space
 from mltasks.tune.storage import is_database, make_storage, optuna_module, storage_url
 from mltasks.tune.trial import TuneSettings, run_trial, trial_sampler
 
@@ -158,10 +159,15 @@ def _prepare(task: str, space: str | Path | None, metric: str | None, direction:
     task_cls = get_task(task)
     spec = registry().get(task).spec
     space_obj: Space = load_space(space, task_cls.Config, spec.search_space)
-    metric = metric or space_obj.metric
+    ranking = declared(task_cls(task_cls.Config()))
+    metric = metric or space_obj.metric or ranking.metric
     if not metric:
-        raise ConfigError("name the metric to optimise with --metric (or [study] metric in the space file)")
-    direction = direction or space_obj.direction or default_direction(metric)
+        raise ConfigError(f"task {task!r} declares no primary metric: name the metric to optimise with --metric "
+                          "(or [study] metric in the space file)")
+    if not direction and not space_obj.direction and metric != ranking.metric:
+        raise ConfigError(f"--metric {metric}: give --direction maximize or minimize (the task declares the "
+                          f"direction of its primary metric, {ranking.metric or 'none'}, only)")
+    direction = direction or space_obj.direction or ranking.direction
     if direction not in ("maximize", "minimize"):
         raise ConfigError(f"--direction must be maximize or minimize, got {direction!r}")
     return task_cls, space_obj, metric, direction
@@ -226,7 +232,7 @@ def tune(
     study_dir.mkdir(parents=True, exist_ok=True)
     settings = TuneSettings(task, data, space_obj, metric, direction, study_dir, url, study_name or f"mltasks-{task}",
                             trials=trials, overrides=fixed, pruner=pruner, quick=quick,
-                            track=track or ("mlflow" if os.environ.get("MLFLOW_TRACKING_URI") else None),
+                            track=tracking_choice(track),
                             experiment=experiment, track_model=track_model)
     started, study, tracker = time.time(), None, None
     try:

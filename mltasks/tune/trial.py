@@ -115,7 +115,7 @@ def run_trial(trial: Any, settings: TuneSettings) -> float:
     trial.set_user_attr("run_dir", str(out))
     # every trial on the study's split and folds: only the model seed may differ
     overrides = {**settings.overrides, **params, "split_seed": settings.seed}
-    tracking: dict[str, Any] = {}
+    tracking: dict[str, Any] = {"track": "none"}  # the study decided: its trials follow, whatever the environment
     if settings.track:
         tracking = {"track": settings.track, "experiment": settings.experiment,
                     "track_model": settings.track_model, "tracking_parent": settings.tracking_parent}
