@@ -84,7 +84,7 @@ def test_truncated_files_and_named_files(toy_run, tmp_path, monkeypatch):
     run, task_cls = toy_run
 
     monkeypatch.setattr(task_cls, "load", classmethod(_refusing_load))
-    assert assert_refuses_payloads(run, ["0.5"], tmp_path / "w", ways=WAYS, name_folder=False) == 6
+    assert assert_refuses_payloads(run, ["0.5"], tmp_path / "w", ways=WAYS, name_folder=False) == 8  # 2 files x 3, code, symlink
     assert assert_refuses_payloads(run, ["0.5"], tmp_path / "w2", ways=["truncated"]) == 2
     with pytest.raises(ValueError, match="truncated"):
         assert_refuses_payloads(run, ["0.5"], tmp_path / "w3", ways=["shredded"])
@@ -111,4 +111,6 @@ def test_a_tolerated_file_may_be_ignored_but_not_crash(toy_run, tmp_path, monkey
     assert "model/coef.npy planted: load_run accepted the planted file" in str(info.value)
     tried = assert_refuses_payloads(run, ["0.5"], tmp_path / "w3", optional=["task_config.json"],
                                     tolerated=["coef.npy"], ways=WAYS)
-    assert tried == 5  # coef.npy three ways, task_config.json planted and truncated
+    # coef.npy three ways (no code payload for .npy), task_config.json planted, truncated and as
+    # deep JSON, and the first file (coef.npy) as a symlink out of the run
+    assert tried == 7

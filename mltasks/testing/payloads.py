@@ -10,13 +10,18 @@ A run directory may come from anyone. For a plugin's tests::
 
 For each file of ``RUN/model``, a copy of the run gets that file replaced by a pickle whose
 unpickling creates a marker file (and, separately, the file removed; with
-``ways=WAYS``, also cut short); ``mltasks evaluate``, ``mltasks predict`` and
+``ways=WAYS``, also cut short, replaced by a code payload in its own format — a skops file that
+would build ``numpy.memmap`` over a victim file, a Hugging Face ``config.json`` whose ``auto_map``
+names planted code, a JSON file nested 100,000 deep — and, for one file of the run, a symlink
+pointing out of the run); ``mltasks evaluate``, ``mltasks predict`` and
 :func:`mltasks.load_run` must refuse the copy (exit 2 / an
-:class:`~mltasks.errors.MltasksError` naming the file) and the marker must never appear.
+:class:`~mltasks.errors.MltasksError` naming the file), the marker must never appear and the
+victim file never change.
 """
 
 from __future__ import annotations
 
+import json
 import pickle
 import shutil
 from collections.abc import Iterable, Sequence
@@ -24,7 +29,9 @@ from pathlib import Path
 from typing import Any
 
 #: The ways :func:`assert_refuses_payloads` can damage a model file.
-WAYS = ("planted", "missing", "truncated")
+WAYS = ("planted", "missing", "truncated", "code", "symlinked")
+#: Depth of the nested JSON the ``"code"`` way plants in a JSON file.
+DEEP = 100_000
 
 
 class _CreatesFile:
@@ -56,11 +63,70 @@ def _names(message: str, relative: Path, folder: bool = True) -> bool:
     return folder and relative.parent.name != "model" and relative.parent.name in message
 
 
-def damage(path: str | Path, how: str, marker: str | Path) -> None:
+def _memmap_skops(victim: Path) -> bytes:
+    """A skops file whose root, loaded by a trusting reader, is ``numpy.memmap(victim, "uint8", "w+", 0, (8,))``:
+    it would zero-fill (or create) ``victim``."""
+    import io
+    import zipfile
+
+    def node(value: Any, n: int) -> dict[str, Any]:
+        kind = type(value).__name__
+        return {"__class__": kind, "__module__": "builtins", "__loader__": "JsonNode",
+                "content": json.dumps(value), "is_json": True, "__id__": n}
+
+    args = [str(victim), "uint8", "w+", 0]
+    content = {"__class__": "tuple", "__module__": "builtins", "__loader__": "TupleNode", "__id__": 2,
+               "content": [node(a, 10 + i) for i, a in enumerate(args)]}
+    schema = {"__class__": "memmap", "__module__": "numpy", "__loader__": "ConstructorFromReduceNode",
+              "__id__": 1, "protocol": 2, "_skops_version": "0.10", "content": content}
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("schema.json", json.dumps(schema))
+    return buffer.getvalue()
+
+
+def plant_code(path: str | Path, marker: str | Path, victim: str | Path) -> bool:
+    """Replace ``path`` by code in its own format, as an attacker would: a ``.skops`` file that
+    builds ``numpy.memmap`` over ``victim``; a Hugging Face ``config.json`` whose ``auto_map``
+    points at a planted module that creates ``marker``; any other ``.json`` nested :data:`DEEP`
+    levels deep. False (nothing planted) for other formats."""
+    path, marker = Path(path), Path(marker)
+    if path.suffix == ".skops":
+        path.write_bytes(_memmap_skops(Path(victim)))
+        return True
+    if path.suffix != ".json":
+        return False
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = None
+    if isinstance(config, dict) and "model_type" in config:
+        (path.parent / "modeling_planted.py").write_text(
+            f"open({str(marker)!r}, 'w').close()\nclass PlantedConfig: pass\nclass PlantedModel: pass\n")
+        config.update({"model_type": "planted-custom-model",
+                       "auto_map": {"AutoConfig": "modeling_planted.PlantedConfig",
+                                    "AutoModel": "modeling_planted.PlantedModel"}})
+        path.write_text(json.dumps(config), encoding="utf-8")
+        return True
+    path.write_text("[" * DEEP + "]" * DEEP, encoding="utf-8")
+    return True
+
+
+def damage(path: str | Path, how: str, marker: str | Path, victim: str | Path | None = None) -> bool:
     """Damage one file the way ``how`` (one of :data:`WAYS`) names: ``"planted"`` replaces it by
     :func:`pickle_payload` of ``marker``, ``"missing"`` removes it, ``"truncated"`` cuts it to a
-    third of its size (at least one byte)."""
+    third of its size (at least one byte), ``"code"`` is :func:`plant_code`, ``"symlinked"`` moves
+    it beside ``marker`` (out of the run) and leaves a symlink to it. False when ``how`` does not
+    apply to this file (``"code"`` on a format with no code payload)."""
     path = Path(path)
+    if how == "code":
+        return plant_code(path, marker, victim if victim is not None else Path(marker).with_name("VICTIM"))
+    if how == "symlinked":
+        outside = Path(marker).parent / f"outside-{path.name}"
+        outside.unlink(missing_ok=True)
+        path.rename(outside)
+        path.symlink_to(outside)
+        return True
     if how == "planted":
         path.write_bytes(pickle_payload(marker))
     elif how == "missing":
@@ -69,6 +135,7 @@ def damage(path: str | Path, how: str, marker: str | Path) -> None:
         path.write_bytes(path.read_bytes()[: max(1, path.stat().st_size // 3)])
     else:
         raise ValueError(f"unknown way {how!r} to damage a model file; one of {', '.join(WAYS)}")
+    return True
 
 
 def _refused(cli_args: Sequence[str], relative: Path, folder: bool = True, tolerated: bool = False) -> str | None:
@@ -125,7 +192,9 @@ def assert_refuses_payloads(
     :param optional: model files (paths relative to ``model/``) the task may do without;
         they are not removed, only planted.
     :param ways: how each file is damaged, one copy per way: ``"planted"`` (the payload),
-        ``"missing"`` (removed) and ``"truncated"`` (cut to a third of its size); see :data:`WAYS`.
+        ``"missing"`` (removed), ``"truncated"`` (cut to a third of its size), ``"code"`` (a
+        payload in the file's own format, where there is one) and ``"symlinked"`` (a symlink out
+        of the run; tried on the first file only); see :data:`WAYS`.
     :param tolerated: model files (paths relative to ``model/``, or bare file names, matched in
         any folder) the loaders may read or ignore: every way is tried, and each command must
         either refuse the copy or accept it (exit 0 or 2, no traceback; ``load_run`` succeeds or
@@ -139,6 +208,8 @@ def assert_refuses_payloads(
     work = Path(work_dir) if work_dir is not None else run_dir.parent / f"{run_dir.name}-planted"
     work.mkdir(parents=True, exist_ok=True)
     marker = work / "PAYLOAD-RAN"
+    victim = work / "VICTIM"
+    victim.write_text("the user's file")
     failures: list[str] = []
     may_lack = set(optional)
     may_ignore = set(tolerated)
@@ -153,11 +224,13 @@ def assert_refuses_payloads(
         optional_file = inside in may_lack
         ignorable = inside in may_ignore or relative.name in may_ignore
         for how in ways:
-            if how == "missing" and optional_file:
+            if (how == "missing" and optional_file) or (how == "symlinked" and n > 0):
                 continue
             copy = work / f"run-{n}-{how}"
-            shutil.copytree(run_dir, copy)
-            damage(copy / relative, how, marker)
+            shutil.copytree(run_dir, copy, symlinks=True)
+            if not damage(copy / relative, how, marker, victim):
+                shutil.rmtree(copy)
+                continue
             tried += 1
             for why in (_refused(["evaluate", str(copy)], relative, name_folder, ignorable),
                         _refused(["predict", str(copy), *inputs], relative, name_folder, ignorable),
@@ -167,6 +240,9 @@ def assert_refuses_payloads(
             if marker.exists():
                 failures.append(f"{relative} {how}: THE PAYLOAD RAN")
                 marker.unlink()
+            if victim.read_text() != "the user's file":
+                failures.append(f"{relative} {how}: A FILE OUTSIDE THE RUN WAS WRITTEN")
+                victim.write_text("the user's file")
     assert tried, f"{run_dir / 'model'} holds no files"
     assert not failures, "a bad model file was not refused:\n" + "\n".join(failures)
     return tried

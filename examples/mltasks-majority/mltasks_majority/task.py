@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from mltasks import Evaluation, Progress, Report, Splits, Task
-from mltasks.errors import ConfigError, DataError
+from mltasks.errors import ConfigError, DataError, RunDirectoryError
 from mltasks.plots import confusion_matrix
+from mltasks.rundir import read_json
 from mltasks_majority.config import MajorityConfig
 from mltasks_majority.data import Table, read_csv
 
@@ -168,11 +169,13 @@ class MajorityTask(Task):
         try:
             task = cls(cls.load_config(directory))
             path = directory / "classes.json"
-            meta = json.loads(path.read_text(encoding="utf-8"))
+            meta = read_json(path)  # a regular file of the run, size- and depth-capped
             task.classes_, task.majority_ = list(meta["classes"]), str(meta["majority"])
             for name in _ARRAYS:
                 path = directory / f"{name.rstrip('_')}.npy"
                 setattr(task, name, np.load(path, allow_pickle=False))  # refuses pickled data
+        except RunDirectoryError as exc:
+            raise DataError(str(exc)) from None
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
             raise DataError(f"{path}: missing or damaged model file ({type(exc).__name__})") from None
         n_features = task.mean_.shape[0] if task.mean_.ndim == 1 else -1

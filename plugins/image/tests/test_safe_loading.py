@@ -31,4 +31,4 @@ def test_broken_model_files_are_refused_without_running_code(smoke_run: tuple[Pa
     original, sample = smoke_run
     image = str(sorted((sample / "bag").glob("*.png"))[0])
     tried = assert_refuses_payloads(original, [image], tmp_path, ways=WAYS, name_folder=False)
-    assert tried == 3 * len(model_files(original))
+    assert tried >= 3 * len(model_files(original))

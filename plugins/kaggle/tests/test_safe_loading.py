@@ -41,7 +41,7 @@ def test_broken_model_files_are_refused_without_running_code(smoke_run: tuple[Pa
     original, data = smoke_run
     row = json.dumps({"pclass": "1st", "sex": "female", "age": 30, "sibsp": 0, "parch": 0})
     tried = assert_refuses_payloads(original, [row], tmp_path, ways=WAYS, name_folder=False)
-    assert tried == 3 * len(model_files(original))
+    assert tried >= 3 * len(model_files(original))
 
 
 def test_a_type_outside_the_plugins_list_is_refused(smoke_run: tuple[Path, Path], tmp_path: Path) -> None:

@@ -27,4 +27,4 @@ def test_model_files_are_json_or_safetensors(smoke_run: Path) -> None:
 def test_broken_model_files_are_refused_without_running_code(smoke_run: Path, tmp_path: Path) -> None:
     tried = assert_refuses_payloads(smoke_run, ["The chef baked bread."], tmp_path, ways=WAYS,
                                     tolerated=OPTIONAL, name_folder=False)
-    assert tried == 3 * len(_model_files(smoke_run))
+    assert tried >= 3 * len(_model_files(smoke_run))

@@ -119,10 +119,13 @@ def _matrix(path: Path) -> sp.csr_matrix:
 def _json(path: Path) -> Any:
     if not path.is_file():
         raise _missing(path)
+    from mltasks.errors import RunDirectoryError
+    from mltasks.rundir import read_json
+
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not valid JSON ({type(exc).__name__})") from None
+        return read_json(path)  # a regular file of the run, size- and depth-capped
+    except RunDirectoryError as exc:
+        raise DataError(str(exc)) from None
 
 
 def _first_line(exc: BaseException) -> str:

