@@ -122,9 +122,12 @@ class ObservationNormalizer:
 
 def read_json_file(path: Path) -> Any:
     """A JSON file of the saved agent; DataError naming it when missing, binary or invalid."""
+    from mltasks.errors import RunDirectoryError
+    from mltasks.rundir import read_json
+
+    if not path.exists():
+        raise DataError(f"{path}: missing; the run directory's model is incomplete")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing; the run directory's model is incomplete") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not valid JSON ({type(exc).__name__})") from None
+        return read_json(path)  # a regular file of the run, size- and depth-capped
+    except RunDirectoryError as exc:
+        raise DataError(str(exc)) from None
