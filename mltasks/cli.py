@@ -27,15 +27,6 @@ from mltasks.errors import MltasksError, Terminated
 
 _SET_HELP = "KEY=VALUE config overrides; may repeat, and each may take several pairs"
 
-#: Commands that live in their own modules, imported only when run: name -> (module, attribute, help).
-#: ``mltasks --help`` lists them from this table, so it imports none of them (nor FastAPI, MLflow, Optuna).
-LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "compare": ("mltasks.runs.command", "compare", "Compare runs: config, metrics, data and learning curves."),
-    "runs": ("mltasks.runs.command", "runs", "List run directories with their task, data and primary metric."),
-    "serve": ("mltasks.serve.command", "serve", "Serve a finished run's model over HTTP, with a try-it page."),
-    "tune": ("mltasks.tune.command", "tune", "Search TASK's hyperparameters with Optuna (each trial is a run)."),
-}
-
 # click.UsageError subclasses whose message is the help text itself (``mltasks`` alone)
 _HELP_ERRORS = tuple(getattr(click.exceptions, n) for n in ("NoArgsIsHelpError",) if hasattr(click.exceptions, n))
 
@@ -61,11 +52,25 @@ def _unavailable(name: str, module: str, exc: ImportError) -> click.Command:
 
 class MltasksGroup(click.Group):
     """A click group that adds plugin commands (hook ``register_commands``) on first need
-    and turns :class:`MltasksError` into exit status 2."""
+    and turns :class:`MltasksError` into exit status 2.
+
+    The optional built-in commands (``serve``, ``tune``, ``runs``, ``compare``) come through the same
+    hook, from built-in plugins (``mltasks.*.hooks``), as lazy commands: their modules (FastAPI,
+    Optuna...) are imported only when they run; ``--help`` lists them from their registered help.
+    """
 
     _loaded_from: object = None
     _plugin_commands: tuple[str, ...] = ()
+    _lazy: dict[str, tuple[str, str]] = {}
     _lazy_loaded: dict[str, click.Command] = {}
+
+    def add_lazy_command(self, name: str, target: str, short_help: str) -> None:
+        """Add the command ``name`` whose click object is ``target`` (``"module:attribute"``),
+        imported only when the command runs; ``short_help`` is what ``--help`` lists.
+
+        For plugins whose command module is heavy; others call ``cli.add_command`` as usual.
+        """
+        self._lazy = {**self._lazy, name: (target, short_help)}
 
     def _add_plugin_commands(self) -> None:
         from mltasks.plugins import registry
@@ -75,6 +80,7 @@ class MltasksGroup(click.Group):
             return
         for name in self._plugin_commands:  # the plugins were reloaded: drop the old ones' commands
             self.commands.pop(name, None)
+        self._lazy, self._lazy_loaded = {}, {}
         before = set(self.commands)
         self._loaded_from = reg
         reg.pm.hook.register_commands(cli=self)
@@ -82,38 +88,49 @@ class MltasksGroup(click.Group):
 
     def _lazy_command(self, name: str) -> click.Command:
         if name not in self._lazy_loaded:
-            module, attr, _ = LAZY_COMMANDS[name]
+            target = self._lazy[name][0]
+            module, _, attr = target.partition(":")
             try:
                 command = getattr(importlib.import_module(module), attr)
             except ImportError as exc:
                 command = _unavailable(name, module, exc)
-            self._lazy_loaded[name] = command
+            self._lazy_loaded = {**self._lazy_loaded, name: command}
         return self._lazy_loaded[name]
 
+    def _add_builtin_commands(self) -> None:
+        """The built-in plugins' commands alone: ``mltasks runs`` needs no third-party plugin loaded."""
+        if self._lazy or self._loaded_from is not None:
+            return
+        from mltasks.plugins import builtin_plugin_manager
+
+        builtin_plugin_manager().hook.register_commands(cli=self)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        """A built-in command, a lazily imported one, else one a plugin added."""
+        """A built-in command, else one a plugin added (imported now if it was added lazily)."""
         command = super().get_command(ctx, cmd_name)
-        if command is None and cmd_name in LAZY_COMMANDS:
-            return self._lazy_command(cmd_name)
         if command is None:
-            self._add_plugin_commands()
+            self._add_builtin_commands()
+            if cmd_name not in self._lazy:
+                self._add_plugin_commands()
             command = super().get_command(ctx, cmd_name)
+        if command is None and cmd_name in self._lazy:
+            return self._lazy_command(cmd_name)
         return command
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         """Every command, lazy and plugin ones included (for ``--help``)."""
         self._add_plugin_commands()
-        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+        return sorted(set(super().list_commands(ctx)) | set(self._lazy))
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """The command table of ``--help``; lazy commands show their help from
-        :data:`LAZY_COMMANDS` without being imported."""
+        """The command table of ``--help``; lazy commands show their registered help without
+        being imported."""
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(map(len, names), default=0)
         rows = []
         for name in names:
-            if name in LAZY_COMMANDS and name not in self.commands:
-                rows.append((name, LAZY_COMMANDS[name][2]))
+            if name in self._lazy and name not in self.commands:
+                rows.append((name, self._lazy[name][1]))
                 continue
             command = self.get_command(ctx, name)
             if command is not None and not command.hidden:
@@ -315,11 +332,14 @@ class SetPairsCommand(click.Command):
                    "on by default when MLFLOW_TRACKING_URI is set.")
 @click.option("--experiment", metavar="NAME", help="MLflow experiment (default: the task name).")
 @click.option("--track-model", type=click.Choice(["yes", "no"]), is_flag=False, flag_value="yes", default="yes",
-              show_default=True, help="Also log the model folder to MLflow.")
+              show_default=True, help="Also log the run as an MLflow model (runs:/ID/model, loadable with "
+              "mlflow.pyfunc.load_model).")
+@click.option("--register", metavar="NAME", help="Register the run's MLflow model in the Model Registry as NAME "
+              "(a new version each run); implies --track mlflow.")  # issue 29
 @click.argument("extra_sets", nargs=-1, metavar="")
 def run(task: str, data: str | None, config_file: str | None, sets: tuple[str, ...], out: str | None,
         seed: int | None, quick: bool, force: bool, resume: str | None, track: str | None, experiment: str | None,
-        track_model: str, extra_sets: tuple[str, ...]) -> None:
+        track_model: str, register: str | None, extra_sets: tuple[str, ...]) -> None:
     """Train, evaluate, save and report TASK into a new run directory."""
     from mltasks.runner import run as run_task
 
@@ -329,7 +349,7 @@ def run(task: str, data: str | None, config_file: str | None, sets: tuple[str, .
         raise click.UsageError(f"unexpected argument {stray!r}: give options with {hint}")
     result = run_task(task, data, _pairs(sets), config_file=config_file, out=out, seed=seed,
                       quick=quick, force=force, resume=resume, command=["mltasks", *sys.argv[1:]],
-                      track=track, experiment=experiment, track_model=track_model == "yes")
+                      track=track, experiment=experiment, track_model=track_model == "yes", register=register)
     from mltasks.seeding import is_main_process
 
     if not is_main_process():

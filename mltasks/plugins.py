@@ -25,6 +25,9 @@ from mltasks.errors import PluginLoadError, TaskConflictError, UnknownTaskError
 from mltasks.spec import TaskSpec
 
 GROUP = "mltasks"
+#: The core's own optional commands, registered as plugins through the same hooks a third-party
+#: plugin uses (their names may be given to ``MLTASKS_DISABLE_PLUGINS``).
+BUILTIN_PLUGINS = ("mltasks.runs.hooks", "mltasks.serve.hooks", "mltasks.tune.hooks")
 
 #: Built-in task names and the distributions that provide them, for "not installed" hints.
 BUILTIN_DISTRIBUTIONS = {
@@ -66,6 +69,31 @@ def _names(var: str) -> set[str] | None:
     return {n.strip() for n in value.split(",") if n.strip()}
 
 
+def _builtin_modules() -> list[tuple[str, Any]]:
+    import importlib
+
+    block = _names("MLTASKS_DISABLE_PLUGINS") or set()
+    return [(name, importlib.import_module(name)) for name in BUILTIN_PLUGINS if name not in block]
+
+
+def builtin_plugin_manager() -> pluggy.PluginManager:
+    """A plugin manager holding only the core's built-in plugins (no entry point is loaded), for
+    commands such as ``mltasks runs`` that need nothing else."""
+    pm = pluggy.PluginManager(GROUP)
+    pm.add_hookspecs(hookspecs)
+    for name, module in _builtin_modules():
+        pm.register(module, name=name)
+    return pm
+
+
+def _installed(distribution: str) -> bool:
+    try:
+        metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def _strict() -> bool:
     return os.environ.get("MLTASKS_STRICT_PLUGINS", "").lower() in ("1", "true", "yes")
 
@@ -84,6 +112,13 @@ class Registry:
             self.pm.enable_tracing()
 
     # Loading ------------------------------------------------------------------------
+
+    def load_builtin_plugins(self) -> None:
+        """Register the core's built-in plugins (:data:`BUILTIN_PLUGINS`) unless disabled."""
+        version = metadata.version("mltasks") if _installed("mltasks") else ""
+        for module_name, module in _builtin_modules():
+            if self.pm.get_plugin(module_name) is None:
+                self.register(module, name=module_name, distribution="mltasks", version=version)
 
     def load_entry_points(self) -> None:
         """Import every allowed entry point of the group and register its module."""
@@ -201,6 +236,7 @@ def registry() -> Registry:
         reg = Registry()
         _registry = reg
         try:
+            reg.load_builtin_plugins()
             reg.load_entry_points()
         except BaseException:
             _registry = None

@@ -11,7 +11,6 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
-from mltasks import cli as cli_module
 from mltasks.cli import cli
 
 
@@ -162,9 +161,17 @@ def test_help_lists_lazy_commands_without_importing_them():
         assert f"\n  {name} " in proc.stdout, name
 
 
-def test_a_lazy_command_whose_module_is_missing_exits_2(monkeypatch):
-    monkeypatch.setitem(cli_module.LAZY_COMMANDS, "ghost", ("mltasks.no_such_module", "ghost", "A ghost command."))
-    monkeypatch.setattr(cli_module.MltasksGroup, "_lazy_loaded", {})
+GHOST_PLUGIN = """
+from mltasks import hookimpl
+
+@hookimpl
+def register_commands(cli):
+    cli.add_lazy_command("ghost", "mltasks.no_such_module:ghost", "A ghost command.")
+"""
+
+
+def test_a_lazy_command_whose_module_is_missing_exits_2(make_distribution):
+    make_distribution("mltasks-ghost", "ghost_plugin", GHOST_PLUGIN, entry="ghost")
     result = invoke("--help")
     assert result.exit_code == 0 and "ghost     A ghost command." in result.output
     for args in (["ghost"], ["ghost", "--help"], ["ghost", "x", "--y", "1"]):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from mltasks import TaskSpec, get_task, hookimpl
 from mltasks.cli import cli
 from mltasks.errors import PluginLoadError, TaskConflictError
-from mltasks.plugins import registry
+from mltasks.plugins import BUILTIN_PLUGINS, registry
 
 BROKEN = "raise ImportError('no module named quux')\n"
 
@@ -65,14 +65,17 @@ def test_strict_plugins_turns_failure_into_error(toy, make_distribution, monkeyp
 
 def test_allow_and_block_lists(toy, make_distribution, monkeypatch):
     make_distribution("mltasks-broken", "broken_plugin", BROKEN, entry="broken")
-    monkeypatch.setenv("MLTASKS_LOAD_PLUGINS", "toy")
-    assert set(registry().plugins) == {"toy"}
+    monkeypatch.setenv("MLTASKS_LOAD_PLUGINS", "toy")  # third-party entry points; the core's built-ins stay
+    assert set(registry().plugins) == {"toy", *BUILTIN_PLUGINS}
     from mltasks import plugins
 
     plugins.reset()
     monkeypatch.delenv("MLTASKS_LOAD_PLUGINS")
-    monkeypatch.setenv("MLTASKS_DISABLE_PLUGINS", "toy, broken")
+    monkeypatch.setenv("MLTASKS_DISABLE_PLUGINS", "toy, broken, mltasks.serve.hooks")
     assert "toy" not in registry().plugins and "broken" not in registry().plugins
+    assert "mltasks.serve.hooks" not in registry().plugins and "mltasks.tune.hooks" in registry().plugins
+    plugins.reset()
+    assert "serve" not in invoke("--help").output
 
 
 def test_duplicate_task_name_is_unusable_naming_both(toy, make_distribution):
