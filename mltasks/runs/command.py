@@ -1,6 +1,6 @@
 """``mltasks runs`` and ``mltasks compare``: find the best run, see what changed between runs.
 
-Wired lazily by ``mltasks/cli.py`` (``mltasks.runs.command:runs`` / ``:compare``); this
+Registered lazily by the built-in plugin ``mltasks.runs.hooks`` (``mltasks.runs.command:runs`` / ``:compare``); this
 module imports only click at the top, and the commands read only the runs' JSON files.
 """
 

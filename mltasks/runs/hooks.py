@@ -14,7 +14,7 @@ from mltasks import hookimpl
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    """Add the command lazily (see :meth:`mltasks.cli.MltasksGroup.add_lazy_command`)."""
+    """Add the command lazily (see :meth:`mltasks.cli_group.MltasksGroup.add_lazy_command`)."""
     cli.add_lazy_command("runs", "mltasks.runs.command:runs",
                          "List run directories with their task, data and primary metric.")
     cli.add_lazy_command("compare", "mltasks.runs.command:compare",

@@ -14,6 +14,6 @@ from mltasks import hookimpl
 
 @hookimpl
 def register_commands(cli: Any) -> None:
-    """Add the command lazily (see :meth:`mltasks.cli.MltasksGroup.add_lazy_command`)."""
+    """Add the command lazily (see :meth:`mltasks.cli_group.MltasksGroup.add_lazy_command`)."""
     cli.add_lazy_command("tune", "mltasks.tune.command:tune",
                          "Search TASK's hyperparameters with Optuna (each trial is a run).")
