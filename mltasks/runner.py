@@ -6,7 +6,6 @@ does; :func:`load_run` gives back the trained task of a finished run.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import math
 import shutil
@@ -151,6 +150,7 @@ def run(
     experiment: str | None = None,
     track_model: bool = True,
     tracking_parent: str | None = None,
+    register: str | None = None,
 ) -> RunResult:
     """Run a task end to end and write its run directory.
 
@@ -167,6 +167,8 @@ def run(
     :param experiment: the MLflow experiment (default: the task name).
     :param track_model: also log the model folder as an MLflow artifact.
     :param tracking_parent: the MLflow run id of a parent run (a tuning study).
+    :param register: register the run's MLflow model under this name in the Model Registry
+        (turns MLflow tracking on when nothing else chose a tracker).
     :returns: the run directory, test (or CV) metrics, the config and the trained task.
     :raises MltasksError: bad data, config or run directory (CLI exit 2).
     """
@@ -176,6 +178,12 @@ def run(
     if data is not None and Path(str(data)).exists():
         data = str(Path(str(data)).resolve())  # evaluate must find it from any directory
     file_values = read_toml(config_file) if config_file else {}
+    # --- issue 29: --register needs the MLflow model, so it turns tracking on unless a tracker was named ---
+    if register and track is None and file_values.get("track") is None:
+        track = "mlflow"
+    if register and not track_model:
+        raise ConfigError("--register registers the run's MLflow model: drop --track-model no")
+    # --- end issue 29 ---
     track = tracking_choice(track, file_values.pop("track", None))
     from_file = file_values.pop("experiment", None)
     experiment = experiment or from_file
@@ -190,7 +198,7 @@ def run(
         run_dir = new_run_dir(name, root, out, force=force)
     progress = progress or Progress(quiet=not run_dir.main)
     return _execute(name, task_cls, config, data, run_dir, started, progress, evaluate_val=evaluate_val,
-                    command=command, tracking=Tracking(track, experiment, track_model, tracking_parent))
+                    command=command, tracking=Tracking(track, experiment, track_model, tracking_parent, register))
 
 
 def _execute(
@@ -211,7 +219,8 @@ def _execute(
     resumed_tracking = recorded_tracking_run(where)
     run_info = _start_record(name, task_cls, config, data, where, started, command)
     handler = _log_to(where.partial / "run.log") if where.main else logging.NullHandler()
-    tracker = start_tracking(tracking, name, config_dict, run_info, progress, where, resumed_tracking)
+    # issue 29: the config object, so that tracking logs the values the run resolved (not unset Nones)
+    tracker = start_tracking(tracking, name, config, run_info, progress, where, resumed_tracking)
     trained = saved = False
     try:
         task_obj, splits = _load(task_cls, config, data, run_info, progress, name)
@@ -314,13 +323,28 @@ def _train(task_obj: Task, splits: Splits, progress: Progress, where: RunDir, ru
     seed_everything(config.seed)
     t0 = time.time()
     context = RunContext(run_dir=where.partial, checkpoint_dir=where.partial / "checkpoints", resume=where.resume)
-    if _accepts(task_obj.train, "context"):
-        returned = task_obj.train(splits, progress, context=context)
-    else:
-        returned = task_obj.train(splits, progress)
+    returned = task_obj.train(splits, progress, context=context)
     if returned is not task_obj:
         logger.warning("%s.train() should return self", type(task_obj).__name__)
     run_info["timings"]["train_s"] = round(time.time() - t0, 3)
+    run_info.update(_scale_record(t0))  # issue 29
+
+
+# --- issue 29: how a run was spread over processes, for run.json -----------------------------------
+def _scale_record(since: float) -> dict[str, Any]:
+    """``world_size`` (torchrun's ``WORLD_SIZE``, 1 without it) and, when the torch engine trained,
+    ``distributed``: its backend, global ``batch_size`` and ``per_process_batch``. The engine's
+    module is read only if the task already imported it: the core never imports torch."""
+    import os
+
+    record: dict[str, Any] = {"world_size": int(os.environ.get("WORLD_SIZE", "1") or 1)}
+    engine = sys.modules.get("mltasks.torch.distributed")
+    trained = engine.training_record(since) if engine is not None else {}
+    if trained:
+        record["world_size"] = trained.pop("world_size")
+        record["distributed"] = trained
+    return record
+# --- end issue 29 ----------------------------------------------------------------------------------
 
 
 def evaluate_splits(task_obj: Task, splits: Splits, run_info: dict[str, Any], evaluate_val: bool) -> Scored:
@@ -350,10 +374,7 @@ def _save_model(task_obj: Task, partial: Path, run_info: dict[str, Any]) -> None
 def write_results(task_obj: Task, splits: Splits, scored: Scored, name: str, config_dict: dict[str, Any],
                    run_info: dict[str, Any], folder: Path, title: str, progress: Progress, started: float) -> None:
     """The report, learning curve, ``metrics.json`` and ``history.json`` of a run whose model is saved."""
-    if _accepts(task_obj.report, "evaluation"):
-        report_obj = task_obj.report(splits, folder, evaluation=scored.test)
-    else:
-        report_obj = task_obj.report(splits, folder)
+    report_obj = task_obj.report(splits, folder, evaluation=scored.test)
     history = list(progress.history)
     _learning_curve(folder, history, report_obj)
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
@@ -373,14 +394,6 @@ def write_results(task_obj: Task, splits: Splits, scored: Scored, name: str, con
                metrics=dict(test), split=test.split, history=history, report=report_obj),
         encoding="utf-8",
     )
-
-
-def _accepts(method: Any, parameter: str) -> bool:
-    """Whether a task method declares ``parameter`` (newer contract keywords stay optional for old plugins)."""
-    try:
-        return parameter in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _data_info(splits: Any) -> dict[str, Any]:

@@ -14,11 +14,12 @@ The runner (:func:`mltasks.run`) drives these calls and writes the run directory
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from mltasks.errors import NotTrainedError
+from mltasks.errors import ConfigError, NotTrainedError
 
 if TYPE_CHECKING:
     from mltasks.progress import Progress
@@ -47,10 +48,41 @@ class TaskConfig:
                           "so every trial is scored on the same data)"},
     )
 
+    def __post_init__(self) -> None:
+        check_common_fields(self)
+
     @property
     def data_seed(self) -> int:
         """The seed for splits and folds: ``split_seed`` when set (>= 0), else ``seed``."""
         return self.split_seed if self.split_seed >= 0 else self.seed
+
+
+#: Seeds are 32-bit unsigned integers: what NumPy, torch and the libraries they feed accept.
+SEED_LIMIT = 2**32
+_DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+
+
+def check_common_fields(config: TaskConfig) -> None:
+    """Refuse values of the options every task has that no task can use: a seed outside 0..2**32-1
+    (``split_seed`` also -1), a negative ``num_threads``, a ``device`` that is not auto, cpu, cuda,
+    cuda:N or mps. Called by :class:`TaskConfig` and, for subclasses whose own ``__post_init__``
+    does not call it, by :func:`mltasks.config.resolve`.
+
+    :raises ConfigError: naming the key and the value.
+    """
+    limit = f"0 to {SEED_LIMIT - 1}"
+    checks = [
+        ("seed", lambda v: 0 <= v < SEED_LIMIT, f"must be a whole number from {limit}"),
+        ("split_seed", lambda v: -1 <= v < SEED_LIMIT, f"must be -1 (use seed) or a whole number from {limit}"),
+        ("num_threads", lambda v: v >= 0, "must be 0 (the libraries' default) or more"),
+    ]
+    for key, ok, rule in checks:
+        value = getattr(config, key, 0)
+        if isinstance(value, int) and not isinstance(value, bool) and not ok(value):
+            raise ConfigError(f"config key {key!r}: {value} {rule}")
+    device = getattr(config, "device", "auto")
+    if isinstance(device, str) and not _DEVICE.fullmatch(device.strip()):
+        raise ConfigError(f"config key 'device': {device!r} is not a device; use auto, cpu, cuda, cuda:N or mps")
 
 
 @dataclass(frozen=True)
@@ -188,8 +220,8 @@ class Task:
 
         :param progress: where to report progress and per-epoch validation metrics (the
             runner always gives one; :func:`mltasks.progress.null_progress` outside a run).
-        :param context: the run's checkpoint folder and resume flag; the runner passes it
-            only to tasks whose ``train`` declares this parameter.
+        :param context: the run's checkpoint folder and resume flag (the runner always passes
+            it; part of the contract: declare it even when the task keeps no checkpoint).
         :returns: ``self``.
         """
         raise NotImplementedError
@@ -224,8 +256,7 @@ class Task:
         for ``report.md``; the runner adds the config and the metrics itself.
 
         :param evaluation: what :meth:`evaluate` returned for the scored split (its
-            ``details`` are empty when it returned a plain dict); the runner passes it only
-            to tasks whose ``report`` declares this parameter.
+            ``details`` are empty when it returned a plain dict); the runner always passes it.
         """
         return None
 
@@ -250,9 +281,10 @@ class Task:
     def load_config(cls, directory: Path) -> TaskConfig:
         """Read the config written by :meth:`save_config`; call it from :meth:`load`."""
         from mltasks.config import resolve
-        from mltasks.rundir import read_json
+        from mltasks.runfiles import read_run_json
 
-        return resolve(cls.Config, read_json(Path(directory) / "task_config.json"))
+        path = Path(directory) / "task_config.json"
+        return resolve(cls.Config, read_run_json(path, expect=dict), sources=[str(path)])
 
     def check_is_trained(self) -> None:
         """Raise :class:`NotTrainedError` unless some learned attribute (``name_``) is set."""

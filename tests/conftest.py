@@ -157,7 +157,7 @@ class ToyTask(Task):
         task.coef_ = np.load(Path(directory) / "coef.npy")
         return task
 
-    def report(self, splits, run_dir):
+    def report(self, splits, run_dir, evaluation=None):
         return Report().add_table("Coefficients", [{"a": float(self.coef_[0]), "b": float(self.coef_[1])}])
 '''
 

@@ -84,7 +84,8 @@ def test_truncated_files_and_named_files(toy_run, tmp_path, monkeypatch):
     run, task_cls = toy_run
 
     monkeypatch.setattr(task_cls, "load", classmethod(_refusing_load))
-    assert assert_refuses_payloads(run, ["0.5"], tmp_path / "w", ways=WAYS, name_folder=False) == 8  # 2 files x 3, code, symlink
+    # two files three ways, task_config.json as deep JSON, the first file as a symlink out of the run
+    assert assert_refuses_payloads(run, ["0.5"], tmp_path / "w", ways=WAYS, name_folder=False) == 8
     assert assert_refuses_payloads(run, ["0.5"], tmp_path / "w2", ways=["truncated"]) == 2
     with pytest.raises(ValueError, match="truncated"):
         assert_refuses_payloads(run, ["0.5"], tmp_path / "w3", ways=["shredded"])

@@ -60,7 +60,7 @@ def test_nan_metric_fails(toy_module):
 
 
 def test_unseeded_training_fails(toy_module):
-    def train(self, splits, progress=None):
+    def train(self, splits, progress=None, context=None):
         x = np.array([r[0] for r in splits.train])
         y = np.array([r[1] for r in splits.train]) + np.random.default_rng().normal(scale=0.5, size=len(x))
         self.coef_ = np.polyfit(x, y, 1)
@@ -71,7 +71,7 @@ def test_unseeded_training_fails(toy_module):
 
 
 def test_train_returning_none_fails(toy_module):
-    def train(self, splits, progress=None):
+    def train(self, splits, progress=None, context=None):
         toy_module.ToyTask.train(self, splits, progress)
 
     _fails(broken(toy_module, "NoSelf", train=train)(), "check_train_returns_self", "expected self")
@@ -122,7 +122,7 @@ def test_parametrize_ids_are_readable(toy_module):
 def test_kit_trains_at_most_twice_and_saves_once(toy_module):
     calls = []
 
-    def train(self, splits, progress=None):
+    def train(self, splits, progress=None, context=None):
         calls.append("train")
         return toy_module.ToyTask.train(self, splits, progress)
 

@@ -52,7 +52,7 @@ class DdpTask(Task):
         test = Recorded(64, 2)
         return Splits(train=Recorded(192, 0), val=Recorded(63, 1), test=TensorDataset(test.x, test.y))
 
-    def train(self, splits, progress=None):
+    def train(self, splits, progress=None, context=None):
         torch.manual_seed(self.config.seed)
         model = torch.nn.Sequential(torch.nn.Linear(4, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
         result = fit(model, splits.train, splits.val, loss_fn=lambda m, b: F.cross_entropy(m(b[0]), b[1]),

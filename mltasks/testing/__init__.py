@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from mltasks.task import Task
+from mltasks.testing import signatures as _signatures  # noqa: F401 - registers its checks
 from mltasks.testing import trust as _trust  # noqa: F401 - registers its checks
 from mltasks.testing.checks import ALL_CHECKS, check_predict_one_record_per_input
 

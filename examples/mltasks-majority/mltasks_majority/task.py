@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mltasks import Evaluation, Progress, Report, Splits, Task
+from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task
 from mltasks.errors import ConfigError, DataError, RunDirectoryError
 from mltasks.plots import confusion_matrix
 from mltasks.rundir import read_json
@@ -69,17 +69,23 @@ class MajorityTask(Task):
         mask = np.zeros(len(labels), dtype=bool)
         mask[test_idx] = True
 
+        short = sorted(str(c) for c in classes if not (labels[~mask] == c).any())
+        if short:  # every class must keep a training row, or its centroid is the mean of nothing
+            raise DataError(f"{path}: too few rows of class {short[0]!r} to hold some out for testing and train "
+                            f"on the rest (test_size={self.config.test_size}); add rows or lower test_size")
+
         def part(m: np.ndarray) -> Table:
-            return Table(table.features[m], labels[m].tolist())
+            return Table(table.features[m], labels[m].tolist(), table.columns, table.source)
 
         return Splits(train=part(~mask), test=part(mask),
                       info={"features": names, "labels": classes, "path": str(path)})
 
-    def train(self, splits: Splits, progress: Progress) -> MajorityTask:
+    def train(self, splits: Splits, progress: Progress, context: RunContext | None = None) -> MajorityTask:
         """Learn the class counts, feature scaling and class centroids (one pass: nothing
         to checkpoint, so no ``context`` parameter)."""
         table: Table = splits.train
         self.classes_ = sorted(set(table.labels))
+        self.features_ = list(table.columns)
         counts = {c: table.labels.count(c) for c in self.classes_}
         self.majority_ = max(self.classes_, key=lambda c: (counts[c], c))
         self.mean_ = table.features.mean(axis=0)
@@ -104,12 +110,23 @@ class MajorityTask(Task):
         """Accuracy and macro-averaged recall on a labelled table; the predictions go to the
         report through the evaluation's ``details``."""
         self.check_is_trained()
+        self._check_columns(dataset)
         predicted, _ = self._predict_labels(dataset.features)
         truth = np.asarray(dataset.labels)
         pred = np.asarray(predicted)
         recalls = [float((pred[truth == c] == c).mean()) for c in self.classes_ if (truth == c).any()]
         metrics = {"accuracy": float((pred == truth).mean()), "balanced_accuracy": float(np.mean(recalls))}
         return Evaluation(metrics, details={"labels": dataset.labels, "predicted": predicted})
+
+    def _check_columns(self, dataset: Table) -> None:
+        """Refuse a table whose feature columns are not the ones the model was trained on."""
+        trained = list(getattr(self, "features_", []) or [])
+        width = dataset.features.shape[1] if dataset.features.ndim == 2 else -1
+        if width != len(self.mean_) or (trained and dataset.columns and list(dataset.columns) != trained):
+            shown = ", ".join(dataset.columns) if dataset.columns else f"{width} columns"
+            expected = ", ".join(trained) if trained else f"{len(self.mean_)} feature columns"
+            raise DataError(f"{dataset.source or 'the data'}: feature columns {shown} do not match the "
+                            f"model's ({expected})")
 
     def example_inputs(self, dataset: Table) -> list[str]:
         """Three rows as comma-separated feature values, as ``mltasks predict`` takes them."""
@@ -156,7 +173,8 @@ class MajorityTask(Task):
         self.save_config(directory)
         for name in _ARRAYS:
             np.save(directory / f"{name.rstrip('_')}.npy", getattr(self, name), allow_pickle=False)
-        (directory / "classes.json").write_text(json.dumps({"classes": self.classes_, "majority": self.majority_}))
+        (directory / "classes.json").write_text(json.dumps({"classes": self.classes_, "majority": self.majority_,
+                                                            "features": self.features_}))
 
     @classmethod
     def load(cls, directory: Path) -> MajorityTask:
@@ -171,12 +189,15 @@ class MajorityTask(Task):
             path = directory / "classes.json"
             meta = read_json(path)  # a regular file of the run, size- and depth-capped
             task.classes_, task.majority_ = list(meta["classes"]), str(meta["majority"])
+            task.features_ = [str(f) for f in meta.get("features", [])]  # absent in runs made before it was kept
             for name in _ARRAYS:
                 path = directory / f"{name.rstrip('_')}.npy"
                 setattr(task, name, np.load(path, allow_pickle=False))  # refuses pickled data
         except RunDirectoryError as exc:
             raise DataError(str(exc)) from None
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        except ConfigError:  # task_config.json of another task, or edited: load_run names the run and the task
+            raise
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DataError(f"{path}: missing or damaged model file ({type(exc).__name__})") from None
         n_features = task.mean_.shape[0] if task.mean_.ndim == 1 else -1
         if task.scale_.shape != (n_features,) or task.centroids_.shape != (len(task.classes_), n_features):

@@ -120,7 +120,7 @@ class KaggleTask(Task):
 
     # Training --------------------------------------------------------------------
 
-    def train(self, splits: Splits, progress: Progress) -> KaggleTask:
+    def train(self, splits: Splits, progress: Progress, context: Any = None) -> KaggleTask:
         """Cross-validate every configured model, then refit the best on all training rows."""
         with self._thread_limits():
             return self._train(splits, progress)
