@@ -48,6 +48,22 @@ def get_task(name: str) -> type[Task]:
     return cls
 
 
+def _weights_lines(config_ref: str) -> list[str]:
+    """The pretrained weights a task declares (its package's ``weights.json``), one line each."""
+    from mltasks.weights import declared
+
+    entries = declared(config_ref)
+    if not entries:
+        return []
+    lines = ["Pretrained weights (sha256-checked on first use, recorded in each run):"]
+    for entry in entries:
+        ident = entry.identity
+        lines.append(f"  - {ident.name} {ident.version} sha256 {ident.sha256[:12]} "
+                     f"({entry.pip}, {len(entry.files)} file{'' if len(entry.files) == 1 else 's'}, "
+                     f"licence {entry.licence})")
+    return lines
+
+
 def info_text(name: str) -> str:
     """What ``mltasks info NAME`` prints: summary, data formats, default data, options."""
     entry = registry().get(name)
@@ -59,6 +75,7 @@ def info_text(name: str) -> str:
     lines.append(f"Default data (no --data): {spec.default_data or 'none'}")
     if spec.requires:
         lines.append("Requires: " + ", ".join(spec.requires))
+    lines += _weights_lines(spec.config)
     lines += ["", "Options (--set KEY=VALUE):"]
     for opt in options(get_config_class(name)):
         choices = f" [one of: {', '.join(map(str, opt.choices))}]" if opt.choices else ""

@@ -134,7 +134,7 @@ class Weights:
         return folder
 
     def verify(self, folder: str | Path | None = None) -> Path:
-        """Check every file's size and sha256 against the manifest; returns the folder.
+        """Check every file against its sha256 in the manifest; returns the folder.
 
         :param folder: where the files are (default: :meth:`locate`).
         :raises DataError: a file is missing or differs (the message names the file, the
@@ -235,13 +235,16 @@ def parse_manifest(data: Any, where: str) -> dict[str, Weights]:
 
 @functools.lru_cache(maxsize=64)
 def load_manifest(package: str) -> dict[str, Weights]:
-    """The entries of ``<package>/weights.json`` by name ({} when the package ships none)."""
+    """The entries of ``<package>/weights.json`` by name ({} when the package ships none, or
+    ``package`` is "": a top-level module has no package to ship one in)."""
+    if not package:
+        return {}
     try:
         resource = importlib.resources.files(package) / MANIFEST
         if not resource.is_file():
             return {}
         text = resource.read_text(encoding="utf-8")
-    except (ModuleNotFoundError, OSError):
+    except (ModuleNotFoundError, TypeError, OSError):  # TypeError: not a package
         return {}
     try:
         data = json.loads(text)
@@ -251,14 +254,15 @@ def load_manifest(package: str) -> dict[str, Weights]:
 
 
 def package_of(module: str) -> str:
-    """The package that holds ``module`` (a module that is a package is its own)."""
+    """The package that holds ``module`` (a module that is a package is its own; "" for a
+    top-level module that is not a package)."""
     try:
         spec = importlib.util.find_spec(module)
     except (ImportError, ValueError):
         spec = None
     if spec is not None and spec.submodule_search_locations:
         return module
-    return module.rpartition(".")[0] or module
+    return module.rpartition(".")[0]
 
 
 def declared(config_module: str) -> list[Weights]:
@@ -291,6 +295,9 @@ def read_record(directory: str | Path) -> list[Identity]:
     from mltasks.runfiles import read_run_json
 
     path = Path(directory) / RECORD
+    if not path.exists() and not path.is_symlink():
+        raise DataError(f"{path}: missing: the model does not say which pretrained weights it was trained with "
+                        "(saved by an older version, or the file was removed); train it again")
     data = read_run_json(path, root=Path(directory), expect=dict)
     items = data.get("weights")
     ok = isinstance(items, list) and all(

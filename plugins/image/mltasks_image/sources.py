@@ -106,6 +106,10 @@ def _scan_folder(root: Path) -> dict[str, dict[str, list[Path]]]:
         if not layout["train"]:
             raise DataError(f"{root / 'train'}: no class sub-folders with images (expected train/<class>/*.png)")
         return layout
+    present = [name for name in SPLIT_NAMES if name != "train" and (root / name).is_dir()]
+    if present:  # test/ or val/ without train/: not two classes named "test" and "val"
+        raise DataError(f"{root}: has {' and '.join(n + '/' for n in present)} but no train/ folder "
+                        f"(expected {root}/train/<class>/*.png, or class folders directly under {root})")
     classes = _class_folders(root)
     if not classes:
         raise DataError(

