@@ -107,8 +107,8 @@ def check_files(folder: str | Path, required: tuple[str, ...] = ("config.json",)
     :raises DataError: naming the first missing or corrupt file.
     :returns: ``folder`` as a Path.
     """
-    import json
-
+    from mltasks.errors import RunDirectoryError
+    from mltasks.rundir import read_json
     from safetensors import SafetensorError, safe_open
 
     folder = Path(folder)
@@ -117,9 +117,9 @@ def check_files(folder: str | Path, required: tuple[str, ...] = ("config.json",)
             raise DataError(f"{folder / name}: model file not found")
     for path in sorted(folder.rglob("*.json")):
         try:
-            json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise DataError(f"{path}: not valid JSON ({type(exc).__name__})") from None
+            read_json(path)  # a regular file, size- and depth-capped: a planted file cannot exhaust the parser
+        except RunDirectoryError as exc:
+            raise DataError(str(exc)) from None
     for path in sorted(folder.rglob("*.safetensors")):
         try:
             with safe_open(str(path), framework="pt") as handle:
