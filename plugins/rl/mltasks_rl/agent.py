@@ -7,7 +7,6 @@ the Monitor's episode returns into the run's reward curve and progress reports.
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,8 @@ from mltasks.progress import Progress
 
 from mltasks_rl.envs import make_env
 from mltasks_rl.hyperparams import Plan
+from mltasks_rl.modules import import_user_module
+from mltasks_rl.timing import SpeedMeter
 
 
 def algo_class(algo: str) -> Any:
@@ -28,17 +29,21 @@ def algo_class(algo: str) -> Any:
 @dataclass
 class EnvFactory:
     """A picklable env constructor: subprocess envs import ``modules`` (named by the user for
-    training) before ``gym.make``; envs for playing a loaded agent get none (they are imported
-    once, through :mod:`mltasks_rl.modules`)."""
+    training) before making the env; envs for playing a loaded agent get none (a loaded run
+    imports only what the user names again, once, through :mod:`mltasks_rl.modules`).
+
+    :param max_episode_steps: the config's limit (0: the env's own, see :func:`~mltasks_rl.envs.episode_limit`).
+    """
 
     env_id: str
     modules: tuple[str, ...] = ()
     render_mode: str | None = None
+    max_episode_steps: int = 0
 
     def __call__(self) -> Any:
         for name in self.modules:
-            importlib.import_module(name)
-        return make_env(self.env_id, self.render_mode)
+            import_user_module(name)
+        return make_env(self.env_id, self.render_mode, self.max_episode_steps)
 
 
 def make_training_env(plan: Plan, seed: int, modules: tuple[str, ...] = ()) -> Any:
@@ -47,7 +52,8 @@ def make_training_env(plan: Plan, seed: int, modules: tuple[str, ...] = ()) -> A
     from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecNormalize
 
     cls = SubprocVecEnv if plan.vec_env == "subproc" else DummyVecEnv
-    venv = make_vec_env(EnvFactory(plan.env_id, modules), n_envs=plan.n_envs, seed=seed, vec_env_cls=cls)
+    factory = EnvFactory(plan.env_id, modules, max_episode_steps=plan.max_episode_steps)
+    venv = make_vec_env(factory, n_envs=plan.n_envs, seed=seed, vec_env_cls=cls)
     if plan.normalize:
         venv = VecNormalize(venv, gamma=float(plan.kwargs.get("gamma", 0.99)))
     return venv
@@ -89,6 +95,7 @@ class CurveRecorder:
     total: int
     points: int
     progress: Progress
+    meter: SpeedMeter | None = None
     episodes: list[tuple[int, float, int]] = field(default_factory=list)
 
     def make_callback(self) -> Any:
@@ -103,6 +110,11 @@ class CurveRecorder:
                 self._next = self._every
                 self._bar_cm = recorder.progress.bar("training", total=recorder.total, unit="step")
                 self._bar = self._bar_cm.__enter__()
+
+            def _on_rollout_start(self) -> None:
+                message = recorder.meter.boundary(self.num_timesteps) if recorder.meter else None
+                if message:
+                    recorder.progress.log(message)
 
             def _on_step(self) -> bool:
                 n = self.num_timesteps
@@ -129,11 +141,14 @@ class CurveRecorder:
 
 
 def train_agent(plan: Plan, seed: int, device: str, progress: Progress, modules: tuple[str, ...] = (),
-                report_points: int = 20, num_threads: int = 0) -> tuple[Any, Any, list[tuple[int, float, int]]]:
+                report_points: int = 20, num_threads: int = 0,
+                zoo_steps: int | None = None) -> tuple[Any, Any, list[tuple[int, float, int]]]:
     """Train an agent; returns the model, the VecNormalize (or None) and the episode curve.
 
+    Once the speed is measured (a few seconds in), the expected duration is logged.
     :param num_threads: torch CPU threads; 0 means 1 for MLP policies (their matrices are tiny:
         more threads only add contention, and runs on 2 cores were 2-6x steadier with one).
+    :param zoo_steps: the zoo's budget, estimated too when longer than the plan's.
     """
     import torch
     from stable_baselines3.common.vec_env import VecNormalize
@@ -145,7 +160,8 @@ def train_agent(plan: Plan, seed: int, device: str, progress: Progress, modules:
         elif policy_name(venv.observation_space) == "MlpPolicy":
             torch.set_num_threads(1)
         model = build_model(plan, venv, seed, device)
-        recorder = CurveRecorder(plan.timesteps, report_points, progress)
+        warmup = int(plan.kwargs.get("learning_starts", 100)) if plan.algo == "dqn" else 0
+        recorder = CurveRecorder(plan.timesteps, report_points, progress, SpeedMeter(plan.timesteps, warmup, zoo_steps))
         model.learn(total_timesteps=plan.timesteps, callback=recorder.make_callback())
     finally:
         venv.close()
@@ -175,7 +191,7 @@ def restore_model(plan: Plan, params: dict[str, Any], seed: int, source: str) ->
         kwargs["buffer_size"] = 1
     if plan.algo == "ppo":  # one env: keep the minibatch within the rollout, as training did
         kwargs["batch_size"] = min(int(kwargs.get("batch_size", 64)), int(kwargs.get("n_steps", 2048)))
-    venv = DummyVecEnv([EnvFactory(plan.env_id)])
+    venv = DummyVecEnv([EnvFactory(plan.env_id, max_episode_steps=plan.max_episode_steps)])
     try:
         model = build_model(replace(plan, n_envs=1, kwargs=kwargs), venv, seed, "cpu")
     finally:

@@ -29,7 +29,18 @@ class RLConfig(TaskConfig):
         default="ppo", metadata={"help": "stable-baselines3 algorithm (DQN needs a discrete action space)"}
     )
     timesteps: int = field(
-        default=0, metadata={"help": "environment steps to train for; 0: the tuned default for the env"}
+        default=0, metadata={"help": "environment steps to train for; 0: the budget's default for the env"}
+    )
+    budget: Literal["cpu", "zoo"] = field(
+        default="cpu",
+        metadata={
+            "help": "default training length when timesteps is 0: cpu caps it per env family at what a CPU "
+            "user can wait for (minutes on 2 cores); zoo uses rl-baselines3-zoo's full n_timesteps"
+        },
+    )
+    max_episode_steps: int = field(
+        default=0,
+        metadata={"help": "episode step limit; 0: the env's registered limit, or 1000 for an env without one"},
     )
     n_envs: int = field(
         default=0, metadata={"help": "parallel environments; 0: the tuned default (1 in smoke mode)"}
@@ -71,9 +82,9 @@ class RLConfig(TaskConfig):
         for name, value in positive.items():
             if value < 1:
                 raise ConfigError(f"config key {name!r}: must be at least 1, got {value}")
-        for name in ("timesteps", "n_envs"):
+        for name in ("timesteps", "n_envs", "max_episode_steps"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"config key {name!r}: must be >= 0 (0 means the tuned default)")
+                raise ConfigError(f"config key {name!r}: must be >= 0 (0 means the default)")
         for name in ("n_steps", "batch_size", "n_epochs"):
             value = getattr(self, name)
             if value is not None and value < 1:

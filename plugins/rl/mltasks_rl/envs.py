@@ -2,6 +2,9 @@
 
 ``load_data`` returns :class:`EnvSplit` objects that describe what each split means for an
 environment (training steps, evaluation episodes and their seeds) rather than rows of data.
+Every environment is made by :func:`make_env`, which checks the id is registered before
+``gymnasium.make`` sees it: ``make`` itself would import the ``module`` of a
+``module:EnvId`` string.
 """
 
 from __future__ import annotations
@@ -20,6 +23,9 @@ from mltasks_rl.modules import import_user_module
 DEFAULT_ENV = "CartPole-v1"
 #: Episode seeds of each split start here (+ the config seed), far from the training seeds.
 SEED_BASE = {"train": 0, "val": 500_000, "test": 1_000_000, "predict": 2_000_000}
+#: Step limit of an environment registered without one (CliffWalking, Blackjack, many custom
+#: envs): an agent that never reaches the goal would otherwise never finish an episode.
+FALLBACK_EPISODE_STEPS = 1000
 
 
 @dataclass(frozen=True)
@@ -48,27 +54,35 @@ def split_env_id(text: str) -> tuple[str, str]:
     return "", text
 
 
+def is_registered(env_id: str) -> bool:
+    """Whether ``env_id`` (no ``module:`` prefix) is in gymnasium's registry (ALE ids register ale-py's games)."""
+    import gymnasium as gym
+
+    if ":" in env_id:
+        return False
+    if env_id not in gym.registry and env_id.startswith("ALE/"):
+        _register_ale()
+    return env_id in gym.registry
+
+
 def resolve_env_id(source: Any, env_module: str = "",
                    importer: Callable[[str], None] = import_user_module) -> tuple[str, tuple[str, ...]]:
     """Check that ``source`` names a registered gymnasium environment; return the id and the
     modules imported to register it.
 
     ``module:EnvId`` imports the module first (gymnasium's own convention), through
-    ``importer`` (a trained task loaded from a run directory passes a stricter one).
+    ``importer`` (a task loaded from a run directory passes one that refuses every module
+    the user did not name on the command line).
     :raises DataError: a path, or an id nobody registered (close matches are listed).
     """
     import gymnasium as gym
 
     module, text = split_env_id(str(source).strip())
-    modules = tuple(m for m in (env_module, module) if m)
+    modules = tuple(dict.fromkeys(m for m in (env_module, module) if m))
     for name in modules:
         importer(name)
-    if text in gym.registry:
+    if is_registered(text):
         return text, modules
-    if _ale_id(text):
-        _register_ale()
-        if text in gym.registry:
-            return text, modules
     if Path(text).exists():
         kind = "folder" if Path(text).is_dir() else "file"
         raise DataError(f"{text}: is a {kind}, not a gymnasium environment id; the rl task trains on an environment "
@@ -77,10 +91,6 @@ def resolve_env_id(source: Any, env_module: str = "",
     hint = f"; did you mean: {', '.join(close)}?" if close else ""
     raise DataError(f"{text!r}: unknown gymnasium environment id{hint} (add --set env_module=PKG to import "
                     "a package that registers it)")
-
-
-def _ale_id(env_id: str) -> bool:
-    return env_id.startswith("ALE/")
 
 
 def _register_ale() -> None:
@@ -92,34 +102,60 @@ def _register_ale() -> None:
     gym.register_envs(ale_py)
 
 
-def make_env(env_id: str, render_mode: str | None = None) -> Any:
-    """``gymnasium.make`` with a clear error for a missing extra (box2d, ale-py) or a bad env."""
+def episode_limit(env_id: str, max_episode_steps: int = 0) -> int:
+    """The step limit episodes of ``env_id`` run under: ``max_episode_steps`` when > 0, else
+    the registered one, else :data:`FALLBACK_EPISODE_STEPS`."""
+    import gymnasium as gym
+
+    if max_episode_steps > 0:
+        return max_episode_steps
+    registered = gym.spec(env_id).max_episode_steps
+    return int(registered) if registered else FALLBACK_EPISODE_STEPS
+
+
+def make_env(env_id: str, render_mode: str | None = None, max_episode_steps: int = 0) -> Any:
+    """``gymnasium.make`` of a registered id, under :func:`episode_limit`, with a ``Tuple``
+    observation flattened (SB3's policies take boxes, discrete spaces and dicts, not tuples:
+    Blackjack's three numbers become one one-hot vector).
+
+    :raises DataError: ``env_id`` is not registered (it is never handed to ``make`` then), or
+        gymnasium cannot make it. :raises MissingDependencyError: a missing extra (box2d, ale-py).
+    """
     import gymnasium as gym
     from gymnasium.error import DependencyNotInstalled
 
+    if not is_registered(env_id):
+        raise DataError(f"{env_id!r}: not a registered gymnasium environment id")
     if render_mode is not None:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # render headless
     try:
-        return gym.make(env_id, render_mode=render_mode)
+        env = gym.make(env_id, render_mode=render_mode,
+                       max_episode_steps=episode_limit(env_id, max_episode_steps))
     except DependencyNotInstalled as exc:
         pip = "gymnasium[box2d]" if "box2d" in str(exc).lower() else "gymnasium[classic-control]"
         raise MissingDependencyError(f"{env_id} needs a package that is not installed ({exc})", pip=pip) from None
     except (gym.error.Error, TypeError, ValueError) as exc:
         raise DataError(f"{env_id}: gymnasium could not make the environment ({exc})") from None
+    if isinstance(env.observation_space, gym.spaces.Tuple):
+        env = gym.wrappers.FlattenObservation(env)
+    return env
 
 
-def describe(env_id: str) -> dict[str, Any]:
-    """Spaces, episode limit and reward threshold of an environment (for run.json)."""
+def describe(env_id: str, max_episode_steps: int = 0) -> dict[str, Any]:
+    """Spaces, episode limit, reward threshold and family of an environment (for run.json)."""
     import gymnasium as gym
 
-    env = make_env(env_id)
+    from mltasks_rl.budgets import env_family
+
+    env = make_env(env_id, max_episode_steps=max_episode_steps)
     try:
         spec = gym.spec(env_id)
         return {
             "env": env_id,
+            "family": env_family(env_id),
             "observation_space": str(env.observation_space),
             "action_space": str(env.action_space),
-            "max_episode_steps": spec.max_episode_steps,
+            "max_episode_steps": episode_limit(env_id, max_episode_steps),
             "reward_threshold": spec.reward_threshold,
         }
     finally:

@@ -7,10 +7,13 @@ gets the same returns; observations go through the training VecNormalize statist
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from mltasks.errors import ConfigError
+
+from mltasks_rl.actions import to_env_action
 from mltasks_rl.agent import EnvFactory
 
 
@@ -33,7 +36,7 @@ def play(model: Any, normalizer: Any, factory: EnvFactory, seed: int, *, record:
     :param normalizer: the training observation statistics (``normalize_obs``), or None.
     :param record: keep ``rgb_array`` frames (the env is made with that render mode).
     """
-    env = EnvFactory(factory.env_id, factory.modules, "rgb_array" if record else None)()
+    env = replace(factory, render_mode="rgb_array" if record else None)()
     try:
         obs, info = env.reset(seed=seed)
         total, steps, done = 0.0, 0, False
@@ -42,7 +45,7 @@ def play(model: Any, normalizer: Any, factory: EnvFactory, seed: int, *, record:
             if normalizer is not None:
                 obs = normalizer.normalize_obs(obs)
             action, _ = model.predict(obs, deterministic=deterministic)
-            obs, reward, terminated, truncated, info = env.step(action)
+            obs, reward, terminated, truncated, info = env.step(to_env_action(action, env.action_space))
             total += float(reward)
             steps += 1
             done = bool(terminated or truncated)
@@ -75,7 +78,11 @@ def summarize(episodes: list[Episode]) -> dict[str, float]:
 
 
 def write_gif(frames: list[Any], path: Path, fps: int = 30, scale: float = 0.5) -> Path:
-    """Write ``rgb_array`` frames as an animated GIF with Pillow (halved in size to stay small)."""
+    """Write ``rgb_array`` frames as an animated GIF with Pillow (halved in size to stay small).
+
+    :raises ConfigError: the path cannot be written (a missing parent that cannot be made, no
+        permission, a folder in the way, no space), naming it.
+    """
     from PIL import Image
 
     if not frames:
@@ -86,6 +93,9 @@ def write_gif(frames: list[Any], path: Path, fps: int = 30, scale: float = 0.5) 
         if scale != 1.0:
             image = image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))))
         images.append(image.convert("P", palette=Image.Palette.ADAPTIVE))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        images[0].save(path, save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+    except OSError as exc:
+        raise ConfigError(f"gif_path {path}: cannot write the GIF ({exc.strerror or exc})") from None
     return path

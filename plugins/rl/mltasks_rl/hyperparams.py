@@ -3,7 +3,8 @@
 The table follows rl-baselines3-zoo (DLR-RM/rl-baselines3-zoo, ``hyperparams/ppo.yml``,
 ``a2c.yml``, ``dqn.yml``): the values tuned there for the classic-control games and
 LunarLander. ``lin_X`` in the zoo is a linear decay from X to 0, written here as
-``("linear", X)``. Environments not in the table get SB3's own defaults.
+``("linear", X)``. The toy-text games, which the zoo does not tune, get
+:data:`FAMILY_DEFAULTS`; other environments get SB3's own defaults.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from mltasks_rl.budgets import default_timesteps, env_family
 from mltasks_rl.config import RLConfig
 
 # (algo, env id) -> zoo hyperparameters. "timesteps" and "n_envs" are the zoo's n_timesteps/n_envs.
@@ -50,15 +52,18 @@ ZOO: dict[tuple[str, str], dict[str, Any]] = {
                                     net_arch=(256, 256)),
 }
 
-#: Used for an environment the table does not know.
-FALLBACK_TIMESTEPS = 100_000
+#: PPO on the toy-text games (the zoo tunes none): eight cheap envs, large minibatches and few
+#: epochs keep a step at ~0.2 ms; the high entropy bonus keeps exploring until the goal is found
+#: (CliffWalking's deterministic policy otherwise walks into a wall until the step limit).
+FAMILY_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("ppo", "toy-text"): dict(n_envs=8, n_steps=256, batch_size=256, n_epochs=4, gamma=0.99, gae_lambda=0.95,
+                              ent_coef=0.05, learning_rate=1e-3),
+}
 #: Steps of a smoke run: a couple of thousand keeps the conformance kit within seconds.
 SMOKE_TIMESTEPS = 2048
-#: Classic-control steps cost microseconds: subprocesses would spend more on pickling than on stepping.
-CHEAP_ENVS = {"CartPole-v0", "CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
-              "Pendulum-v1"}
-#: Keys of a resolved plan that are not constructor arguments of the algorithm.
-PLAN_KEYS = ("timesteps", "n_envs", "normalize", "net_arch", "vec_env")
+#: Classic-control and toy-text steps cost microseconds: subprocesses would spend more on
+#: pickling than on stepping.
+CHEAP_FAMILIES = ("classic-control", "toy-text")
 
 
 class LinearSchedule:
@@ -86,12 +91,14 @@ class Plan:
     normalize: bool
     net_arch: tuple[int, ...]
     kwargs: dict[str, Any]
+    max_episode_steps: int = 0
 
     def describe(self) -> dict[str, Any]:
         """A JSON-ready view (schedules shown as ``lin_X``)."""
         shown = {k: (repr(v) if isinstance(v, LinearSchedule) else v) for k, v in self.kwargs.items()}
         return {"algo": self.algo, "env": self.env_id, "timesteps": self.timesteps, "n_envs": self.n_envs,
-                "vec_env": self.vec_env, "normalize": self.normalize, "net_arch": list(self.net_arch), **shown}
+                "vec_env": self.vec_env, "normalize": self.normalize, "net_arch": list(self.net_arch),
+                "max_episode_steps": self.max_episode_steps, **shown}
 
 
 def _value(spec: Any) -> Any:
@@ -101,14 +108,15 @@ def _value(spec: Any) -> Any:
 
 
 def plan(config: RLConfig, env_id: str) -> Plan:
-    """Resolve the hyperparameters: zoo table < config overrides < smoke-mode limits.
+    """Resolve the hyperparameters: zoo table (else the family's defaults) < config overrides <
+    smoke-mode limits; the steps follow :func:`~mltasks_rl.budgets.default_timesteps`.
 
     In smoke mode one environment (a DummyVecEnv, for determinism) and SMOKE_TIMESTEPS steps
     are used, with the zoo's per-env rollout length (PPO's minibatch is capped at the rollout).
     """
-    table = dict(ZOO.get((config.algo, env_id), {}))
-    timesteps = config.timesteps or int(table.pop("timesteps", FALLBACK_TIMESTEPS))
-    table.pop("timesteps", None)
+    table = dict(ZOO.get((config.algo, env_id)) or FAMILY_DEFAULTS.get((config.algo, env_family(env_id)), {}))
+    zoo_steps = table.pop("timesteps", None)
+    timesteps = config.timesteps or default_timesteps(config.algo, env_id, zoo_steps, config.budget)
     zoo_envs = int(table.pop("n_envs", 1))
     n_envs = config.n_envs or zoo_envs
     normalize = bool(table.pop("normalize", False)) if config.normalize is None else config.normalize
@@ -139,8 +147,15 @@ def plan(config: RLConfig, env_id: str) -> Plan:
         kwargs["batch_size"] = min(int(kwargs["batch_size"]), rollout)
     vec_env = config.vec_env
     if vec_env == "auto":
-        vec_env = "subproc" if n_envs > 1 and env_id not in CHEAP_ENVS else "dummy"
-    return Plan(config.algo, env_id, int(timesteps), int(n_envs), vec_env, normalize, net_arch, kwargs)
+        vec_env = "subproc" if n_envs > 1 and env_family(env_id) not in CHEAP_FAMILIES else "dummy"
+    return Plan(config.algo, env_id, int(timesteps), int(n_envs), vec_env, normalize, net_arch, kwargs,
+                config.max_episode_steps)
+
+
+def zoo_timesteps(algo: str, env_id: str) -> int | None:
+    """rl-baselines3-zoo's ``n_timesteps`` for the pair, or None when the table has no entry."""
+    steps = ZOO.get((algo, env_id), {}).get("timesteps")
+    return None if steps is None else int(steps)
 
 
 def _sb3_default_lr(algo: str) -> float:

@@ -13,6 +13,7 @@ import io
 import json
 import math
 import pickle
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,25 +26,31 @@ NORMALIZER_FILE = "vecnormalize.json"
 STATE_FILE = "agent.json"
 #: The members of SB3's zip that hold weights (the ``data`` member is never read).
 WEIGHT_MEMBERS = ("policy.pth", "policy.optimizer.pth")
+#: Largest agent zip, and largest weight member once inflated (MLP and CNN policies are MBs).
+AGENT_LIMIT = 1024**3
 
 
 def read_weights(path: Path) -> dict[str, Any]:
     """``{"policy": state_dict, "policy.optimizer": state_dict}`` from an SB3 zip, with
     ``torch.load(weights_only=True)``.
 
-    :raises DataError: the file is missing, not a zip, lacks a member, or holds anything but
-        tensors and plain containers (a pickled object is refused, never run).
+    :raises DataError: the file is refused by :func:`check_agent_file`, is not a zip, lacks a
+        member, or holds anything but tensors and plain containers (a pickled object is
+        refused, never run).
     """
     import torch
 
-    if not path.is_file():
-        raise DataError(f"{path}: missing; the run directory has no saved agent")
+    check_agent_file(path)
     params: dict[str, Any] = {}
     try:
         with zipfile.ZipFile(path) as archive:
             for member in WEIGHT_MEMBERS:
+                if archive.getinfo(member).file_size > AGENT_LIMIT:
+                    raise DataError(f"{path}: member {member} inflates beyond {AGENT_LIMIT} bytes")
                 raw = archive.read(member)
                 params[member[: -len(".pth")]] = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except DataError:
+        raise
     except KeyError as exc:
         raise DataError(f"{path}: not a stable-baselines3 agent ({exc.args[0]})") from None
     except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, ValueError, pickle.UnpicklingError) as exc:
@@ -121,13 +128,29 @@ class ObservationNormalizer:
 
 
 def read_json_file(path: Path) -> Any:
-    """A JSON file of the saved agent; DataError naming it when missing, binary or invalid."""
-    from mltasks.errors import RunDirectoryError
+    """A JSON file of the saved agent, read as the core reads run files (a regular file inside
+    its folder, size-capped, depth-limited); DataError naming it when missing or refused."""
+    from mltasks.errors import MltasksError
     from mltasks.rundir import read_json
 
-    if not path.exists():
-        raise DataError(f"{path}: missing; the run directory's model is incomplete")
     try:
-        return read_json(path)  # a regular file of the run, size- and depth-capped
-    except RunDirectoryError as exc:
+        return read_json(path)
+    except MltasksError as exc:
         raise DataError(str(exc)) from None
+
+
+def check_agent_file(path: Path) -> None:
+    """Refuse an agent zip that is missing, not a regular file (a device, a pipe) or a symlink
+    out of its folder, or larger than :data:`AGENT_LIMIT`.
+
+    :raises DataError: naming the file.
+    """
+    if not path.exists():
+        raise DataError(f"{path}: missing; the run directory has no saved agent")
+    if path.resolve().parent != path.parent.resolve():
+        raise DataError(f"{path}: points outside {path.parent}; a run file must lie inside its run directory")
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise DataError(f"{path}: not a regular file; refusing to read it")
+    if info.st_size > AGENT_LIMIT:
+        raise DataError(f"{path}: {info.st_size} bytes, more than the {AGENT_LIMIT} an agent may hold")

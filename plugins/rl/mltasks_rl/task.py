@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,10 +17,19 @@ from mltasks.progress import Progress
 
 from mltasks_rl.agent import EnvFactory, restore_model, train_agent
 from mltasks_rl.config import RLConfig
-from mltasks_rl.envs import DEFAULT_ENV, SEED_BASE, EnvSplit, describe, resolve_env_id, split_env_id
+from mltasks_rl.envs import (
+    DEFAULT_ENV,
+    SEED_BASE,
+    EnvSplit,
+    describe,
+    is_registered,
+    resolve_env_id,
+    split_env_id,
+)
 from mltasks_rl.episodes import play, summarize, write_gif
 from mltasks_rl.hyperparams import plan as make_plan
-from mltasks_rl.modules import import_run_module, import_user_module, installed_top_level
+from mltasks_rl.hyperparams import zoo_timesteps
+from mltasks_rl.modules import import_user_module, only_user_module, run_module_refused
 from mltasks_rl.saving import (
     AGENT_FILE,
     NORMALIZER_FILE,
@@ -39,8 +48,12 @@ PREDICT_OPTIONS = {
     "record": "'gif' records the first episode as an animated GIF",
     "gif_path": "where the GIF goes (implies record=gif; default ./<env>-episode.gif, never inside the run)",
     "max_frames": "most frames recorded in the GIF (default 400)",
-    "env_module": "a package to import that registers the run's environment (a module named only by the "
-                  "run directory is imported only when it is an installed package)",
+}
+#: Options :meth:`RLTask.predict` takes from the command line only: not declared in
+#: ``predict_options``, so ``serve`` refuses them from a client (a request never names a module to import).
+COMMAND_LINE_OPTIONS = {
+    "env_module": "a package to import that registers the run's environment (mltasks never imports a "
+                  "module the run directory names: you name it again)",
 }
 
 
@@ -50,7 +63,8 @@ class RLTask(Task):
     The "data" is an environment id. Saved state: SB3's own ``agent.zip`` (of which loading
     reads only the weights, see :mod:`mltasks_rl.saving`), ``vecnormalize.json`` when
     observations were normalised, and ``agent.json`` naming the environment, the modules that
-    register it, the resolved hyperparameters and the training episodes.
+    registered it (for the user to see: a loaded run imports none of them), the resolved
+    hyperparameters and the training episodes.
     """
 
     Config = RLConfig
@@ -70,9 +84,10 @@ class RLTask(Task):
 
         ``train`` is the training budget (``len`` = steps); ``val`` and ``test`` are sets of
         seeded evaluation episodes (``len`` = episodes) that never share seeds with training.
-        A task loaded from a run imports a module named in ``source`` only as
-        :func:`~mltasks_rl.modules.import_run_module` allows.
-        :raises DataError: an unknown id (close matches listed), or a path instead of an id.
+        A task loaded from a run imports only the ``env_module`` the user gives now
+        (``evaluate --set env_module=PKG``); a ``module:EnvId`` naming another module is refused.
+        :raises DataError: an unknown id (close matches listed), a path instead of an id, or a
+            module only the run names.
         """
         cfg = self.config
         loaded = getattr(self, "model_dir_", None) is not None
@@ -80,8 +95,9 @@ class RLTask(Task):
             raise ConfigError(f"--data {source} and --set env={cfg.env} name different environments; give one")
         text = source if source is not None else (cfg.env or DEFAULT_ENV)
         if loaded:
-            self._import_modules()
-            env_id, modules = resolve_env_id(text, "", lambda name: import_run_module(name, f"data {text}"))
+            self._ensure_env(cfg.env_module)
+            importer = only_user_module(cfg.env_module, self._named_by(text))
+            env_id, modules = resolve_env_id(text, cfg.env_module, importer)
         else:
             env_id, modules = resolve_env_id(text, cfg.env_module)
         plan = make_plan(cfg, env_id)
@@ -90,21 +106,44 @@ class RLTask(Task):
             train=EnvSplit(env_id, "train", plan.timesteps, cfg.seed, modules),
             val=EnvSplit(env_id, "val", episodes, SEED_BASE["val"] + cfg.seed, modules),
             test=EnvSplit(env_id, "test", episodes, SEED_BASE["test"] + cfg.seed, modules),
-            info={**describe(env_id), "hyperparameters": plan.describe()},
+            info={**describe(env_id, cfg.max_episode_steps), "hyperparameters": plan.describe()},
         )
+
+    def _named_by(self, text: Any) -> str:
+        """Where a loaded run's environment text comes from, for errors: the run's config.json
+        or task_config.json when it is theirs, else the user's ``--data``."""
+        from mltasks.errors import MltasksError
+        from mltasks.rundir import read_json
+
+        config_file = self.model_dir_.parent / "config.json"
+        try:
+            recorded = read_json(config_file).get("data")
+        except (MltasksError, OSError, ValueError, AttributeError):
+            recorded = None
+        if recorded == text:
+            return f"{config_file} (data {text})"
+        if recorded is None and text == self.config.env:
+            return f"{self.model_dir_ / 'task_config.json'} (env {text})"
+        return f"--data {text}"
 
     def train(self, splits: Splits, progress: Progress, context: RunContext | None = None) -> RLTask:
         """Train the agent on ``splits.train.env_id`` for the planned number of steps."""
+        cfg = self.config
         env_id = splits.train.env_id
-        plan = make_plan(self.config, env_id)
-        progress.log(f"rl: {plan.algo.upper()} on {env_id}, {plan.timesteps} steps, {plan.n_envs} env(s) "
-                     f"({plan.vec_env}){', VecNormalize' if plan.normalize else ''}")
-        model, normalizer, curve = train_agent(plan, self.config.seed, self.config.device, progress,
-                                               splits.train.modules, self.config.report_points,
-                                               self.config.num_threads)
+        plan = make_plan(cfg, env_id)
+        zoo = zoo_timesteps(plan.algo, env_id)
+        budget = "--set timesteps" if cfg.timesteps else "smoke" if cfg.smoke else f"budget={cfg.budget}"
+        if budget != "budget=cpu" or not zoo or zoo <= plan.timesteps:
+            zoo = None  # only a cpu-budget run is told about the zoo's longer one
+        longer = f"; the zoo's {zoo:,} with --set budget=zoo" if zoo else ""
+        progress.log(f"rl: {plan.algo.upper()} on {env_id}, {plan.timesteps:,} steps ({budget}{longer}), "
+                     f"{plan.n_envs} env(s) ({plan.vec_env}){', VecNormalize' if plan.normalize else ''}")
+        model, normalizer, curve = train_agent(plan, cfg.seed, cfg.device, progress, splits.train.modules,
+                                               cfg.report_points, cfg.num_threads, zoo_steps=zoo)
         self.model_ = model
         self.normalizer_ = None if normalizer is None else ObservationNormalizer.from_vecnormalize(normalizer)
         self.env_id_ = env_id
+        self.id_module_ = ""
         self.env_modules_ = tuple(splits.train.modules)
         self.plan_ = plan.describe()
         self.curve_ = curve
@@ -115,34 +154,47 @@ class RLTask(Task):
         ``is_success``) over the split's seeded, deterministic episodes; the episodes are in
         ``details["episodes"]``."""
         self.check_is_trained()
-        self._import_modules()
+        self._ensure_env(self.config.env_module)
         if dataset.env_id != self.env_id_:
             self._check_compatible(dataset.env_id)
-        factory = EnvFactory(dataset.env_id)
+        factory = self._factory(dataset.env_id)
         episodes = [play(self.model_, self.normalizer_, factory, s) for s in dataset.episode_seeds()]
         rows = [{"seed": e.seed, "return": e.reward, "length": e.length} for e in episodes]
         return Evaluation(summarize(episodes), details={"episodes": rows})
 
-    def _import_modules(self, user_module: str = "") -> None:
-        """Import what registers the agent's environment, then rebuild a loaded run's network.
+    def _factory(self, env_id: str) -> EnvFactory:
+        return EnvFactory(env_id, max_episode_steps=self.config.max_episode_steps)
 
-        ``user_module`` is imported as the user asked; the modules a run directory names, only
-        as :func:`~mltasks_rl.modules.import_run_module` allows (installed packages).
+    def _ensure_env(self, user_module: str = "") -> None:
+        """Import the module the user names now, check a loaded run's environment, then
+        rebuild its network.
+
+        A loaded run imports no module it names itself: a ``module:EnvId`` in ``agent.json``
+        needs the user to name ``module``, and an env id that is not registered needs the
+        user to name the package that registers it.
+        :raises DataError: saying which module the run used and how to pass it.
         """
         import_user_module(user_module)
         model_dir = getattr(self, "model_dir_", None)
         if model_dir is None:  # trained in this process: the user named every module
             return
-        for name in self.env_modules_:
-            if name != user_module:
-                import_run_module(name, str(model_dir / STATE_FILE))
+        source = str(model_dir / STATE_FILE)
+        if self.id_module_ and self.id_module_ != user_module:
+            raise run_module_refused(self.id_module_, source)
+        if not is_registered(self.env_id_):
+            named = [m for m in self.env_modules_ if m != user_module]
+            if named:
+                raise run_module_refused(named[0], source)
+            given = f"env_module {user_module!r} does not register it" if user_module else (
+                "name the package that registers it: --set env_module=PKG")
+            raise DataError(f"{source}: environment {self.env_id_!r} is not registered; {given}")
         if self.model_ is None:  # the network needs the environment's spaces
             path = model_dir / AGENT_FILE
             self.model_ = restore_model(make_plan(self.config, self.env_id_), read_weights(path),
                                         self.config.seed, str(path))
 
     def _check_compatible(self, env_id: str) -> None:
-        env = EnvFactory(env_id)()
+        env = self._factory(env_id)()
         try:
             if env.observation_space != self.model_.observation_space or env.action_space != self.model_.action_space:
                 raise DataError(f"{env_id}: its spaces differ from those of {self.env_id_}, the agent's environment")
@@ -154,13 +206,16 @@ class RLTask(Task):
 
         :param inputs: episode reset seeds (integers >= 0); none: ``episodes`` episodes from
             ``seed`` (or fixed seeds no evaluation uses).
-        :param options: see :data:`PREDICT_OPTIONS`; a GIF never goes into the run directory.
-        :raises ConfigError: an unknown or invalid option. :raises DataError: a bad seed.
+        :param options: see :data:`PREDICT_OPTIONS` and :data:`COMMAND_LINE_OPTIONS`; a GIF
+            never goes into the run directory.
+        :raises ConfigError: an unknown or invalid option. :raises DataError: a bad seed, or an
+            environment module only the run names.
         """
         self.check_is_trained()
-        unknown = set(options) - set(PREDICT_OPTIONS)
+        valid = {**PREDICT_OPTIONS, **COMMAND_LINE_OPTIONS}
+        unknown = set(options) - set(valid)
         if unknown:
-            raise ConfigError(f"unknown predict option(s) {sorted(unknown)}; valid: {', '.join(PREDICT_OPTIONS)}")
+            raise ConfigError(f"unknown predict option(s) {sorted(unknown)}; valid: {', '.join(valid)}")
         seeds = self._seeds(inputs, options)
         record = str(options.get("record") or "").lower()
         if record not in ("", "none", "gif"):
@@ -168,11 +223,11 @@ class RLTask(Task):
         want_gif = record == "gif" or bool(options.get("gif_path"))
         deterministic = _flag(options.get("deterministic", True), "deterministic")
         max_frames = _count(options.get("max_frames", 400), "max_frames")
-        self._import_modules(str(options.get("env_module") or ""))
+        self._ensure_env(str(options.get("env_module") or ""))
         records = []
         for i, seed in enumerate(seeds):
             gif_now = want_gif and i == 0
-            episode = play(self.model_, self.normalizer_, EnvFactory(self.env_id_), seed, record=gif_now,
+            episode = play(self.model_, self.normalizer_, self._factory(self.env_id_), seed, record=gif_now,
                            max_frames=max_frames, deterministic=deterministic)
             row: dict[str, Any] = {"episode": i, "seed": seed, "return": episode.reward, "length": episode.length}
             if episode.success is not None:
@@ -221,21 +276,24 @@ class RLTask(Task):
 
     @classmethod
     def load(cls, directory: Path) -> RLTask:
-        """Rebuild a trained task from :meth:`save`'s folder, unpickling nothing.
+        """Rebuild a trained task from :meth:`save`'s folder, unpickling nothing and importing
+        no module the folder names.
 
         The network is rebuilt from the saved config and given the zip's weights (read with
-        ``weights_only=True``) when the environment can be made; a module that registers it
-        and is named only by the run is imported only if installed (else on first use, when
-        the user names it with ``env_module``).
+        ``weights_only=True``) when the environment is registered; otherwise on first use,
+        once the user names the module that registers it (``--set env_module=PKG``). The
+        config's ``env_module`` is the run's record, not an instruction: it is cleared here.
         :raises DataError: a missing or malformed file, named.
         """
         directory = Path(directory)
-        task = cls(_load_config(cls, directory))
+        config = _load_config(cls, directory)
+        task = cls(replace(config, env_module=""))
         state = read_json_file(directory / STATE_FILE)
         try:
             module, env_id = split_env_id(str(state["env_id"]))
-            modules = tuple(str(m) for m in state.get("env_modules", ())) + ((module,) if module else ())
-            task.env_id_, task.env_modules_ = env_id, modules
+            recorded = [str(m) for m in state.get("env_modules", ())] + [config.env_module]
+            task.env_id_, task.id_module_ = env_id, module
+            task.env_modules_ = tuple(dict.fromkeys(m for m in recorded if m))
             task.plan_ = dict(state["plan"])
             task.curve_ = [(int(t), float(r), int(n)) for t, r, n in state["curve"]]
             uses_normalizer = bool(state.get("normalizer", False))
@@ -248,10 +306,10 @@ class RLTask(Task):
         task.normalizer_ = ObservationNormalizer.load(directory / NORMALIZER_FILE) if uses_normalizer else None
         task.model_dir_ = directory
         task.model_ = None
-        if not all(name in sys.modules or installed_top_level(name) for name in modules):
+        if module or not is_registered(env_id):
             read_weights(directory / AGENT_FILE)  # a bad file fails at load, not at the first episode
             return task  # the user names the module first (predict --set env_module=...)
-        task._import_modules()
+        task._ensure_env()
         return task
 
     def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:

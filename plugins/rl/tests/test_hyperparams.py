@@ -31,7 +31,7 @@ def test_overrides_win_over_the_table():
 def test_acrobot_normalizes_and_unknown_envs_use_sb3_defaults():
     assert plan(RLConfig(), "Acrobot-v1").normalize is True
     assert plan(RLConfig(algo="dqn"), "Acrobot-v1").net_arch == (256, 256)
-    other = plan(RLConfig(), "Taxi-v3")
+    other = plan(RLConfig(), "MyGame-v0")
     assert other.kwargs == {} and other.n_envs == 1 and other.timesteps == 100_000
 
 

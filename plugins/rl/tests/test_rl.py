@@ -59,6 +59,16 @@ def test_predict_writes_a_readable_gif_outside_the_run(cartpole_run, tmp_path):
     assert sorted(p.name for p in cartpole_run.run_dir.rglob("*")) == before
 
 
+def test_unwritable_gif_path_exits_2_naming_it(cartpole_run, mltasks_cli, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    gif = blocker / "episode.gif"  # a file where a folder would have to be
+    result = mltasks_cli("predict", str(cartpole_run.run_dir), "--set", "episodes=1", f"gif_path={gif}")
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and str(gif) in errors[0] and "cannot write" in errors[0]
+
+
 def test_predict_takes_episode_seeds(cartpole_run):
     task = cartpole_run.task
     first = task.predict(["7", "8"])

@@ -4,6 +4,7 @@ Each case copies the shared smoke run, plants or breaks one file, and checks tha
 ``mltasks evaluate``, ``mltasks predict`` and ``mltasks.load_run`` either refuse it (exit 2,
 one ``Error:`` line naming the file) or, for files mltasks never reads (the SB3 zip's
 pickled ``data``, a ``vecnormalize.pkl``), ignore it — and that the payload never runs.
+Module names planted in a run (issue #32) are tested in ``test_trust.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import zipfile
 import mltasks
 import pytest
 from mltasks.errors import DataError, MltasksError
-from mltasks.testing.payloads import WAYS, damage, pickle_payload
+from mltasks.testing.payloads import WAYS, assert_refuses_payloads, damage, pickle_payload
 
 from mltasks_rl.saving import ObservationNormalizer
 
@@ -100,34 +101,6 @@ def test_pickled_data_member_and_a_planted_pkl_are_never_read(run_copy, mltasks_
     assert not marker.exists()
 
 
-def test_env_module_named_by_a_run_is_not_imported_from_the_current_folder(run_copy, mltasks_cli, monkeypatch):
-    """A ``PKG.py`` beside a downloaded run never runs unless the user names it again."""
-    run, marker = run_copy
-    monkeypatch.chdir(run.parent)
-    monkeypatch.syspath_prepend(str(run.parent))
-    (run.parent / "evil_games.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    state = json.loads((run / "model" / "agent.json").read_text())
-    state["env_modules"] = ["evil_games"]
-    (run / "model" / "agent.json").write_text(json.dumps(state))
-    for args in (["evaluate", str(run)], ["predict", str(run), "--set", "episodes=1"]):
-        result = mltasks_cli(*args)
-        assert result.exit_code == 2, result.output
-        assert "evil_games" in result.stderr and "env_module=evil_games" in result.stderr
-    assert not marker.exists()
-    # the user names it: then it is imported, as asked
-    result = mltasks_cli("predict", str(run), "--set", "episodes=1", "--set", "env_module=evil_games")
-    assert result.exit_code == 0, result.output
-    assert marker.exists()
-
-
-def test_env_module_of_an_installed_package_is_imported(run_copy):
-    run, _ = run_copy
-    state = json.loads((run / "model" / "agent.json").read_text())
-    state["env_modules"] = ["gymnasium.envs.classic_control"]
-    (run / "model" / "agent.json").write_text(json.dumps(state))
-    assert mltasks.predict_run(run, ["4"])[0]["seed"] == 4
-
-
 @pytest.mark.parametrize("content", [b"", pickle_payload("x"), b'{"count": 1, "stats": {"": {"mean": [0]}}}'])
 def test_bad_vecnormalize_statistics_name_the_file(tmp_path, content):
     path = tmp_path / "vecnormalize.json"
@@ -146,3 +119,11 @@ def test_truncated_zip_member_reads_as_a_data_error(run_copy):
     rewrite_zip(path, "policy.pth", raw[: len(raw) // 2])
     with pytest.raises(DataError, match="agent.zip"):
         mltasks.load_run(run)
+
+
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
+def test_the_kit_payloads_are_refused(cartpole_run, tmp_path):
+    """Every way the kit damages each model file: planted pickle, missing, truncated, a JSON
+    nested 100,000 deep, a symlink out of the run."""
+    tried = assert_refuses_payloads(cartpole_run.run_dir, (), tmp_path / "planted", ways=WAYS)
+    assert tried >= 10  # 3 files x (planted, missing, truncated) + 2 JSON code payloads + 1 symlink
