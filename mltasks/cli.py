@@ -223,4 +223,10 @@ def predict(run_dir: str, inputs: tuple[str, ...], input_file: str | None, sets:
 
 def main() -> None:
     """Console-script entry point."""
+    import os
+
+    # torch writes a compile cache (torchinductor_USER) into $TMPDIR on its first kernels and leaves
+    # it there; a command's scratch belongs in the mltasks cache (a user's own setting wins)
+    root = os.environ.get("MLTASKS_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "mltasks")
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", os.path.join(root, "torchinductor"))
     cli(prog_name="mltasks")

@@ -211,3 +211,18 @@ def test_a_bare_option_is_a_usage_error_naming_set(toy, tmp_path: Path, stray: s
     result = invoke("run", "toy", "--out", str(tmp_path / "r"), "--set", "noise=0.5", "epochs=2")  # pairs after --set
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "r" / "config.json").read_text())["config"]["epochs"] == 2
+
+
+def test_the_cli_keeps_torchs_compile_cache_out_of_tmpdir(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "MLTASKS_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("TORCHINDUCTOR_CACHE_DIR", None)
+    code = ("import sys; sys.argv = ['mltasks', 'list']; from mltasks.cli import main\n"
+            "import os\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "import torch; torch.ones(3).sum(); print(os.environ['TORCHINDUCTOR_CACHE_DIR'])")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(str(tmp_path / "cache" / "torchinductor"))
+    assert list(scratch.iterdir()) == []

@@ -81,11 +81,17 @@ def build_model(plan: Plan, venv: Any, seed: int, device: str) -> Any:
     policy = policy_name(venv.observation_space)
     if device == "auto" and policy != "CnnPolicy":
         device = "cpu"  # SB3: small MLP policies run faster on the CPU than on a GPU
+    from stable_baselines3.common.logger import Logger
+
     try:
-        return algo_class(plan.algo)(policy, venv, seed=seed, device=device,
-                                     policy_kwargs=policy_kwargs, verbose=0, **plan.kwargs)
+        model = algo_class(plan.algo)(policy, venv, seed=seed, device=device,
+                                      policy_kwargs=policy_kwargs, verbose=0, **plan.kwargs)
     except (TypeError, AssertionError) as exc:  # SB3 rejects an argument or a space with these
         raise ConfigError(f"{plan.algo} on {plan.env_id}: {exc}") from None
+    # progress goes through the run's stream; SB3's default logger would leave an empty
+    # SB3-<time> folder in $TMPDIR on every learn()
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
 
 
 @dataclass
