@@ -132,7 +132,8 @@ def read_run_json(path: str | Path, *, root: str | Path | None = None, expect: t
     path = Path(path)
     value = parse_json(read_run_bytes(path, root=root, limit=limit), path, max_depth=max_depth)
     if expect is not None and not isinstance(value, expect):
-        what = {dict: "a JSON object", list: "a JSON array"}.get(expect, expect.__name__)
+        names: dict[type, str] = {dict: "a JSON object", list: "a JSON array"}
+        what = names.get(expect, expect.__name__)
         raise RunDirectoryError(f"{path}: expected {what}, found {type(value).__name__}")
     return value
 
