@@ -16,12 +16,14 @@ from mltasks.progress import Progress
 
 @dataclass
 class Tracking:
-    """What ``run`` was asked: the tracker (None: off), experiment, model artifact, parent run."""
+    """What ``run`` was asked: the tracker (None: off), experiment, model artifact, parent run,
+    and the Model Registry name to register the run's model under (None: not registered)."""
 
     kind: str | None
     experiment: str | None
     log_model: bool
     parent: str | None
+    register: str | None = None
 
 
 def tracking_choice(track: str | None, from_file: Any = None) -> str | None:
@@ -56,14 +58,17 @@ def recorded_tracking_run(where: RunDir) -> str | None:
     return str(run_id) if run_id else None
 
 
-def start_tracking(tracking: Tracking, name: str, config_dict: dict[str, Any], run_info: dict[str, Any],
+def start_tracking(tracking: Tracking, name: str, config: Any, run_info: dict[str, Any],
                    progress: Progress, where: RunDir, resume_run_id: str | None) -> Any:
-    """The run's tracker (None when tracking is off or this is not the main process)."""
+    """The run's tracker (None when tracking is off or this is not the main process).
+
+    :param config: the task's config object (its resolved values become the params), or a dict.
+    """
     if tracking.kind is None or not where.main:
         return None
     from mltasks.tracking import start_run_tracking
 
-    return start_run_tracking(tracking.kind, task=name, experiment=tracking.experiment, config=config_dict,
+    return start_run_tracking(tracking.kind, task=name, experiment=tracking.experiment, config=config,
                               run_info=run_info, progress=progress, parent_run_id=tracking.parent,
                               run_dir=where.final, resume_run_id=resume_run_id)
 
@@ -74,4 +79,4 @@ def finish_tracking(tracker: Any, where: RunDir, metrics: Mapping[str, float], r
     if tracker is None:
         return
     run_info["tracking"] = tracker.finish(run_dir=where.partial, status=status, metrics=dict(metrics),
-                                          log_model=tracking.log_model)
+                                          log_model=tracking.log_model, register=tracking.register)

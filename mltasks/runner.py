@@ -333,8 +333,8 @@ def _train(task_obj: Task, splits: Splits, progress: Progress, where: RunDir, ru
 # --- issue 29: how a run was spread over processes, for run.json -----------------------------------
 def _scale_record(since: float) -> dict[str, Any]:
     """``world_size`` (torchrun's ``WORLD_SIZE``, 1 without it) and, when the torch engine trained,
-    ``distributed``: its backend, global ``batch_size`` and ``per_process_batch``. The engine's
-    module is read only if the task already imported it: the core never imports torch."""
+    ``distributed``: its backend, global ``batch_size``, ``per_process_batch`` and optimizer ``steps``.
+    The engine's module is read only if the task already imported it: the core never imports torch."""
     import os
 
     record: dict[str, Any] = {"world_size": int(os.environ.get("WORLD_SIZE", "1") or 1)}

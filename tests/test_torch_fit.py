@@ -275,6 +275,9 @@ def test_runner_resumes_an_interrupted_run(tmp_path: Path, make_distribution: An
     whole = mltasks.run("tinytorch", root=tmp_path / "a", progress=quiet())
     assert whole.metrics["accuracy"] > 0.9
     assert not (whole.run_dir / "checkpoints").exists()  # the runner drops them when complete
+    info = json.loads((whole.run_dir / "run.json").read_text())  # how the engine spread the run
+    assert info["world_size"] == 1
+    assert info["distributed"] == {"backend": None, "batch_size": 32, "per_process_batch": 32, "steps": 4 * 6}
 
     progress = quiet()
 
@@ -291,6 +294,35 @@ def test_runner_resumes_an_interrupted_run(tmp_path: Path, make_distribution: An
     assert resumed.metrics == whole.metrics
     assert [h["epoch"] for h in resumed.history] == [1.0, 2.0, 3.0, 4.0]
     assert not partial.exists() and (resumed.run_dir / "metrics.json").is_file()
+
+
+def test_batch_size_is_the_global_batch_shared_by_the_processes() -> None:
+    from mltasks.torch import per_process_batch
+
+    assert per_process_batch(64, 2) == 32 and per_process_batch(64, 1) == 64 and per_process_batch(8, 8) == 1
+    assert per_process_batch(64) == 64  # the world torchrun describes: one process here
+    with pytest.raises(ConfigError, match=r"batch_size=30 is the global batch and must be divisible by the 4 "
+                                          r"training processes .*use 28 or 32"):
+        per_process_batch(30, 4)
+    with pytest.raises(ConfigError, match=r"batch_size=1 .* use 2$"):
+        per_process_batch(1, 2)
+
+
+def test_fit_records_how_it_trained_for_the_run_record() -> None:
+    import time
+
+    from mltasks.torch import distributed
+
+    before = time.time()
+    result = fit(make_model(), blobs(), blobs(64, 1), loss_fn=loss_fn, config=CFG, progress=quiet())
+    assert result.steps == 4 * 6  # 192 examples in batches of 32, 4 epochs
+    assert distributed.training_record(before) == {"world_size": 1, "backend": None, "batch_size": 32,
+                                                   "per_process_batch": 32, "steps": 24}
+    assert distributed.training_record(time.time() + 60) == {}  # none started since: a later run sees none
+    batches = [(x[None], y[None]) for x, y in blobs(48)]  # a dataset of ready-made batches of one
+    fit(make_model(), batches, None, loss_fn=loss_fn, progress=quiet(),
+        config=FitConfig(epochs=1, batch_size=1, prebatched=True, device="cpu"), collate_fn=lambda items: items[0])
+    assert distributed.training_record(before)["steps"] == 48
 
 
 def test_core_start_up_does_not_import_torch() -> None:

@@ -143,11 +143,12 @@ def test_run_logged_to_the_default_sqlite_store(store_root, tmp_path, no_trackin
     assert tags["mltasks.data_source"] == "default" and tags["mltasks.data_sha256"] == "embedded-default"
     assert tags["mltasks.run_dir"] == str(result.run_dir.resolve()) and tags["mltasks.split"] == "test"
     assert tags["mltasks.primary_metric"] == "accuracy"
-    # artifacts: the report with its PNGs, the JSON files and the model
+    # artifacts: the report with its PNGs and the JSON files; the run folder is the logged model
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"report.md", "config.json", "run.json", "metrics.json", "history.json", "confusion_matrix.png",
-            "model"} <= names
-    assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} >= {"model/classes.json"}
+    assert {"report.md", "config.json", "run.json", "metrics.json", "history.json", "confusion_matrix.png"} <= names
+    [model] = client.search_logged_models([run.info.experiment_id], filter_string="name = 'model'")
+    assert model.source_run_id == run.info.run_id and record["model_uri"] == f"runs:/{run.info.run_id}/model"
+    assert record["model_id"] == model.model_id and model.tags["mltasks.task"] == "curvy"
     local = mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="run.json",
                                                 tracking_uri=uri, dst_path=str(tmp_path / "dl"))
     assert json.loads(open(local).read())["status"] == "complete"
@@ -162,7 +163,7 @@ def test_run_logged_to_the_default_sqlite_store(store_root, tmp_path, no_trackin
     run = client.get_run(record["run_id"])
     assert client.get_experiment(run.info.experiment_id).name == "iris-baselines"
     assert (root / "mlartifacts" / "iris-baselines").is_dir()  # a sqlite URI: artifacts beside the .db too
-    assert "model" not in {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert not client.search_logged_models([run.info.experiment_id]) and "model_uri" not in record
     assert run.data.tags["mltasks.plugin"] == "mltasks-majority"
     assert run.data.tags["mltasks.plugin_version"] == metadata.version("mltasks-majority")
 
@@ -200,7 +201,8 @@ def test_a_resumed_run_continues_its_mlflow_run(store_root, tmp_path, no_trackin
     run = client.get_run(record["run_id"])
     assert run.info.status == "FINISHED" and run.data.tags["mltasks.resumed"] == "true"
     assert run.data.tags["mltasks.status"] == "complete" and "accuracy" in run.data.metrics
-    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")][-1] == 2
+    # the resumed run reports epoch 1 again (its history is whole): MLflow holds each step once
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "train_loss")] == [1, 2]
     experiment = client.get_experiment_by_name("flaky")
     assert [r.info.run_name for r in client.search_runs([experiment.experiment_id])] == ["flaky-a"]
 
@@ -285,6 +287,10 @@ def test_tune_logs_a_parent_run_and_a_child_per_trial(toy, store_root, tmp_path,
         assert child.info.status == "FINISHED"
         assert [m.step for m in client.get_metric_history(child.info.run_id, "val_loss")] == [1, 2, 3]
         assert child.data.params["split_seed"] == "0"
+        # each trial says which parameters its trial of the space was asked for
+        assert child.data.tags["mltasks.active_params"] == "noise"
+        assert child.data.tags["mltasks.trial"] == child.info.run_name[-1]
+        assert child.data.tags["mltasks.study"] == summary["study_name"]
 
 
 def test_dead_server_is_one_warning_and_the_run_goes_on(tmp_path, no_tracking_env, monkeypatch, capsys):
@@ -340,3 +346,36 @@ def test_many_steps_are_sent_in_few_requests(store_root, no_tracking_env, monkey
     history = tracker.client.get_metric_history(tracker.run_id, "reward")
     assert [m.step for m in history] == list(range(1, 1201))
     assert len(calls) <= 5 and sum(calls) == 1201
+
+
+def test_params_are_resolved_and_each_step_is_logged_once(store_root, tmp_path, no_tracking_env):
+    mlflow = needs_mlflow()
+    from dataclasses import dataclass
+
+    from mltasks import TaskConfig
+
+    @dataclass(frozen=True)
+    class Resolving(TaskConfig):
+        batch_size: int | None = None  # None: the model's default (text's, recommender's configs)
+        label: str = ""
+        note: str | None = None
+
+        def resolved(self, name):
+            if name == "batch_size" and self.batch_size is None:
+                return 32
+            return getattr(self, name)
+
+    progress = Progress(quiet=True)
+    tracker = start_run_tracking("mlflow", task="hygiene", config=Resolving(seed=4), progress=progress,
+                                 run_dir=store_root / "hygiene-a")
+    progress.report(1, cv_score=0.80)
+    progress.report(2, cv_score=0.81)
+    record = tracker.finish(run_dir=tmp_path, status="complete", metrics={"cv_score": 0.81, "accuracy": 0.7})
+    client = mlflow.MlflowClient(tracking_uri=tracking_store.sqlite_uri(store_root))
+    run = client.get_run(record["run_id"])
+    assert run.data.params["batch_size"] == "32" and run.data.params["split_seed"] == "4"  # as the run used them
+    assert run.data.params["label"] == '""' and run.data.params["note"] == "None"  # no blank cells
+    # the final cv_score is the last step's: logged once; a final-only metric lands on the last step
+    assert [(m.step, m.value) for m in client.get_metric_history(run.info.run_id, "cv_score")] == [(1, 0.80),
+                                                                                                 (2, 0.81)]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "accuracy")] == [2]

@@ -1,5 +1,8 @@
 """A real ``mlflow server`` (SQLite backend, loopback, a free port): runs logged over HTTP and
 read back; then the server is stopped and a run still finishes, recording that tracking failed.
+Tracked runs of text, image and the example plugin are MLflow models: ``mlflow.pyfunc.load_model``
+predicts what ``mltasks predict`` does (without unpickling anything), ``mlflow models serve
+--env-manager local`` answers, and ``--register`` creates a registered model version.
 
 Slow and starts a server: ``pytest -m mlflow_server`` (``tox -e services``).
 """
@@ -102,14 +105,13 @@ def tracking_env(monkeypatch):
     return monkeypatch
 
 
-def check_logged(client, run_dir: Path, record: dict) -> None:
-    """The MLflow run holds the run folder's config, metrics, history, tags and files."""
+def check_logged(client, run_dir: Path, record: dict, config) -> None:
+    """The MLflow run holds the run's resolved config, metrics (each step once), history, tags and
+    files, and the run folder as its model."""
     run = client.get_run(record["run_id"])
     assert run.info.status == "FINISHED"
-    config = json.loads((run_dir / "config.json").read_text())["config"]
-    for key, value in config.items():
-        if not isinstance(value, (dict, list)):
-            assert run.data.params[key] == ("" if value is None else str(value)), key
+    expected = tracking_store.flatten_params(tracking_store.resolved_config(config))
+    assert run.data.params == expected and "" not in run.data.params.values()
     final = json.loads((run_dir / "metrics.json").read_text())["metrics"]
     for key, value in final.items():
         if value is not None:
@@ -118,12 +120,20 @@ def check_logged(client, run_dir: Path, record: dict) -> None:
         history = json.loads((run_dir / "history.json").read_text())
         key = next(k for k in history[0] if k not in ("epoch", "step", "iteration", "timestep", "trial"))
         assert len(client.get_metric_history(run.info.run_id, key)) == sum(1 for h in history if key in h)
+    for key in run.data.metrics:  # no step logged twice (the final metrics at the last step included)
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, key)]
+        assert len(steps) == len(set(steps)), (key, steps)
     assert run.data.tags["mltasks.status"] == "complete"
     assert run.data.tags["mltasks.run_dir"] == str(run_dir.resolve())
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"report.md", "config.json", "run.json", "metrics.json", "model"} <= names
+    assert {"report.md", "config.json", "run.json", "metrics.json"} <= names
     pngs = {p.name for p in run_dir.glob("*.png")}
     assert pngs <= names
+    assert record["model_uri"] == f"runs:/{run.info.run_id}/model"
+    [model] = client.search_logged_models([run.info.experiment_id],
+                                          filter_string=f"name = 'model' AND source_run_id = '{run.info.run_id}'")
+    assert model.model_id == record["model_id"]
+    assert client.get_experiment(run.info.experiment_id).tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 def test_run_logged_over_http_then_server_down(server, tracking_env, tmp_path, capsys):
@@ -133,12 +143,12 @@ def test_run_logged_over_http_then_server_down(server, tracking_env, tmp_path, c
     record = json.loads((result.run_dir / "run.json").read_text())["tracking"]
     assert record["status"] == "logged" and record["uri"] == url and record["experiment"] == "majority"
     client = mlflow.MlflowClient(tracking_uri=url)
-    check_logged(client, result.run_dir, record)
-    downloaded = mlflow.artifacts.download_artifacts(run_id=record["run_id"], artifact_path="model",
-                                                     tracking_uri=url, dst_path=str(tmp_path / "dl"))
+    check_logged(client, result.run_dir, record, result.config)
+    downloaded = mlflow.artifacts.download_artifacts(f"{record['model_uri']}/artifacts/{result.run_dir.name}/model",
+                                                     dst_path=str(tmp_path / "dl"))
     assert sorted(p.name for p in Path(downloaded).iterdir()) == sorted(p.name for p in (result.run_dir / "model")
                                                                         .iterdir())
-    capsys.readouterr()
+    assert "View run" not in capsys.readouterr().out  # MLflow's banner lines stay out of our console
 
     stop(proc)
     started = time.monotonic()
@@ -167,4 +177,97 @@ def test_builtin_task_smoke_run_logs_complete(task, live_server, tracking_env, t
     result = mltasks.run(task, quick=True, out=tmp_path / task, overrides={"num_threads": 2})
     record = json.loads((result.run_dir / "run.json").read_text())["tracking"]
     assert record["status"] == "logged", record
-    check_logged(mlflow.MlflowClient(tracking_uri=url), result.run_dir, record)
+    check_logged(mlflow.MlflowClient(tracking_uri=url), result.run_dir, record, result.config)
+
+
+# --- the run as an MLflow model --------------------------------------------------------------
+
+IRIS_ROWS = ["5.1,3.5,1.4,0.2", "6.7,3.0,5.2,2.3", "5.9,3.0,4.2,1.5"]
+
+
+def model_inputs(task: str, folder: Path) -> list[str]:
+    """A few inputs of ``task`` as ``mltasks predict`` takes them."""
+    if task == "majority":
+        return IRIS_ROWS
+    if task == "text":
+        return ["What a wonderful day, I loved every minute", "The service was slow and the food cold"]
+    from mltasks.lookup import get_task
+
+    data = Path(get_task(task).sample_data(folder))  # an ImageFolder: two of its pictures
+    return [str(p) for p in sorted(data.rglob("*")) if p.suffix.lower() in (".png", ".jpg", ".jpeg")][:2]
+
+
+@pytest.mark.parametrize("task", ["majority", "text", "image"])
+def test_tracked_run_loads_as_a_pyfunc_model_and_predicts_like_mltasks_predict(task, live_server, tracking_env,
+                                                                              tmp_path):
+    from mltasks.finished import predict_run
+    from mltasks.plugins import registry
+    from mltasks.testing.unpickling import forbid_unpickling
+
+    if task not in registry().all_tasks():
+        pytest.skip(f"the {task} plugin is not installed")
+    url, _ = live_server
+    tracking_env.setenv("MLFLOW_TRACKING_URI", url)
+    result = mltasks.run(task, quick=True, out=tmp_path / task, overrides={"num_threads": 2})
+    record = json.loads((result.run_dir / "run.json").read_text())["tracking"]
+    assert record["status"] == "logged" and record["model_uri"], record
+    (tmp_path / "inputs").mkdir()
+    inputs = model_inputs(task, tmp_path / "inputs")
+    expected = predict_run(result.run_dir, inputs)
+    with forbid_unpickling() as refused:  # the kit's never-unpickles rule, through MLflow's loader too
+        model = mlflow.pyfunc.load_model(record["model_uri"])
+        got = model.predict(inputs)
+    assert refused == []
+    assert got == expected and len(got) == len(inputs)
+    top2 = predict_run(result.run_dir, inputs, top_k=2)
+    assert model.predict(inputs, params={"top_k": "2"}) == top2
+
+
+def test_mlflow_models_serve_answers_and_register_creates_a_version(live_server, tracking_env, tmp_path):
+    from mltasks.finished import predict_run
+
+    url, _ = live_server
+    tracking_env.setenv("MLFLOW_TRACKING_URI", url)
+    result = mltasks.run("majority", quick=True, out=tmp_path / "served", register="iris-served")
+    record = json.loads((result.run_dir / "run.json").read_text())["tracking"]
+    assert record["registered_model"]["name"] == "iris-served"
+    client = mlflow.MlflowClient(tracking_uri=url)
+    version = client.get_model_version("iris-served", record["registered_model"]["version"])
+    assert version.run_id == record["run_id"] and version.status == "READY"
+    assert mlflow.pyfunc.load_model(f"models:/iris-served/{version.version}").predict(IRIS_ROWS) == \
+        predict_run(result.run_dir, IRIS_ROWS)
+
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([mlflow_command(), "models", "serve", "-m", record["model_uri"], "--env-manager",
+                                 "local", "-h", "127.0.0.1", "-p", str(port), "-w", "1"],
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path,
+                                # it starts `uvicorn` from PATH: the environment's scripts, as when activated
+                                env={**os.environ, "MLFLOW_TRACKING_URI": url,
+                                     "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                                              os.environ.get("PATH", "")])})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mlflow models serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{base}/ping", timeout=5) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"mlflow models serve did not answer:\n{log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        body = json.dumps({"inputs": IRIS_ROWS, "params": {"top_k": "2"}}).encode()
+        request = urllib.request.Request(f"{base}/invocations", data=body,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    finally:
+        stop(proc)
+    expected = json.loads(json.dumps(predict_run(result.run_dir, IRIS_ROWS, top_k=2)))
+    assert answer == {"predictions": expected}

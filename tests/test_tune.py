@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shlex
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -216,6 +218,9 @@ def test_bad_intermediate_values_are_pruned(quad, tmp_path):
     assert "PRUNED" in states and "COMPLETE" in states
     pruned = [r for r in _rows(out) if r["state"] == "PRUNED"]
     assert not any((out / "trials" / f"trial-{int(r['number']):04d}").exists() for r in pruned)
+    assert {r["run_dir"] for r in pruned} == {""}  # no path to a folder that is not there
+    assert all(Path(r["run_dir"]).is_dir() for r in _rows(out) if r["state"] == "COMPLETE")
+    assert len([line for line in result.output.splitlines() if " pruned at step " in line]) == len(pruned)
 
 
 def test_conditional_space_names_only_active_parameters(quad, tmp_path):
@@ -272,9 +277,10 @@ def test_ctrl_c_marks_the_trial_failed_and_prints_how_to_resume(quad, tmp_path, 
     monkeypatch.setenv("QUAD_INTERRUPT_AT", "3")
     result = invoke("tune", "quad", "--space", str(quad), "--trials", "4", "--pruner", "none")
     assert result.exit_code == 130
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Interrupted after 2 trials; resume with: mltasks tune quad")
-    command = shlex.split(lines[0].split("resume with: ", 1)[1])
+    *trials, last = result.output.strip().splitlines()  # a line per finished trial, then how to resume
+    assert [line.split(":")[0] for line in trials] == ["trial 0 complete", "trial 1 complete"]
+    assert last.startswith("Interrupted after 2 trials; resume with: mltasks tune quad")
+    command = shlex.split(last.split("resume with: ", 1)[1])
     study_dir = command[command.index("--out") + 1]
     storage = optuna.storages.JournalStorage(
         optuna.storages.journal.JournalFileBackend(f"{study_dir}/study.journal"))
@@ -403,5 +409,57 @@ def test_sigint_in_a_real_process_is_one_line_and_exit_130(make_distribution, tm
     worker.send_signal(signal.SIGINT)
     out, err = worker.communicate(timeout=120)
     assert worker.returncode == 130 and out == ""
-    assert len(err.splitlines()) == 1 and err.startswith("Interrupted after 2 trials; resume with: ")
+    *trial_lines, last = err.splitlines()  # a line per finished trial, then one line saying how to resume
+    assert [line.split(":")[0] for line in trial_lines] == ["trial 0 complete", "trial 1 complete"]
+    assert last.startswith("Interrupted after 2 trials; resume with: ")
     assert "--out study" in err and [r["state"] for r in _rows(tmp_path / "study")] == ["COMPLETE"] * 2 + ["FAIL"]
+
+
+def test_a_study_prints_one_line_per_finished_trial_and_best_config_keeps_smoke(quad, tmp_path):
+    out = tmp_path / "study"
+    result = invoke("tune", "quad", "--space", str(quad), "--trials", "10", "--pruner", "none", "--quick",
+                    "--out", str(out))
+    assert result.exit_code == 0, result.output
+    # off a terminal too (CliRunner is none): number, state, value, best so far, time, progress, elapsed
+    pattern = re.compile(r"^trial (\d+) complete: val_loss (\S+) \(best (\S+), trial (\d+)\), [\d.]+ s; "
+                         r"(\d+)/10 done, \d+s elapsed$")
+    lines = [pattern.match(line) for line in result.output.splitlines() if line.startswith("trial ")]
+    assert len(lines) == 10 and all(lines), result.output
+    assert [int(m.group(1)) for m in lines] == list(range(10))
+    assert [int(m.group(5)) for m in lines] == list(range(1, 11))
+    values = [float(m.group(2)) for m in lines]
+    assert [float(m.group(3)) for m in lines] == pytest.approx([min(values[:i + 1]) for i in range(10)], rel=1e-3)
+    best = read_toml(out / "best_config.toml")
+    assert best["smoke"] is True and _study(out)["fixed"] == {"smoke": True}  # --quick is part of the recipe
+
+
+def test_a_sigkilled_trial_is_listed_as_interrupted_not_running(make_distribution, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import time
+
+    site = make_distribution("mltasks-quad", "quad_plugin", QUAD_PLUGIN, entry="quad")
+    (site / "quad_task.py").write_text(QUAD_TASK)
+    (tmp_path / "space.toml").write_text(X_SPACE)
+    worker = subprocess.Popen([sys.executable, "-m", "mltasks", "tune", "quad", "--space", "space.toml", "--trials",
+                               "3", "--set", "delay=120", "--out", "study"], cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(site)}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+    partial = tmp_path / "study" / "trials" / ".trial-0000.partial"
+    try:
+        deadline = time.time() + 120
+        while not (partial / "run.json").exists() and time.time() < deadline:
+            time.sleep(0.1)  # until trial 0 trains
+        time.sleep(0.5)
+
+        def listed() -> list[tuple[str, str]]:
+            result = invoke("runs", str(tmp_path / "study" / "trials"), "--all", "--json")
+            assert result.exit_code == 0, result.output
+            return [(r["name"], r["status"]) for r in json.loads(result.output)]
+
+        assert listed() == [(".trial-0000.partial", "running")]  # its process holds the run's lock
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # no handler runs: the lock is all that tells
+        worker.wait(timeout=60)
+    assert listed() == [(".trial-0000.partial", "interrupted")]

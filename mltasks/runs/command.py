@@ -22,9 +22,11 @@ import click
               help="Also the unfinished runs: .NAME.partial (resumable, running, interrupted, failed) and unreadable.")
 def runs(folders: tuple[str, ...], task: str | None, sort: str, as_json: bool, show_all: bool) -> None:
     """List the runs in FOLDERS (default runs/): one line per run with its primary metric."""
-    from mltasks.runs.listing import order, scan, select
+    from mltasks.runs.listing import check_folder, order, scan, select
     from mltasks.runs.table import duration, number, text_table
 
+    for folder in folders:  # named folders must exist; the default runs/ may not yet
+        check_folder(folder)
     found = scan(folders or ("runs",))
     shown = order(select(found, task=task, show_all=show_all), sort)
     if as_json:

@@ -121,7 +121,8 @@ def compare_runs(run_dirs: Sequence[str | Path], *, plot: str | Path | None = No
     :returns: a JSON-ready dict: ``task``, ``runs`` (label, name, path, split, status),
         ``config`` and ``versions`` (only the keys that differ, one value per run),
         ``metrics`` (values, difference to the first run, best run), ``data`` (same sha256
-        or not), ``plot`` (the PNG written, or None) and ``plot_note`` (why not).
+        or not), ``scale`` (each run's ``world_size``, ``backend``, ``per_process_batch``: the same
+        config run on 1 or N processes), ``plot`` (the PNG written, or None) and ``plot_note`` (why not).
     :raises ConfigError: fewer than two runs, or runs of different tasks.
     :raises RunDirectoryError: a run folder is missing or its JSON is broken.
     """
@@ -150,19 +151,52 @@ def compare_runs(run_dirs: Sequence[str | Path], *, plot: str | Path | None = No
         "data": {"same": hashes[0] is not None and len(set(hashes)) == 1, "sha256": hashes,
                  "source": [d.get("source") for d in datas]},
         "versions": _differing([r["info"].get("versions") or {} for r in runs]),
+        "scale": scale([r["info"] for r in runs]),
         "plot": None,
         "plot_note": "",
     }
     if plot is not None:
         lacking = [r["path"].name for r in runs if not r["history"]]
+        from mltasks.runs.curves import overlaid_curves, plotted_metrics
+
         if lacking:
             result["plot_note"] = f"no learning-curve plot: no training history in {', '.join(lacking)}"
+        elif not plotted_metrics([r["history"] for r in runs]):
+            result["plot_note"] = "no learning-curve plot: no metric the runs share changes from step to step"
         else:
-            from mltasks.runs.curves import overlaid_curves
-
             result["plot"] = str(overlaid_curves(plot, [r["history"] for r in runs],
                                                  [f"{lab}: {r['path'].name}" for lab, r in zip(labels, runs)]))
     return result
+
+
+#: how a run was spread over processes (run.json): shown beside the config, since it changes the run
+SCALE_KEYS = ("world_size", "backend", "per_process_batch")
+
+
+def scale(infos: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Each run's ``world_size``, torch ``backend`` and ``per_process_batch`` (None when not recorded)."""
+    out: dict[str, list[Any]] = {key: [] for key in SCALE_KEYS}
+    for info in infos:
+        found = info.get("distributed")
+        spread: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        out["world_size"].append(info.get("world_size"))
+        out["backend"].append(spread.get("backend"))
+        out["per_process_batch"].append(spread.get("per_process_batch"))
+    return out
+
+
+def _scale_lines(result: Mapping[str, Any], labels: Sequence[str]) -> list[str]:
+    values = result.get("scale") or {}
+    sizes = values.get("world_size") or []
+    if not any(v is not None for v in sizes):
+        return []
+    if all(len(set(map(json.dumps, values[k]))) == 1 for k in values):
+        size, backend = sizes[0], (values.get("backend") or [None])[0]
+        batch = (values.get("per_process_batch") or [None])[0]
+        detail = f" ({backend}, {batch} examples per process per step)" if backend and batch else ""
+        return [f"Processes: same, {size}{detail}"]
+    return ["Processes (differing)",
+            text_table(["", *labels], [[key, *(_cell(v) for v in vals)] for key, vals in values.items()])]
 
 
 def _cell(value: Any, width: int = 30) -> str:
@@ -193,6 +227,7 @@ def format_comparison(result: Mapping[str, Any]) -> str:
                                                   for k, vals in result["config"].items()]))
     else:
         out.append("Config: identical")
+    out += _scale_lines(result, labels)
     out.append("")
     splits = {r["split"] for r in runs}
     title = f"Metrics ({', '.join(sorted(s for s in splits if s)) or '-'})"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -179,7 +180,31 @@ def _children(folder: str) -> list[str]:
             names = [e.name for e in entries if e.is_dir()]
     except (FileNotFoundError, NotADirectoryError):
         return []
+    except OSError as exc:  # a symlink loop, no permission: the user's folder, named
+        from mltasks.errors import RunDirectoryError
+
+        raise RunDirectoryError(f"{folder}: cannot be listed ({exc.strerror or exc})") from None
     return sorted(n for n in names if not n.startswith(".") or n.endswith(".partial"))
+
+
+def check_folder(folder: str | Path) -> None:
+    """Refuse a folder the user named that cannot hold runs: missing, not a folder, a symlink
+    loop or to nothing, unreadable (the default ``runs/`` may be missing: there are no runs yet).
+
+    :raises RunDirectoryError: naming the folder and the problem (CLI exit 2).
+    """
+    from mltasks.errors import RunDirectoryError
+
+    folder = str(folder)
+    try:
+        st = os.stat(folder)
+    except FileNotFoundError:
+        what = "a symbolic link to nothing" if os.path.islink(folder) else "no such folder"
+        raise RunDirectoryError(f"{folder}: {what}") from None
+    except OSError as exc:  # ELOOP, EACCES, ENAMETOOLONG
+        raise RunDirectoryError(f"{folder}: cannot be opened ({exc.strerror or exc})") from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise RunDirectoryError(f"{folder}: not a folder (give run directories, or folders that hold them)")
 
 
 def is_shown(run: RunSummary, show_all: bool) -> bool:

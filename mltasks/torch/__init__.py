@@ -8,7 +8,8 @@
 
 Only torch plugins import this module (it imports torch); the core never does.
 Under ``torchrun --nproc-per-node N -m mltasks run TASK`` the same code trains with
-DistributedDataParallel.
+DistributedDataParallel; ``FitConfig.batch_size`` is the global batch, shared by the processes
+(:func:`per_process_batch`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 from mltasks.torch.checkpoint import load_weights, save_weights
 from mltasks.torch.config import FitConfig, FitResult
 from mltasks.torch.device import move_to, select_device
+from mltasks.torch.distributed import per_process_batch
 from mltasks.torch.fit import fit
 from mltasks.torch.infer import infer
 
-__all__ = ["FitConfig", "FitResult", "fit", "infer", "load_weights", "move_to", "save_weights", "select_device"]
+__all__ = ["FitConfig", "FitResult", "fit", "infer", "load_weights", "move_to", "per_process_batch", "save_weights",
+           "select_device"]

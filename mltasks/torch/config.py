@@ -18,7 +18,9 @@ class FitConfig:
 
     :param epochs: passes over the training data (ignored when ``max_steps`` is set).
     :param max_steps: optimizer steps in all; overrides ``epochs`` (the last epoch may be partial).
-    :param batch_size: examples per step, per process under torchrun.
+    :param batch_size: examples per optimizer step over all processes (the global batch): under
+        ``torchrun`` each of N processes takes ``batch_size / N``, so 1 and N processes follow
+        the same recipe (same steps, same learning rate); it must be divisible by N.
     :param lr: peak learning rate (after warm-up).
     :param weight_decay: decoupled (AdamW) or L2 (Adam, SGD) weight decay.
     :param optimizer: ``adamw``, ``adam`` or ``sgd`` (momentum 0.9).
@@ -38,6 +40,10 @@ class FitConfig:
     :param min_delta: an improvement smaller than this does not count for early stopping.
     :param find_unused_parameters: passed to DistributedDataParallel (models with unused branches).
     :param log_every: steps between progress-bar loss updates.
+    :param prebatched: each item of the training data is already a batch (a dataset of
+        length-bucketed batches): the loader takes ``batch_size`` items per step in every
+        process, undivided; build the batches with
+        :func:`~mltasks.torch.distributed.per_process_batch` to keep the global batch.
     """
 
     epochs: int = 10
@@ -60,6 +66,7 @@ class FitConfig:
     min_delta: float = 0.0
     find_unused_parameters: bool = False
     log_every: int = 10
+    prebatched: bool = False
 
     def __post_init__(self) -> None:
         checks = [

@@ -5,6 +5,11 @@
 the processes, this module only joins the group they form (gloo on CPU, nccl on GPU),
 shards the data and sums metrics across ranks. Outside torchrun every function here is
 a no-op for a single process.
+
+``batch_size`` is the global batch: each of N processes takes ``batch_size / N``
+(:func:`per_process_batch`), so one and N processes take the same optimizer steps on the
+same number of examples. What the last :func:`~mltasks.torch.fit` trained with is kept for
+the run record (:func:`training_record`: world size, backend, global and per-process batch).
 """
 
 from __future__ import annotations
@@ -12,12 +17,16 @@ from __future__ import annotations
 import atexit
 import math
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler, Sampler
+
+from mltasks.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -27,6 +36,7 @@ class World:
     rank: int = 0
     size: int = 1
     local_rank: int = 0
+    backend: str | None = None  # "gloo" or "nccl" once the process group is joined
 
     @property
     def distributed(self) -> bool:
@@ -59,7 +69,51 @@ def setup(device: torch.device) -> World:
             torch.cuda.set_device(device)
         dist.init_process_group(backend=backend)
         atexit.register(_destroy)
-    return World(dist.get_rank(), dist.get_world_size(), info.local_rank)
+    return World(dist.get_rank(), dist.get_world_size(), info.local_rank, str(dist.get_backend()))
+
+
+def per_process_batch(batch_size: int, size: int | None = None) -> int:
+    """The examples each of ``size`` processes takes per step when ``batch_size`` is the global batch.
+
+    :param size: the number of training processes; default: torchrun's (``WORLD_SIZE``, 1 without it).
+        A task whose dataset items are whole batches builds them this big (``FitConfig(prebatched=True)``).
+    :raises ConfigError: ``batch_size`` is not a multiple of ``size`` (a rounded batch would
+        silently change the recipe).
+    """
+    size = world().size if size is None else size
+    if batch_size % size:
+        lower, upper = batch_size // size * size, (batch_size // size + 1) * size
+        hint = f"{lower} or {upper}" if lower else str(upper)
+        raise ConfigError(f"batch_size={batch_size} is the global batch and must be divisible by the {size} "
+                          f"training processes (torchrun --nproc-per-node x --nnodes): use {hint}")
+    return batch_size // size
+
+
+# what the last fit() in this process trained with (see training_record)
+_LAST: dict[str, Any] = {}
+
+
+def note_training(info: World, batch_size: int, per_process: int) -> None:
+    """Remember how :func:`~mltasks.torch.fit` spread its batch over the processes (for ``run.json``)."""
+    _LAST.clear()
+    _LAST.update({"at": time.time(), "record": {"world_size": info.size, "backend": info.backend,
+                                                "batch_size": batch_size, "per_process_batch": per_process}})
+
+
+def note_steps(steps: int) -> None:
+    """Remember the optimizer steps the last :func:`~mltasks.torch.fit` took (the same for 1 and N
+    processes when they follow one recipe)."""
+    if _LAST:
+        _LAST["record"]["steps"] = int(steps)
+
+
+def training_record(since: float = 0.0) -> dict[str, Any]:
+    """How the last :func:`~mltasks.torch.fit` that started after ``since`` (``time.time()``)
+    trained: ``{"world_size", "backend", "batch_size", "per_process_batch", "steps"}``; ``{}`` when
+    none did. The runner reads it into ``run.json`` without importing torch itself."""
+    if not _LAST or _LAST["at"] < since:
+        return {}
+    return dict(_LAST["record"])
 
 
 def _destroy() -> None:

@@ -6,7 +6,9 @@
                  config=FitConfig(epochs=5, patience=2), progress=progress,
                  val_metrics_fn=lambda m, b: {"accuracy": (m(b[0]).argmax(1) == b[1]).sum(), "count": len(b[1])})
 
-The same call trains under ``torchrun --nproc-per-node N`` with DistributedDataParallel.
+The same call trains under ``torchrun --nproc-per-node N`` with DistributedDataParallel;
+``batch_size`` stays the global batch (each process takes ``batch_size / N``), so the
+recipe, and the result up to the order of the data, is the same.
 """
 
 from __future__ import annotations
@@ -45,6 +47,11 @@ def _batch_size(batch: Any) -> int:
     return 1
 
 
+def _local_batch(config: FitConfig, info: distributed.World) -> int:
+    """This process's share of ``config.batch_size`` (all of it for pre-batched data)."""
+    return config.batch_size if config.prebatched else distributed.per_process_batch(config.batch_size, info.size)
+
+
 def _train_loader(data: Any, config: FitConfig, info: distributed.World, generator: torch.Generator,
                   collate_fn: Callable | None, sample_weights: Sequence[float] | torch.Tensor | None,
                   device: torch.device) -> DataLoader:
@@ -59,7 +66,7 @@ def _train_loader(data: Any, config: FitConfig, info: distributed.World, generat
             sampler = RandomSampler(data, generator=generator)
         else:
             sampler = SequentialSampler(data)
-    return DataLoader(data, batch_size=config.batch_size, sampler=sampler, collate_fn=collate_fn,
+    return DataLoader(data, batch_size=_local_batch(config, info), sampler=sampler, collate_fn=collate_fn,
                       num_workers=config.num_workers, generator=generator, pin_memory=device.type == "cuda",
                       persistent_workers=config.num_workers > 0)
 
@@ -68,8 +75,9 @@ def _val_loader(data: Any, config: FitConfig, info: distributed.World, collate_f
                 device: torch.device) -> DataLoader:
     if info.distributed and len(data) < info.size:
         raise DataError(f"validation data has {len(data)} examples, fewer than the {info.size} processes")
-    return DataLoader(data, batch_size=config.batch_size, sampler=distributed.ShardSampler(len(data), info),
-                      collate_fn=collate_fn, num_workers=config.num_workers, pin_memory=device.type == "cuda")
+    return DataLoader(data, batch_size=_local_batch(config, info),
+                      sampler=distributed.ShardSampler(len(data), info), collate_fn=collate_fn,
+                      num_workers=config.num_workers, pin_memory=device.type == "cuda")
 
 
 class _Loop:
@@ -228,7 +236,8 @@ def fit(model: torch.nn.Module, train_data: Any, val_data: Any = None, *, loss_f
     :param batch_transform: ``batch -> batch`` on the device, training batches only (augmentation).
     :returns: a :class:`FitResult`; its model holds the best epoch's weights (by ``monitor``).
     :raises DataError: empty training data, or ``sample_weights`` of the wrong length.
-    :raises ConfigError: an unknown ``monitor``, a missing device, nothing to train.
+    :raises ConfigError: an unknown ``monitor``, a missing device, nothing to train, a
+        ``batch_size`` the torchrun processes cannot share evenly.
     """
     config = config or FitConfig()
     if len(train_data) == 0:
@@ -239,6 +248,8 @@ def fit(model: torch.nn.Module, train_data: Any, val_data: Any = None, *, loss_f
         config = _replace_monitor(config)
     device = select_device(config.device)
     info = distributed.setup(device)
+    local_batch = _local_batch(config, info)  # a global batch the processes cannot share fails before any work
+    _note_world(info, config, local_batch, progress)
     model.to(device)
     torch.manual_seed(config.seed + info.rank)  # dropout and other in-model randomness
     generator = torch.Generator()
@@ -276,11 +287,24 @@ def fit(model: torch.nn.Module, train_data: Any, val_data: Any = None, *, loss_f
         progress.log(f"early stopping after epoch {epoch}: {config.monitor} did not improve for "
                      f"{config.patience} epochs (best {loop.best_score:.4g} at epoch {loop.best_epoch})")
     distributed.barrier(info)
+    distributed.note_steps(loop.step)
     if loop.best_state is not None:
         unwrap(model).load_state_dict(loop.best_state)
     return FitResult(model=unwrap(model), history=loop.history, best_epoch=loop.best_epoch,
                      best_score=float("nan") if loop.best_score is None else float(loop.best_score),
                      steps=loop.step, stopped_early=stopped, resumed_from=start or None)
+
+
+def _note_world(info: distributed.World, config: FitConfig, local_batch: int, progress: Progress) -> None:
+    """Record the world for ``run.json`` and say how the batch is shared (once, by rank 0)."""
+    distributed.note_training(info, config.batch_size, local_batch)
+    if not info.distributed:
+        return
+    if config.prebatched:
+        share = f"{local_batch} pre-built batch(es) per process per step"
+    else:
+        share = f"batch_size {config.batch_size} = {info.size} x {local_batch} examples per process"
+    progress.log(f"torchrun: {info.size} processes ({info.backend}); {share}")
 
 
 def _reported(record: dict[str, float]) -> dict[str, Any]:

@@ -3,10 +3,14 @@
 The runner calls :func:`start_run_tracking` only when tracking is on; this package imports
 no MLflow until then, and a tracking failure is one warning, never a failed run::
 
-    tracker = start_run_tracking("mlflow", task="text", experiment=None, config=config_dict,
+    tracker = start_run_tracking("mlflow", task="text", experiment=None, config=config,
                                  run_info=run_info, progress=progress, run_dir=final)
     ...  # train; every progress.report(...) is logged with its step
-    run_info["tracking"] = tracker.finish(run_dir=partial, status="complete", metrics=metrics)
+    run_info["tracking"] = tracker.finish(run_dir=partial, status="complete", metrics=metrics,
+                                          register="text-classifier")
+
+A complete run is also logged as an MLflow pyfunc model, ``runs:/RUN_ID/model``, through
+MLflow's models from code (:mod:`mltasks.tracking.log_model`; nothing is pickled).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 from mltasks.errors import MltasksError
 from mltasks.progress import Progress
 from mltasks.run_tracking import tracking_choice
+from mltasks.tracking.tags import current_run_tags, run_tags
 
 #: the trackers ``--track`` accepts
 TRACKERS = ("mlflow",)
@@ -58,7 +63,7 @@ def start_run_tracking(
     *,
     task: str,
     experiment: str | None = None,
-    config: Mapping[str, Any] | None = None,
+    config: Any = None,
     run_info: Mapping[str, Any] | None = None,
     progress: Progress,
     parent_run_id: str | None = None,
@@ -69,7 +74,8 @@ def start_run_tracking(
 
     :param track: ``"mlflow"`` (``None``: MLflow when ``MLFLOW_TRACKING_URI`` is set, else off).
     :param task: the task name: a tag, and the experiment's name unless ``experiment`` is given.
-    :param config: the resolved config (logged as params, nested keys dotted).
+    :param config: the task's config object or a mapping (logged as params with the values the
+        run used, nested keys dotted; see :func:`mltasks.tracking.store.resolved_config`).
     :param run_info: the runner's ``run.json`` dict; read again at ``finish`` for data and versions.
     :param progress: the run's progress; per-epoch metrics are logged with their step, and a
         failure is one ``progress.warn``.
@@ -78,8 +84,9 @@ def start_run_tracking(
         are logged to ``sqlite:///<its parent>/mlflow.db``.
     :param resume_run_id: the MLflow run id an interrupted run recorded (``run.json["tracking"]``):
         a resumed run continues that MLflow run instead of starting another.
-    :returns: an object with ``finish(run_dir=, status=, metrics=, log_model=) -> dict`` (the
-        ``run.json["tracking"]`` record: backend, uri, experiment, run_id, status, error).
+    :returns: an object with ``finish(run_dir=, status=, metrics=, log_model=, register=) -> dict``
+        (the ``run.json["tracking"]`` record: backend, uri, experiment, run_id, status, error, and
+        model_uri, model_id, registered_model for a run logged as a model).
     """
     kind = _kind(track)
     if kind is None:
@@ -131,4 +138,4 @@ def start_study_tracking(
     return MlflowStudyTracker(task=task, experiment=experiment, study_name=study_name, settings=settings, warn=warn)
 
 
-__all__ = ["TRACKERS", "NullTracker", "start_run_tracking", "start_study_tracking"]
+__all__ = ["TRACKERS", "NullTracker", "current_run_tags", "run_tags", "start_run_tracking", "start_study_tracking"]

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from mltasks.tracking.quiet import quiet
 from mltasks.tracking.store import fail_fast, public_uri
 
 T = TypeVar("T")
@@ -40,11 +41,12 @@ class Guard:
             pass
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        """``fn(*args, **kwargs)`` with fail-fast HTTP settings; None after (or on) a failure."""
+        """``fn(*args, **kwargs)`` with fail-fast HTTP settings and MLflow's console output sent to
+        our debug log (:func:`~mltasks.tracking.quiet.quiet`); None after (or on) a failure."""
         if self.error:
             return None
         try:
-            with fail_fast():
+            with fail_fast(), quiet():
                 return fn(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - any tracking error (network, store, MLflow bug) is one warning
             self.fail(describe(exc))

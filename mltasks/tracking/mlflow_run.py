@@ -1,8 +1,11 @@
-"""One mltasks run as one MLflow run: params, per-epoch and final metrics, tags, artifacts.
+"""One mltasks run as one MLflow run: params, per-epoch and final metrics, tags, artifacts,
+and the run itself as an MLflow model (:mod:`mltasks.tracking.log_model`).
 
 Like Lightning's ``MLFlowLogger`` and Hugging Face's ``MLflowCallback``, the tracker is a
 subscriber of the run's progress stream; it talks to MLflow through an ``MlflowClient``
-(no global active run), and any failure is one warning (see :class:`Guard`).
+(no global active run), and any failure is one warning (see :class:`Guard`). Each metric is
+logged once per step: a resumed run does not log its first epochs again, and a final metric
+already logged at the last step with the same value is not logged twice.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from mltasks.errors import MissingDependencyError
 from mltasks.progress import Progress, ProgressEvent
 from mltasks.tracking import store
 from mltasks.tracking.guard import Guard, describe
+from mltasks.tracking.quiet import quiet
+from mltasks.tracking.tags import current_run_tags
 
 #: mltasks run status -> MLflow run status
 STATUS = {"complete": "FINISHED", "failed": "FAILED", "interrupted": "KILLED", "pruned": "KILLED"}
-#: the run directory's files logged as artifacts (with the report's PNGs and, optionally, model/)
+#: the run directory's files logged as artifacts (with the report's PNGs); the whole folder is the model
 RUN_FILES = ("report.md", "config.json", "metrics.json", "history.json")
 _SKIP_DIRS = ("model", "checkpoints")
 # per-step metrics are sent at most this often (a task reporting every timestep must not make
@@ -46,7 +51,8 @@ class MlflowRunTracker:
 
     :param task: the task name (tag, and the experiment's default name).
     :param experiment: the experiment name; default the task (a child run: its parent's).
-    :param config: the resolved config, logged as params (nested keys dotted).
+    :param config: the task's config object (or a mapping), logged as params with the values the
+        run used (:func:`~mltasks.tracking.store.resolved_config`; nested keys dotted).
     :param run_info: the runner's ``run.json`` dict (read again at :meth:`finish`).
     :param progress: the run's progress stream; per-epoch metrics are logged with their step.
     :param parent_run_id: the MLflow run id of a tuning study (this run becomes its child).
@@ -57,7 +63,7 @@ class MlflowRunTracker:
 
     backend = "mlflow"
 
-    def __init__(self, *, task: str, experiment: str | None, config: Mapping[str, Any],
+    def __init__(self, *, task: str, experiment: str | None, config: Any,
                  run_info: Mapping[str, Any], progress: Progress, parent_run_id: str | None,
                  run_dir: Path | None, resume_run_id: str | None = None) -> None:
         self.task = task
@@ -72,6 +78,8 @@ class MlflowRunTracker:
         self.experiment_id: str | None = None
         self.client: Any = None
         self._last_step = 0
+        self._logged: dict[tuple[str, int], float] = {}  # (metric, step) -> value sent, to send each once
+        self.model: dict[str, Any] = {}
         self._pending: list[Any] = []
         self._flushed = 0.0
         self._unsubscribe: Callable[[], None] | None = None
@@ -79,7 +87,7 @@ class MlflowRunTracker:
 
     # start ---------------------------------------------------------------------------
 
-    def _start(self, config: Mapping[str, Any], resume_run_id: str | None) -> None:
+    def _start(self, config: Any, resume_run_id: str | None) -> None:
         try:
             store.import_mlflow()
         except MissingDependencyError:
@@ -108,19 +116,23 @@ class MlflowRunTracker:
         if run is None:
             return
         self.run_id = run.info.run_id
-        self._log_params(store.flatten_params(config))
+        self._log_params(store.flatten_params(store.resolved_config(config)))
         self._unsubscribe = self.progress.subscribe(self._on_event)
 
     def _continue(self, run_id: str) -> bool:
         """Reopen the MLflow run of the interrupted run being resumed; False when the store lacks it."""
         try:
-            with store.fail_fast():
+            with store.fail_fast(), quiet():
                 run = self.client.get_run(run_id)
         except Exception:  # noqa: BLE001 - another store, or a deleted run: a new run is started instead
             return False
         self.guard.call(self.client.update_run, run_id, status="RUNNING")
         self.guard.call(self.client.set_tag, run_id, "mltasks.resumed", "true")
         self.run_id, self.experiment_id = run_id, run.info.experiment_id
+        # the resumed training reports its first epochs again (its learning curve is whole): send them once
+        for key in run.data.metrics:
+            for metric in self.guard.call(self.client.get_metric_history, run_id, key) or []:
+                self._logged[(key, int(metric.step))] = float(metric.value)
         return True
 
     def _start_tags(self) -> dict[str, str]:
@@ -128,7 +140,8 @@ class MlflowRunTracker:
         tags = {"mltasks.task": self.task, "mltasks.status": "running",
                 "mltasks.plugin": plugin, "mltasks.plugin_version": version,
                 "mltasks.version": str((self.run_info.get("versions") or {}).get("mltasks", "")),
-                "mlflow.source.name": f"mltasks run {self.task}", "mlflow.source.type": "LOCAL"}
+                "mlflow.source.name": f"mltasks run {self.task}", "mlflow.source.type": "LOCAL",
+                **current_run_tags()}
         if self.run_dir is not None:
             tags["mltasks.run_dir"] = str(self.run_dir.resolve())
         if self.parent_run_id:
@@ -159,8 +172,15 @@ class MlflowRunTracker:
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        self._pending += [Metric(str(k)[:250], float(v), now, step) for k, v in metrics.items()
-                          if isinstance(v, (int, float)) and math.isfinite(v)]
+        for key, value in metrics.items():
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                continue
+            name, value = str(key)[:250], float(value)
+            sent = self._logged.get((name, step))
+            if sent is not None and math.isclose(sent, value, rel_tol=1e-9, abs_tol=1e-12):
+                continue  # this step of this metric is in MLflow already
+            self._logged[(name, step)] = value
+            self._pending.append(Metric(name, value, now, step))
         due = time.monotonic() - self._flushed >= FLUSH_SECONDS or len(self._pending) >= FLUSH_ITEMS
         if self._pending and (flush or due):
             batch, self._pending = self._pending, []
@@ -171,13 +191,15 @@ class MlflowRunTracker:
     # finish --------------------------------------------------------------------------
 
     def finish(self, *, run_dir: Path, status: str, metrics: Mapping[str, float] | None = None,
-               log_model: bool = True) -> dict[str, Any]:
-        """Log final metrics, tags and the run folder's files; end the MLflow run.
+               log_model: bool = True, register: str | None = None) -> dict[str, Any]:
+        """Log final metrics, tags, the run folder's files and (for a complete run) the run as an
+        MLflow model; end the MLflow run.
 
         :param run_dir: the (partial) run folder whose files are logged.
         :param status: "complete", "failed" or "interrupted".
         :param metrics: the final metrics of the scored split.
-        :param log_model: also log ``model/``.
+        :param log_model: log the run as the pyfunc model ``runs:/RUN_ID/model``.
+        :param register: also register that model in the Model Registry under this name.
         :returns: what the runner stores in ``run.json["tracking"]``; never raises.
         """
         if self._unsubscribe is not None:
@@ -187,13 +209,39 @@ class MlflowRunTracker:
             run_dir = Path(run_dir)
             self._log_metrics(dict(metrics or {}), self._last_step, flush=True)
             self._log_tags(run_dir, status)
-            self._log_artifacts(run_dir, log_model)
+            self._log_artifacts(run_dir)
+            if log_model and status == "complete" and (run_dir / "model").is_dir():
+                self._log_model(run_dir, register)
         if self.run_id is not None:
             self._terminate(status)
         if self.run_id is not None and not self.guard.failed:
             self.progress.log(f"MLflow: logged run {self.run_id} (experiment {self.experiment!r}) to "
-                              f"{store.public_uri(self.uri)}")
+                              f"{store.public_uri(self.uri)}{self._model_note()}")
         return self.summary()
+
+    def _log_model(self, run_dir: Path, register: str | None) -> None:
+        from mltasks.tracking.log_model import log_run_model
+
+        plugin, version = plugin_of(self.run_info)
+        tags = {k: v for k, v in {"mltasks.task": self.task, "mltasks.plugin": plugin,
+                                  "mltasks.plugin_version": version}.items() if v}
+        name = self.run_dir.name if self.run_dir is not None else run_dir.name
+        # its own guard: a model MLflow cannot take (an old server, no registry) is one warning,
+        # and the run, its params, metrics and files stay logged
+        guard = Guard(self.progress.warn, what="Logging the run as an MLflow model")
+        self.model = guard.call(log_run_model, client=self.client, uri=self.uri, run_id=self.run_id,
+                                experiment_id=self.experiment_id, run_dir=run_dir, name=name,
+                                run_info=self.run_info, predict_options=_predict_options(self.task),
+                                tags=tags, register=register) or {}
+        if guard.failed:
+            self.model = {"model_error": guard.error}
+
+    def _model_note(self) -> str:
+        if not self.model.get("model_uri"):
+            return ""
+        registered = self.model.get("registered_model")
+        where = f"; registered as {registered['name']!r} version {registered['version']}" if registered else ""
+        return f"; model {self.model['model_uri']}{where}"
 
     def _log_tags(self, run_dir: Path, status: str) -> None:
         from mlflow.entities import RunTag
@@ -210,7 +258,7 @@ class MlflowRunTracker:
         batch = [RunTag(k, v) for k, v in tags.items() if v]
         self.guard.call(self.client.log_batch, self.run_id, tags=batch)
 
-    def _log_artifacts(self, run_dir: Path, log_model: bool) -> None:
+    def _log_artifacts(self, run_dir: Path) -> None:
         for name in RUN_FILES:
             if (run_dir / name).is_file():
                 self.guard.call(self.client.log_artifact, self.run_id, str(run_dir / name))
@@ -223,8 +271,6 @@ class MlflowRunTracker:
         # run.json as the runner holds it now (the file on disk is rewritten after finish)
         text = json.dumps(dict(self.run_info), indent=2, default=str) + "\n"
         self.guard.call(self.client.log_text, self.run_id, text, "run.json")
-        if log_model and (run_dir / "model").is_dir():
-            self.guard.call(self.client.log_artifacts, self.run_id, str(run_dir / "model"), "model")
 
     def _terminate(self, status: str) -> None:
         mlflow_status = STATUS.get(status, "FAILED")
@@ -232,21 +278,35 @@ class MlflowRunTracker:
             self.guard.call(self.client.set_terminated, self.run_id, mlflow_status)
             return
         try:  # tracking failed midway: still try to close the MLflow run, silently (already warned)
-            with store.fail_fast():
+            with store.fail_fast(), quiet():
                 self.client.set_terminated(self.run_id, "FAILED")
         except Exception:  # noqa: BLE001 - the failure was reported once already
             pass
 
     def summary(self) -> dict[str, Any]:
-        """``{"backend", "uri", "experiment", "run_id", "status": "logged"|"failed", "error"}``."""
+        """``{"backend", "uri", "experiment", "run_id", "status": "logged"|"failed", "error"}``, and
+        ``model_uri``, ``model_id`` and ``registered_model`` when the run was logged as a model
+        (``model_error`` when that alone failed)."""
         out: dict[str, Any] = {"backend": self.backend, "uri": store.public_uri(self.uri),
                                "experiment": self.experiment, "run_id": self.run_id,
                                "status": "failed" if self.guard.failed else "logged"}
         if self.parent_run_id:
             out["parent_run_id"] = self.parent_run_id
+        out.update(self.model)
         if self.guard.failed:
             out["error"] = self.guard.error
         return out
+
+
+def _predict_options(task: str) -> dict[str, Any]:
+    """The registered task's ``predict_options`` (its model's params); {} when it cannot be found."""
+    from mltasks.errors import MltasksError
+    from mltasks.lookup import get_task
+
+    try:
+        return dict(getattr(get_task(task), "predict_options", {}) or {})
+    except (MltasksError, ImportError):
+        return {}
 
 
 def _read_json(path: Path) -> dict[str, Any]:

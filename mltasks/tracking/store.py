@@ -17,6 +17,9 @@ from mltasks.errors import MissingDependencyError
 PIP_EXTRA = "mltasks[mlflow]"
 DB_NAME = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
+#: the experiment tag MLflow's UI reads to open an experiment on its model-training pages
+#: (runs, metrics, models) rather than the GenAI (traces) ones
+EXPERIMENT_KIND = ("mlflow.experimentKind", "custom_model_development")
 
 # MLflow retries an HTTP request 7 times with exponential backoff and waits 120 s per request:
 # a dead server would stall a run for minutes. These apply unless the user set them.
@@ -112,20 +115,24 @@ def client_for(uri: str) -> Any:
 
 
 def experiment_id(client: Any, name: str, *, uri: str) -> str:
-    """The id of experiment ``name``, created when missing.
+    """The id of experiment ``name``, created when missing, typed for model training.
 
     In a local SQLite store, artifacts go to ``mlartifacts/`` beside the ``.db`` file
     (MLflow would otherwise write ``./mlruns`` in whatever directory the store was opened from).
+    An experiment without a kind gets :data:`EXPERIMENT_KIND`; one the user typed keeps its kind.
     """
+    key, kind = EXPERIMENT_KIND
     found = client.get_experiment_by_name(name)
     if found is not None:
+        if key not in (found.tags or {}):
+            client.set_experiment_tag(found.experiment_id, key, kind)
         return found.experiment_id
     location = None
     db = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else ""
     if db and db != ":memory:":
         location = (Path(db).parent / ARTIFACTS_DIR / name).resolve().as_uri()
     try:
-        return client.create_experiment(name, artifact_location=location)
+        return client.create_experiment(name, artifact_location=location, tags={key: kind})
     except Exception:  # another process created it between our two calls
         found = client.get_experiment_by_name(name)
         if found is None:
@@ -133,15 +140,49 @@ def experiment_id(client: Any, name: str, *, uri: str) -> str:
         return found.experiment_id
 
 
-def flatten_params(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
-    """A nested config as MLflow params: dotted keys, text values (JSON for lists)."""
+def resolved_config(config: Any) -> dict[str, Any]:
+    """A config's values as the run used them.
+
+    ``config`` is a task's config object (a dataclass) or a plain mapping. For an object, a
+    field left unset (None, or 0 where the task fills in a default) is asked of the config's
+    ``resolved(name)`` when it has one (text and recommender configs do), and ``split_seed``
+    = -1 becomes the seed the split used (``data_seed``).
+    """
+    import dataclasses
+
+    if config is None or isinstance(config, Mapping):
+        return dict(config or {})
+    if not dataclasses.is_dataclass(config) or isinstance(config, type):
+        raise TypeError(f"a config object (a dataclass) or a mapping, not {type(config).__name__}")
+    from mltasks.config import to_dict
+
+    values = to_dict(config)  # type: ignore[arg-type]  # any dataclass of fields, a TaskConfig or not
+    resolve = getattr(config, "resolved", None)
+    for name in values:
+        if callable(resolve):
+            try:
+                values[name] = resolve(name)
+            except Exception:  # noqa: BLE001 - resolved() knows only its own fields: keep the value given
+                pass
+    if values.get("split_seed") == -1 and hasattr(config, "data_seed"):
+        values["split_seed"] = config.data_seed
+    return values
+
+
+def param_text(value: Any) -> str:
+    """One param value as MLflow shows it: JSON for lists, ``None`` and ``""`` spelled out
+    (MLflow shows an empty string as a blank cell, indistinguishable from a missing param)."""
     import json
 
+    if isinstance(value, (list, tuple)):
+        return json.dumps(list(value), default=str)
+    if value is None:
+        return "None"
+    return str(value) if str(value) != "" else '""'
+
+
+def flatten_params(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """A nested config as MLflow params: dotted keys, text values (:func:`param_text`)."""
     from mltasks.runs.compare import flatten
 
-    def text(value: Any) -> str:
-        if isinstance(value, (list, tuple)):
-            return json.dumps(list(value), default=str)
-        return "" if value is None else str(value)
-
-    return {name: text(value) for name, value in flatten(values, prefix).items()}
+    return {name: param_text(value) for name, value in flatten(values, prefix).items()}

@@ -28,6 +28,15 @@ def _split_of(trials: list[Any]) -> str:
     return next((t.user_attrs["split"] for t in trials if t.user_attrs.get("split")), "val")
 
 
+def fixed_values(settings: Any) -> dict[str, Any]:
+    """The config every trial ran with besides its parameters: the space's ``[study] fixed``,
+    ``--set``, and ``smoke = true`` for a ``--quick`` study (so ``best_config.toml`` reruns it)."""
+    fixed = dict(settings.overrides)
+    if getattr(settings, "quick", False):
+        fixed["smoke"] = True
+    return fixed
+
+
 def _trial_rows(trials: list[Any], split: str, metric: str, repeats: int) -> list[dict[str, Any]]:
     objective = column(split, metric)
     rows = []
@@ -164,14 +173,14 @@ def write_outputs(study: Any, settings: Any, task_cls: type[Task], wall_s: float
         "model_seed": "study seed + trial number" if settings.vary_seed else "study seed",
         "repeats": settings.repeats, "trials_total": settings.trials, "storage": shown(settings.storage),
         "study_name": settings.study_name, "study_dir": str(study_dir), "trials": counts,
-        "fixed": dict(settings.overrides),  # every trial's fixed config: the space's [study] fixed, then --set
+        "fixed": fixed_values(settings),  # every trial's fixed config: the space's [study] fixed, --set, --quick
         "wall_s": round(wall_s, 2), "best": None,
     }
     if done:
         best = study.best_trial
         summary["best"] = _best_summary(best, len(done), settings, split)
         spread = f" ± {summary['best']['std']:.3g} over {settings.repeats} seeds" if settings.repeats > 1 else ""
-        best_config = {**settings.overrides, **best.params, "seed": summary["best"]["seed"],
+        best_config = {**fixed_values(settings), **best.params, "seed": summary["best"]["seed"],
                        "split_seed": settings.seed}
         (study_dir / "best_config.toml").write_text(
             f"# best of {len(done)} trials: {SPLIT_LABEL[split]} {settings.metric} = {best.value:.6g}{spread}\n"

@@ -27,8 +27,10 @@ from mltasks.config import convert, field_types, unknown_key_error
 from mltasks.errors import ConfigError, MltasksError
 from mltasks.lookup import get_task
 from mltasks.plugins import registry
+from mltasks.progress import Progress
 from mltasks.ranking import declared
 from mltasks.run_tracking import tracking_choice
+from mltasks.tune.lines import reporter
 from mltasks.tune.space import Space, load_space
 from mltasks.tune.storage import is_database, make_storage, optuna_module, storage_url
 from mltasks.tune.trial import TuneSettings, run_trial, trial_sampler
@@ -101,26 +103,31 @@ def _may_start(study: Any, settings: TuneSettings) -> bool:
 
 
 def optimize(settings: TuneSettings, budget: int | None = None, timeout: float | None = None,
-             study: Any = None) -> None:
-    """Run trials until the study holds ``settings.trials``, ``budget`` trials ran here, or time is up.
+             study: Any = None, study_started: float | None = None) -> None:
+    """Run trials until the study holds ``settings.trials``, ``budget`` trials ran here, or time is up;
+    one progress line per finished trial (:mod:`mltasks.tune.lines`).
 
     :param study: the open study (a worker process opens its own).
+    :param study_started: when the ``tune`` call began (for the lines' elapsed time; default now).
     """
     study = study if study is not None else open_study(settings)
     started, ran = time.time(), 0
+    line = reporter(Progress(), metric=settings.metric, total=settings.trials, started=study_started or started,
+                    done=finished)
     while budget is None or ran < budget:
         if timeout is not None and time.time() - started >= timeout:
             return
         if not _may_start(study, settings):
             return
-        study.optimize(lambda t: run_trial(t, settings), n_trials=1, catch=(), gc_after_trial=True)
+        study.optimize(lambda t: run_trial(t, settings), n_trials=1, catch=(), gc_after_trial=True,
+                       callbacks=[line])
         ran += 1
 
 
-def _worker(args: tuple[TuneSettings, int | None, float | None]) -> None:
-    settings, budget, timeout = args
+def _worker(args: tuple[TuneSettings, int | None, float | None, float]) -> None:
+    settings, budget, timeout, study_started = args
     logging.getLogger("mltasks").propagate = False
-    optimize(settings, budget, timeout)
+    optimize(settings, budget, timeout, study_started=study_started)
 
 
 def _record_settings(study: Any, seed: int | None, metric: str, repeats: int | None,
@@ -243,7 +250,7 @@ def tune(
         settings.seed, settings.repeats, settings.vary_seed = _record_settings(study, seed, metric, repeats,
                                                                                vary_seed)
         tracker = _start_tracking(settings)
-        _run_workers(settings, study, jobs, timeout)
+        _run_workers(settings, study, jobs, timeout, started)
     except KeyboardInterrupt:
         done = finished(study) if study is not None else 0
         summary = write_outputs(study, settings, task_cls, wall_s=time.time() - started) if done else {}
@@ -265,16 +272,16 @@ def tune(
     return summary
 
 
-def _run_workers(settings: TuneSettings, study: Any, jobs: int, timeout: float | None) -> None:
+def _run_workers(settings: TuneSettings, study: Any, jobs: int, timeout: float | None, started: float) -> None:
     if jobs == 1:
-        optimize(settings, None, timeout, study)
+        optimize(settings, None, timeout, study, study_started=started)
         return
     remaining = settings.trials - finished(study)
     # a journal has no heartbeat to count other workers' running trials: give each worker its share
     shares = [None] * jobs if is_database(settings.storage) else \
         [remaining // jobs + (1 if i < remaining % jobs else 0) for i in range(jobs)]
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_worker, (dataclasses.replace(settings), n, timeout))
+        futures = [pool.submit(_worker, (dataclasses.replace(settings), n, timeout, started))
                    for n in shares if n is None or n > 0]
         for future in futures:
             future.result()

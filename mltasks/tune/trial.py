@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import shutil
 import statistics
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,17 @@ def pruning_subscriber(trial: Any, metric: str) -> Any:
     return on_event
 
 
+def _trial_tags(settings: TuneSettings, number: int, params: dict[str, Any]) -> Any:
+    """Tags of a tracked trial's MLflow run: its number, study and the parameters active in it
+    (a conditional space asks each trial for some parameters only)."""
+    if not settings.track:
+        return nullcontext()
+    from mltasks.tracking import run_tags
+
+    return run_tags({"mltasks.trial": number, "mltasks.study": settings.study_name,
+                     "mltasks.active_params": ",".join(sorted(params)) or "-"})
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.pstdev(values) if len(values) > 1 else 0.0)
 
@@ -126,13 +138,16 @@ def run_trial(trial: Any, settings: TuneSettings) -> float:
         if repeat == 0:  # the pruner compares first runs only: later repeats would report the same steps again
             progress.subscribe(pruning_subscriber(trial, settings.metric))
         try:
-            results.append(run(settings.task, settings.data, overrides, seed=seed, out=target, force=True,
-                               quick=settings.quick, evaluate_val=True, progress=progress,
-                               command=["mltasks", "tune", settings.task], **tracking))
+            with _trial_tags(settings, trial.number, params):
+                results.append(run(settings.task, settings.data, overrides, seed=seed, out=target, force=True,
+                                   quick=settings.quick, evaluate_val=True, progress=progress,
+                                   command=["mltasks", "tune", settings.task], **tracking))
         except optuna.TrialPruned:
             shutil.rmtree(rundir.partial_path(target), ignore_errors=True)
             if out != target and out.is_dir() and not any(out.iterdir()):
                 out.rmdir()
+            if not out.exists():  # trials.csv must not point at a folder that is not there
+                trial.set_user_attr("run_dir", "")
             raise
     split = selection_split(results[0])
     per_run = [selection_metrics(r) for r in results]
