@@ -64,9 +64,12 @@ def scores(model: nn.Module, data: EncodedTexts, pad_id: int) -> dict[str, float
 
 
 def by_length(data: EncodedTexts, cfg: Any) -> LengthBatches:
-    """Training batches of similar length (an item is a whole batch: the engine runs with batch size 1):
-    on the fortunes this halves the padded tokens, so each step costs about half."""
-    return LengthBatches(data, cfg.batch_size, cfg.seed)
+    """Training batches of similar length (an item is a whole batch: the engine runs prebatched, one item
+    per step): on the fortunes this halves the padded tokens, so each step costs about half. Under torchrun
+    each process builds its share of the global ``batch_size``."""
+    from mltasks.torch import per_process_batch
+
+    return LengthBatches(data, per_process_batch(cfg.batch_size), cfg.seed)
 
 
 def _features(model: EncoderClassifier, data: EncodedTexts, pad_id: int, progress: Progress) -> torch.Tensor:
@@ -116,7 +119,7 @@ def train_adapted(cfg: Any, path: Any, base: EncoderClassifier, train: EncodedTe
     result = fit(model, by_length(train, cfg), by_length(val, cfg), loss_fn=cross_entropy_loss,
                  val_metrics_fn=accuracy_counts,
                  config=fit_config(cfg, lr=cfg.learning_rate(), epochs=1 if cfg.smoke else cfg.epochs,
-                                   max_steps=cfg.max_steps, batch_size=1),
+                                   max_steps=cfg.max_steps, batch_size=1, prebatched=True),
                  collate_fn=UnwrapCollate(PadCollate(pad_id)), **step.fit_options())
     model = result.model
     if cfg.method == "lora" and cfg.lora_merge:
@@ -176,7 +179,8 @@ def train_distilled(
                                       teacher=masking_teacher, layers=layers, mask_rate=cfg.distill_mask,
                                       mask_id=mask_id),
                  val_metrics_fn=accuracy_counts,
-                 config=fit_config(cfg, lr=cfg.distill_lr, epochs=epochs, max_steps=None, batch_size=1),
+                 config=fit_config(cfg, lr=cfg.distill_lr, epochs=epochs, max_steps=None, batch_size=1,
+                                   prebatched=True),
                  collate_fn=UnwrapCollate(PadCollate(pad_id)), **step.fit_options())
     student = result.model.requires_grad_(False)
     return student, {"trainable": adapt.count_params(student)[0], "train_s": time.perf_counter() - start,

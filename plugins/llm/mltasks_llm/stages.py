@@ -11,7 +11,7 @@ from mltasks import Progress, RunContext
 
 
 def fit_config(cfg: Any, *, lr: float, epochs: int, max_steps: int | None, batch_size: int | None = None,
-               monitor: str = "val_accuracy", mode: str = "max") -> Any:
+               monitor: str = "val_accuracy", mode: str = "max", prebatched: bool = False) -> Any:
     """The engine's FitConfig for one stage: AdamW, 10% warm-up then linear decay, full precision
     (so that the same seed gives the same metrics), best epoch by ``monitor``."""
     from mltasks.torch import FitConfig
@@ -19,7 +19,7 @@ def fit_config(cfg: Any, *, lr: float, epochs: int, max_steps: int | None, batch
     return FitConfig(epochs=max(epochs, 1), max_steps=max_steps or None, batch_size=batch_size or cfg.batch_size,
                      lr=lr, weight_decay=0.01, optimizer="adamw", scheduler="linear", warmup_ratio=0.1,
                      grad_clip=1.0, monitor=monitor, mode=mode, device=cfg.device, mixed_precision="no",
-                     seed=cfg.seed, shuffle=True)
+                     seed=cfg.seed, shuffle=True, prebatched=prebatched)
 
 
 @dataclass(frozen=True)
