@@ -14,8 +14,8 @@
 The model is loaded once, in the lifespan hook (or on the first request when the app is
 mounted inside another app whose lifespan does not reach it); then one warm-up prediction
 runs in the background. Concurrent requests are batched into shared ``predict`` calls
-(:mod:`mltasks.serve.batcher`). Each upload goes to a private temp dir that is removed
-when the request ends.
+(:mod:`mltasks.serve.batcher`). Uploaded files go to the server's private folder and are
+removed when their request ends.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ class Settings:
     max_audio_seconds: float = 600.0
     request_timeout: float = 60.0
     tmp_dir: str | None = None
+    model_process: bool = False
 
     def __post_init__(self) -> None:
         problems = [f"{name} must be > 0, got {getattr(self, name)}" for name in (
@@ -105,6 +106,7 @@ class Model:
         self._starting: asyncio.Task[Batcher] | None = None
         self._warm_up: asyncio.Task[None] | None = None
         self._name = ""
+        self._uploads: Path | None = None
         if predictor is not None and load_seconds is not None:
             metrics.load_seconds.set(load_seconds)
 
@@ -120,27 +122,46 @@ class Model:
         return self._name
 
     @property
+    def alive(self) -> bool:
+        """False once the model process (``model_process``) has died: only a restart helps."""
+        return bool(getattr(self.predictor, "alive", True))
+
+    @property
     def state(self) -> str:
-        """``loading``, ``warming-up``, ``ready`` or ``stopping`` (what ``/health/ready`` shows)."""
+        """``loading``, ``warming-up``, ``ready``, ``stopping`` or ``dead`` (what ``/health/ready`` shows)."""
+        if not self.alive:
+            return "dead"
         if self.stopping:
             return "stopping"
         if self.ready:
             return "ready"
         return "warming-up" if self.batcher is not None else "loading"
 
+    def upload_folder(self) -> Path:
+        """The server's private folder for uploaded files (mode 0700; made on first use, removed at
+        shutdown or, for an app whose shutdown never runs, at exit)."""
+        if self._uploads is None or not self._uploads.is_dir():
+            import atexit
+            import shutil
+            import tempfile
+
+            self._uploads = Path(tempfile.mkdtemp(prefix="mltasks-serve-uploads-", dir=self.settings.tmp_dir))
+            atexit.register(shutil.rmtree, self._uploads, ignore_errors=True)
+        return self._uploads
+
     def begin(self) -> None:
         """Start loading in the background unless it has started (a readiness probe must not wait)."""
-        if self.batcher is None and self._starting is None:
-            self._starting = asyncio.get_running_loop().create_task(self.start())
+        loop = asyncio.get_running_loop()
+        if self.batcher is None and (self._starting is None or self._starting.get_loop() is not loop):
+            self._starting = loop.create_task(self.start())
 
     def load(self) -> Predictor:
         """The predictor, loading the run the first time (thread-safe)."""
         with self._lock:
             if self.predictor is None:
-                from mltasks.serve.predictor import Predictor
-
                 started = time.perf_counter()
-                self.predictor = Predictor.load(self.settings.run_dir, max_batch=self.settings.max_batch_size)
+                self.predictor = load_predictor(self.settings.run_dir, max_batch=self.settings.max_batch_size,
+                                                model_process=self.settings.model_process)
                 self.metrics.load_seconds.set(time.perf_counter() - started)
                 logger.info("loaded %s (%s)", self.settings.run_dir, self.predictor.info["task"])
             return self.predictor
@@ -168,7 +189,11 @@ class Model:
 
     async def _warm(self, predictor: Predictor, batcher: Batcher) -> None:
         started = time.perf_counter()
-        await batcher.run_alone(predictor.warm_up)  # in the model's own thread, like every batch
+        try:
+            await batcher.run_alone(predictor.warm_up)  # in the model's own thread, like every batch
+        except Exception as exc:  # the model process died (the task's own errors are handled inside)
+            logger.error("warm-up prediction failed: %s: %s", type(exc).__name__, exc)
+            return
         self.ready = True
         self.metrics.ready.set(1)
         logger.info("warm-up prediction done in %.2f s; ready", time.perf_counter() - started)
@@ -182,21 +207,46 @@ class Model:
             self._warm_up.cancel()
         if self.batcher is not None:
             await self.batcher.close(timeout=self.settings.request_timeout)
+        close = getattr(self.predictor, "close", None)
+        if close is not None:  # the model process
+            from starlette.concurrency import run_in_threadpool
+
+            await run_in_threadpool(close)
+        if self._uploads is not None:
+            import shutil
+
+            shutil.rmtree(self._uploads, ignore_errors=True)
+            self._uploads = None
 
 
-def app(run_dir: str | Path, *, max_batch_size: int = Settings.max_batch_size,
+def load_predictor(run_dir: str | Path, *, max_batch: int, model_process: bool) -> Predictor:
+    """The run's predictor: loaded here, or in a model process of its own (:mod:`mltasks.serve.process`).
+
+    :raises MltasksError: the run cannot be loaded.
+    """
+    if model_process:
+        from mltasks.serve.process import RemotePredictor
+
+        return RemotePredictor.spawn(run_dir, max_batch=max_batch)
+    from mltasks.serve.predictor import Predictor
+
+    return Predictor.load(run_dir, max_batch=max_batch)
+
+
+def app(run_dir: str | Path, *, max_batch_size: int | None = None,
         max_batch_wait_ms: float = Settings.max_batch_wait_ms, max_queue: int = Settings.max_queue,
         max_inputs: int = Settings.max_inputs, max_upload_mb: float = Settings.max_upload_mb,
         max_image_pixels: int = Settings.max_image_pixels, max_audio_seconds: float = Settings.max_audio_seconds,
         request_timeout: float = Settings.request_timeout, tmp_dir: str | Path | None = None,
-        predictor: Predictor | None = None, load_seconds: float | None = None,
+        model_process: bool = False, predictor: Predictor | None = None, load_seconds: float | None = None,
         max_batch: int | None = None) -> FastAPI:
     """The ASGI app serving one finished run.
 
     :param run_dir: the run directory (``config.json`` and ``model/`` are checked now, the
         model is loaded at start-up).
     :param max_batch_size: the most inputs per ``task.predict`` call; concurrent requests are
-        gathered into one call up to this size, longer requests run in several calls.
+        gathered into one call up to this size, longer requests run in several calls (default:
+        ``predictor``'s ``max_batch``, else 32).
     :param max_batch_wait_ms: how long a request may wait for others to join its batch.
     :param max_queue: the most inputs waiting for the model; a request beyond it gets 503 with ``Retry-After``.
     :param max_inputs: the most inputs in one request (413 beyond it).
@@ -205,6 +255,9 @@ def app(run_dir: str | Path, *, max_batch_size: int = Settings.max_batch_size,
     :param max_audio_seconds: the longest uploaded audio clip (413 beyond it).
     :param request_timeout: seconds a request may take, queueing included (504 beyond it).
     :param tmp_dir: where the per-request temp dirs go (default: the system's).
+    :param model_process: load the model in a process of its own (``mltasks serve``'s default), so
+        that a model whose ``predict`` holds the GIL does not stop the server from reading and
+        answering requests while it runs; stopped when the app shuts down.
     :param predictor: an already loaded model (``mltasks serve`` loads it before starting).
     :param load_seconds: how long loading ``predictor`` took (the ``/metrics`` gauge).
     :param max_batch: the former name of ``max_batch_size``.
@@ -214,10 +267,12 @@ def app(run_dir: str | Path, *, max_batch_size: int = Settings.max_batch_size,
     """
     require_serve()
     _precheck(Path(run_dir))
-    settings = Settings(str(run_dir), int(max_batch if max_batch is not None else max_batch_size),
+    if max_batch_size is None:
+        max_batch_size = max_batch or (predictor.max_batch if predictor is not None else Settings.max_batch_size)
+    settings = Settings(str(run_dir), int(max_batch_size),
                         float(max_batch_wait_ms), int(max_queue), int(max_inputs), float(max_upload_mb),
                         int(max_image_pixels), float(max_audio_seconds), float(request_timeout),
-                        None if tmp_dir is None else str(tmp_dir))
+                        None if tmp_dir is None else str(tmp_dir), bool(model_process))
     if predictor is not None:
         predictor.max_batch = settings.max_batch_size
         predictor.info["max_batch"] = settings.max_batch_size

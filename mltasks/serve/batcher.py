@@ -3,11 +3,11 @@
 Requests put *jobs* (a request's inputs, in chunks of at most ``max_batch_size``) on the
 queue and await a future. The worker takes the oldest job and gathers the jobs waiting
 behind it that may share its ``predict`` call (same options: same ``key``) until the batch
-holds ``max_batch_size`` inputs, or ``max_batch_wait_ms`` have passed since the oldest job
-arrived (Triton's max queue delay, LitServe's ``batch_timeout``), or no other request is
-on its way (nothing would join: waiting would only add latency). It runs the batch in its
-own thread, so the event loop keeps reading requests while the model works, and resolves
-each job's future with its own results.
+holds as many inputs as recent batches did (at most ``max_batch_size``: a lone client is
+not kept waiting for company that never comes), or ``max_batch_wait_ms`` have passed since
+the oldest job arrived (Triton's max queue delay, LitServe's ``batch_timeout``). It runs
+the batch in its own thread, so the event loop keeps reading requests while the model
+works, and resolves each job's future with its own results.
 
 The queue is bounded in inputs: a request that does not fit is refused at once with
 :class:`QueueFull` (HTTP 503 with ``Retry-After``), never queued without bound. A request
@@ -22,14 +22,12 @@ import logging
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 logger = logging.getLogger("mltasks.serve")
-import os
-_NOEAGER = bool(os.environ.get("NOEAGER"))
 
 #: ``execute(payloads) -> results``: one result (or the exception it raised) per payload, in order.
 Execute = Callable[[Sequence[Any]], Sequence[Any]]
@@ -76,7 +74,7 @@ class Batcher:
     :param execute: runs a batch of payloads in the worker thread (see :data:`Execute`).
     :param max_batch_size: inputs per batch.
     :param max_wait_s: how long the oldest job may wait for others to join it.
-    :param max_queue: the most inputs waiting at once; beyond it :meth:`submit` raises :class:`QueueFull`.
+    :param max_queue: the most inputs waiting at once; beyond it :meth:`put` raises :class:`QueueFull`.
     :param observer: where batch sizes, durations and the queue depth go.
     """
 
@@ -89,7 +87,7 @@ class Batcher:
         self.observer = observer or Observer()
         self.pending: deque[Job] = deque()
         self.depth = 0  # inputs in self.pending
-        self.arriving = 0  # requests being read that will submit soon (see :meth:`arrival`)
+        self.recent: deque[int] = deque(maxlen=8)  # inputs in the last batches (see :meth:`target`)
         self.rate = 0.0  # inputs/s of recent batches (an average), for Retry-After
         self._wake: asyncio.Event | None = None
         self._worker: asyncio.Task[None] | None = None
@@ -99,21 +97,8 @@ class Batcher:
 
     # the request side -----------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def arrival(self) -> Iterator[None]:
-        """Around reading a request that will submit: the worker may wait for it to join a batch."""
-        self.arriving += 1
-        try:
-            yield
-        finally:
-            self.arriving -= 1
-            if self._wake is not None and not self.arriving:
-                self._wake.set()  # a batch that waited for this request need not wait longer
-
     def put(self, payloads: Sequence[tuple[Any, int, Hashable | None]]) -> list[Job]:
         """Queue one request's jobs, ``(payload, size, key)`` each: all of them or none.
-
-        Synchronous, so a request leaves :meth:`arrival` and joins the queue in one step.
 
         :raises QueueFull: the jobs do not fit in the queue, or the server is shutting down.
         """
@@ -138,6 +123,8 @@ class Batcher:
         Cancelled (a request timeout) or failed, the request's other jobs leave the queue.
         """
         try:
+            if len(jobs) == 1:
+                return [await jobs[0].future]
             return list(await asyncio.gather(*(job.future for job in jobs)))
         except BaseException:
             for job in jobs:
@@ -150,6 +137,12 @@ class Batcher:
         self.start()
         return await asyncio.get_running_loop().run_in_executor(self._thread, fn)
 
+    def target(self) -> int:
+        """The batch size worth waiting for: the largest of the last few batches (at most
+        ``max_batch_size``). One client at a time gets batches of one at once; many clients get
+        full batches, the wait bounded by ``max_wait_s``."""
+        return min(self.max_batch_size, max(self.recent, default=1))
+
     def retry_after(self) -> int:
         """Seconds until the queue has probably drained, at the recent rate (at least 1)."""
         if self.rate <= 0:
@@ -159,10 +152,16 @@ class Batcher:
     # the worker -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the worker on the running loop (once)."""
-        if self._worker is None or self._worker.done():
-            self._wake = asyncio.Event()
-            self._worker = asyncio.get_running_loop().create_task(self._run(), name="mltasks-batcher")
+        """Start the worker on the running loop (once; again on a new loop, which only a test
+        client that runs each request in its own loop makes: what waited on the old one is gone)."""
+        loop = asyncio.get_running_loop()
+        if self._worker is not None and not self._worker.done() and self._worker.get_loop() is loop:
+            return
+        if self._worker is not None and self._worker.get_loop() is not loop:
+            self.pending.clear()
+            self._set_depth(0)
+        self._wake = asyncio.Event()
+        self._worker = loop.create_task(self._run(), name="mltasks-batcher")
 
     async def close(self, timeout: float = 30.0) -> None:
         """Refuse new requests, let the queued ones finish (at most ``timeout`` s), stop the worker."""
@@ -198,6 +197,7 @@ class Batcher:
                 self._busy = False
             seconds = time.monotonic() - started
             inputs = sum(job.size for job in batch)
+            self.recent.append(inputs)
             self._record(inputs, seconds)
             for job, result in zip(batch, results):
                 if job.future.done():  # timed out meanwhile
@@ -215,7 +215,7 @@ class Batcher:
             batch = self._compatible(head)
             size = sum(job.size for job in batch)
             left = head.arrived + self.max_wait_s - time.monotonic()
-            if head.key is None or size >= self.max_batch_size or left <= 0 or (self.arriving == 0 and not _NOEAGER):
+            if head.key is None or size >= self.target() or left <= 0:
                 break
             self._wake.clear()
             with contextlib.suppress(asyncio.TimeoutError):
@@ -223,8 +223,12 @@ class Batcher:
             if head.future.done():  # the oldest one gave up waiting
                 self._drop_cancelled()
                 return []
-        for job in batch:
-            self.pending.remove(job)
+        if all(a is b for a, b in zip(batch, self.pending)):  # the usual case: the oldest jobs
+            for _ in batch:
+                self.pending.popleft()
+        else:
+            taken = {id(job) for job in batch}
+            self.pending = deque(job for job in self.pending if id(job) not in taken)
         self._set_depth(self.depth - size)
         return batch
 
@@ -242,9 +246,8 @@ class Batcher:
 
     def _drop_cancelled(self) -> None:
         gone = [job for job in self.pending if job.future.done()]
-        for job in gone:
-            self.pending.remove(job)
         if gone:
+            self.pending = deque(job for job in self.pending if not job.future.done())
             self._set_depth(self.depth - sum(job.size for job in gone))
 
     def _set_depth(self, depth: int) -> None:

@@ -21,8 +21,8 @@ _loopback = loopback  # the name the tests know
               help="Address to bind; 0.0.0.0 exposes the model (no authentication) to the network.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Worker processes, each with its own copy of the model in memory and its own batch queue; "
-                   "more than one helps only a model that leaves CPU cores idle (see the README).")
+              help="Server processes, each with its own model process, copy of the model in memory and batch "
+                   "queue; more than one helps only where one server and its model leave CPU cores idle.")
 @click.option("--max-batch-size", "--max-batch", "max_batch_size", default=32, show_default=True,
               type=click.IntRange(min=1), help="Most inputs per predict call: concurrent requests are batched "
                                               "up to this size, longer requests run in several calls.")
@@ -40,14 +40,22 @@ _loopback = loopback  # the name the tests know
               type=click.FloatRange(min=0, min_open=True), help="Longest uploaded audio clip (413 beyond it).")
 @click.option("--request-timeout", default=60.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="Seconds a request may take, queueing included (504 beyond it).")
+@click.option("--tmp-dir", type=click.Path(file_okay=False, exists=True, writable=True), default=None,
+              help="Where uploaded files wait for their prediction (default: the system's temp folder; a "
+                   "memory file system such as /dev/shm makes uploads cheaper).")
 @click.option("--keep-alive", default=KEEP_ALIVE_S, show_default=True, type=click.IntRange(min=1),
               help="Seconds an idle client connection stays open; keep it longer than your clients' or proxy's "
                    "idle timeout, so that the server never closes a connection a client is reusing.")
+@click.option("--model-process/--in-process", default=True, show_default=True,
+              help="Run the model in a process of its own, beside the one that reads and answers requests "
+                   "(a model whose predict is Python code then no longer stops the server while it runs), "
+                   "or in the server's process.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True,
               help="Log one line per request (costs throughput: the log is written by the serving process).")
 def serve(run_dir: str, host: str, port: int, workers: int, max_batch_size: int, max_batch_wait_ms: float,
           max_queue: int, max_inputs: int, max_upload_mb: float, max_image_pixels: int, max_audio_seconds: float,
-          request_timeout: float, keep_alive: int, access_log: bool) -> None:
+          request_timeout: float, tmp_dir: str | None, keep_alive: int, model_process: bool,
+          access_log: bool) -> None:
     """Serve RUN_DIR's model: POST /v1/predict, GET /v1/info, /health/live, /health/ready, /metrics,
     a try-it page at / and the API docs at /docs."""
     from mltasks.serve.application import Settings, require_serve
@@ -56,13 +64,15 @@ def serve(run_dir: str, host: str, port: int, workers: int, max_batch_size: int,
     settings = Settings(run_dir=run_dir, max_batch_size=max_batch_size, max_batch_wait_ms=max_batch_wait_ms,
                         max_queue=max_queue, max_inputs=max_inputs, max_upload_mb=max_upload_mb,
                         max_image_pixels=max_image_pixels, max_audio_seconds=max_audio_seconds,
-                        request_timeout=request_timeout)  # a bad limit fails here, exit 2
+                        request_timeout=request_timeout, tmp_dir=tmp_dir,
+                        model_process=model_process)  # a bad limit: exit 2
     import time
 
-    from mltasks.serve.predictor import Predictor
+    from mltasks.serve.application import load_predictor
 
     started = time.perf_counter()
-    predictor = Predictor.load(run_dir, max_batch=max_batch_size)  # a bad run dir fails here, exit 2
+    # a bad run dir fails here, exit 2 (with --workers N, each worker loads its own copy later)
+    predictor = load_predictor(run_dir, max_batch=max_batch_size, model_process=model_process)
     load_seconds = time.perf_counter() - started
     sock = bind(host, port)  # a port in use or a bad host fails here, exit 2
     if not loopback(host):

@@ -35,6 +35,15 @@ class HTTPFailure(Exception):
         self.message = message
         self.headers = headers or {}
 
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses from the model process (subclasses' __init__ differ)
+        return (_restore, (type(self), self.status, self.message, self.headers))
+
+
+def _restore(cls: type[HTTPFailure], status: int, message: str, headers: dict[str, str]) -> HTTPFailure:
+    exc = cls.__new__(cls)
+    HTTPFailure.__init__(exc, status, message, headers)
+    return exc
+
 
 class ClientError(HTTPFailure):
     """A request the client must change: 400 bad input, 413 too large (the body, or an input over
@@ -86,9 +95,11 @@ def install(app: FastAPI) -> None:
         return error_response(exc.status_code, str(exc.detail))
 
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Starlette re-raises it after this answer, so the server log gets the traceback
-        logger.error("unexpected %s in %s %s", type(exc).__name__, request.method, request.url.path)
-        return error_response(500, f"internal error ({type(exc).__name__}); the server log has the details")
+        # Starlette re-raises it after this answer, so the server log gets the traceback (the model
+        # process logs its own, and names the original type)
+        name = getattr(exc, "type_name", type(exc).__name__)
+        logger.error("unexpected %s in %s %s", name, request.method, request.url.path)
+        return error_response(500, f"internal error ({name}); the server log has the details")
 
     app.add_exception_handler(HTTPFailure, failure)
     app.add_exception_handler(MltasksError, mltasks_error)

@@ -236,24 +236,26 @@ class Predictor:
         return records
 
     def warm_up(self) -> None:
-        """One prediction on a made-up input of the task's kind, so the first request does not pay
-        for lazy initialisation; a refusal of the made-up input (``DataError``) is fine."""
+        """One ``predict`` on a made-up input of the task's kind (:mod:`mltasks.serve.warmup`), so
+        the first request does not pay for lazy initialisation; a refusal of the made-up input
+        (a ``DataError``) is fine: the model is loaded and its code ran."""
         import shutil
         import tempfile
 
+        from mltasks.serve.warmup import warm_up_inputs
+
         workdir = Path(tempfile.mkdtemp(prefix="mltasks-warm-up-"))
         try:
-            from mltasks.serve.warmup import warm_up_inputs
-
             inputs = warm_up_inputs(self.input_kind, self.input_suffixes, workdir)
             if inputs is None:
                 logger.info("no warm-up input for %s files; skipping the warm-up prediction", self.input_suffixes)
                 return
             declared = getattr(self.task, "predict_options", {}) or {}
             options = {"episodes": 1} if self.input_kind == "none" and "episodes" in declared else {}
-            self.predict(inputs, options, workdir)
-        except ClientError as exc:
-            logger.info("warm-up prediction refused its made-up input (%s); the model is loaded", exc.message)
+            with self._guard():  # the task itself: no server-chosen output files (an RL GIF) for this one
+                self.task.predict(inputs or None, **options)
+        except MltasksError as exc:
+            logger.info("warm-up prediction refused its made-up input (%s); the model is loaded", exc)
         except Exception as exc:  # the server still serves; the log says why the first request may fail
             logger.warning("warm-up prediction failed: %s: %s", type(exc).__name__, exc)
         finally:

@@ -11,7 +11,7 @@ import shutil
 import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
@@ -36,14 +36,13 @@ from mltasks.serve.models import (
 from mltasks.serve.uploads import read_files
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Coroutine
 
     from mltasks.serve.application import Model, Settings
-    from mltasks.serve.batcher import Batcher
     from mltasks.serve.metrics import Metrics
-    from mltasks.serve.predictor import Predictor
 
 logger = logging.getLogger("mltasks.serve")
+T = TypeVar("T")
 STATIC = Path(__file__).parent / "static"
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text}
@@ -70,6 +69,7 @@ def build(settings: Settings, model: Model, metrics: Metrics) -> FastAPI:
         description="A finished mltasks run behind an HTTP API. Concurrent requests are batched into "
                     "shared predict calls. Errors are `{\"error\": \"...\"}` with a 4xx status for the "
                     "client's mistakes, 503 with `Retry-After` when the queue is full.")
+    api.state.model = model  # for whoever mounts the app (and the tests): the predictor, batcher, state
     failures.install(api)
     docs.install(api)
     api.add_middleware(BodyLimit, max_bytes=int(settings.max_upload_mb * 2**20))
@@ -79,18 +79,24 @@ def build(settings: Settings, model: Model, metrics: Metrics) -> FastAPI:
     async def page() -> FileResponse:
         return FileResponse(STATIC / "index.html")
 
-    @api.get("/health/live", response_model=HealthResponse, summary="Liveness: the process answers")
-    async def live() -> dict[str, str]:
-        return {"status": "ok", "task": model.task_name}
+    @api.get("/health/live", response_model=HealthResponse, summary="Liveness: the server answers",
+             responses={503: {"model": HealthResponse, "description": "the model process died: restart"}})
+    async def live() -> JSONResponse:
+        """200 while the server answers; 503 once its model process (if any) has died."""
+        alive = model.alive
+        return JSONResponse({"status": "ok" if alive else "dead", "task": model.task_name},
+                            status_code=200 if alive else 503)
 
-    @api.get("/health", response_model=HealthResponse, summary="Liveness (= /health/live)")
-    async def health() -> dict[str, str]:
-        return {"status": "ok", "task": model.task_name}
+    @api.get("/health", response_model=HealthResponse, summary="Liveness (= /health/live)",
+             responses={503: {"model": HealthResponse, "description": "the model process died: restart"}})
+    async def health() -> JSONResponse:
+        return await live()
 
     @api.get("/health/ready", response_model=ReadyResponse, summary="Readiness: model loaded and warmed up",
-             responses={503: {"model": ReadyResponse, "description": "loading, warming up or stopping"}})
+             responses={503: {"model": ReadyResponse, "description": "loading, warming up, stopping or dead"}})
     async def ready() -> JSONResponse:
-        """200 once the model is loaded and a warm-up prediction ran; 503 before that and while stopping."""
+        """200 once the model is loaded and a warm-up prediction ran; 503 before that, while stopping,
+        and once the model process has died."""
         model.begin()  # a mounted app loads on its first probe or request
         body = {"status": model.state, "task": model.task_name}
         return JSONResponse(body, status_code=200 if model.state == "ready" else 503)
@@ -115,11 +121,9 @@ def build(settings: Settings, model: Model, metrics: Metrics) -> FastAPI:
         """The records `mltasks predict --json` prints. Send JSON, or (tasks whose input_kind is
         `file`, and CSV files of rows for `row`) multipart/form-data with one or more `files` and
         the options as form fields. Concurrent requests share predict calls (dynamic batching)."""
-        batcher = await model.start()
-        assert model.predictor is not None
+        await model.start()
         try:
-            records = await asyncio.wait_for(_predict(request, model.predictor, batcher, settings),
-                                             settings.request_timeout)
+            records = await _within(settings.request_timeout, _predict(request, model, settings))
         except asyncio.TimeoutError:
             raise Unavailable(504, f"no answer within {settings.request_timeout:g} s (request_timeout; "
                                    "mltasks serve --request-timeout)") from None
@@ -132,37 +136,50 @@ def build(settings: Settings, model: Model, metrics: Metrics) -> FastAPI:
     return api
 
 
-async def _predict(request: Request, predictor: Predictor, batcher: Batcher,
-                   settings: Settings) -> list[dict[str, Any]]:
+async def _predict(request: Request, model: Model, settings: Settings) -> list[dict[str, Any]]:
     """Read the request, queue its inputs, and wait for their records."""
+    predictor, batcher = model.predictor, model.batcher
+    assert predictor is not None and batcher is not None
+    saved: list[Path] = []  # uploaded files, removed when the request ends
     workdir: Path | None = None
     try:
-        with batcher.arrival():  # while it is read, a batch may wait for this request
-            multipart = _content_type(request) == "multipart/form-data"
-            if multipart or predictor.writes_files:  # mode 0700, removed when the request ends
-                workdir = Path(tempfile.mkdtemp(prefix="mltasks-serve-", dir=settings.tmp_dir))
-            inputs, options, names = await _read(request, predictor, workdir, settings)
-            options = predictor.check_options(options)
-            check_count(len(inputs), settings)
-            jobs = batcher.put(predictor.jobs(inputs, options, workdir, names))
+        if predictor.writes_files:  # server-chosen output files (an RL GIF): a folder of the request's own
+            workdir = Path(tempfile.mkdtemp(prefix="mltasks-serve-", dir=settings.tmp_dir))  # mode 0700
+        inputs, options, names = await _read(request, model, settings, saved)
+        options = predictor.check_options(options)
+        check_count(len(inputs), settings)
+        jobs = batcher.put(predictor.jobs(inputs, options, workdir, names))
         results = await batcher.wait(jobs)
         return [record for chunk in results for record in chunk]
     finally:
+        for path in saved:
+            _remove(path)
         if workdir is not None:
             _remove(workdir)
+
+
+async def _within(seconds: float, work: Coroutine[Any, Any, T]) -> T:
+    """``await work``, cancelled with :class:`asyncio.TimeoutError` after ``seconds``
+    (``asyncio.timeout`` where there is one: no extra task per request)."""
+    timeout = getattr(asyncio, "timeout", None)
+    if timeout is None:  # Python 3.10
+        return await asyncio.wait_for(work, seconds)
+    async with timeout(seconds):
+        return await work
 
 
 def _content_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
-async def _read(request: Request, predictor: Predictor, workdir: Path | None,
-                settings: Settings) -> tuple[list[Any], dict[str, Any], dict[str, str]]:
+async def _read(request: Request, model: Model, settings: Settings,
+                saved: list[Path]) -> tuple[list[Any], dict[str, Any], dict[str, str]]:
     """Inputs, options and upload names of a JSON or multipart request."""
+    predictor = model.predictor
+    assert predictor is not None
     ctype = _content_type(request)
     if ctype == "multipart/form-data":
-        assert workdir is not None
-        return await read_files(request, predictor, workdir, settings)
+        return await read_files(request, predictor, model.upload_folder(), settings, saved)
     if ctype == "application/json" or ctype.endswith("+json"):
         try:
             body = PredictRequest.model_validate_json(await request.body())
@@ -185,8 +202,11 @@ def _request_body() -> dict[str, Any]:
                                           "multipart/form-data": {"schema": files}}}
 
 
-def _remove(workdir: Path) -> None:
+def _remove(path: Path) -> None:
     try:
-        shutil.rmtree(workdir)
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
     except OSError as exc:  # the request is answered; the leftover is the operator's to see
-        logger.warning("could not remove the request's temp dir %s: %s", workdir, exc)
+        logger.warning("could not remove the request's temporary %s: %s", path, exc)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import socket
@@ -41,6 +41,9 @@ def run_server(settings: Settings, predictor: Predictor, load_seconds: float, so
         server.run(sockets=[sock])
         return
     sock.close()  # uvicorn binds it again at once for its workers; the check above made sure it can
+    close = getattr(predictor, "close", None)
+    if close is not None:  # the model process that checked the run; each worker starts its own
+        close()
     del predictor  # every worker process loads its own copy in its lifespan hook
     metrics_dir = tempfile.mkdtemp(prefix="mltasks-serve-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # /metrics sums the workers
@@ -52,7 +55,7 @@ def run_server(settings: Settings, predictor: Predictor, load_seconds: float, so
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def _limits(settings: Settings) -> dict[str, object]:
+def _limits(settings: Settings) -> dict[str, Any]:
     from dataclasses import asdict
 
     return {k: v for k, v in asdict(settings).items() if k != "run_dir"}

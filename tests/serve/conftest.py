@@ -95,3 +95,88 @@ def wav_bytes(seconds: float = 0.5, rate: int = 8000) -> bytes:
         fh.setframerate(rate)
         fh.writeframes(b"\0\0" * int(seconds * rate))
     return buffer.getvalue()
+
+
+def wait_ready(client: Any, timeout: float = 20.0) -> None:
+    """Poll ``/health/ready`` until the app has loaded and warmed up its model."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while client.get("/health/ready").status_code != 200:
+        assert time.monotonic() < deadline, client.get("/health/ready").json()
+        time.sleep(0.02)
+
+
+class EchoTask(Task):
+    """A text task for the batching tests: each record echoes its input, every ``predict`` call's
+    inputs are recorded, and ``gate`` holds a call until the test lets it go."""
+
+    input_kind = "text"
+    predict_options = {"suffix": "appended to each echo"}
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        import threading
+
+        self.calls: list[list[str]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.trained_ = True
+
+    def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
+        """``{"text": x, "echo": x + suffix}`` per input; ``boom`` is refused (``DataError``)."""
+        self.calls.append(list(inputs or []))
+        self.entered.set()
+        assert self.gate.wait(20), "the test never opened the gate"
+        if "boom" in (inputs or []):
+            raise DataError("'boom' is not a text this task takes")
+        return [{"text": x, "echo": x + str(options.get("suffix", ""))} for x in inputs or []]
+
+
+@pytest.fixture
+def fake_run(tmp_path) -> Path:
+    """A run directory for tasks made in the tests (config.json and model/, as serve checks)."""
+    run = tmp_path / "fake-run"
+    (run / "model").mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"task": "echo", "data": None, "config": {}}))
+    (run / "metrics.json").write_text(json.dumps({"split": "test", "metrics": {"accuracy": 1.0}}))
+    return run
+
+
+@pytest.fixture
+def serve_task(fake_run, tmp_path):
+    """``serve_task(task, **app_options)`` -> a started ``TestClient`` of the app serving ``task``,
+    ready (warm-up done, the calls it made forgotten); closed at the end of the test."""
+    from fastapi.testclient import TestClient
+
+    from mltasks.serve import app
+    from mltasks.serve.predictor import Predictor
+
+    clients = []
+
+    def make(task: Task, **options: Any) -> Any:
+        predictor = Predictor(fake_run, task, max_batch=options.pop("max_batch_size", 32))
+        predictor.info = predictor._describe()
+        client = TestClient(app(fake_run, predictor=predictor, tmp_dir=tmp_path, **options))
+        client.__enter__()
+        clients.append(client)
+        wait_ready(client)
+        getattr(task, "calls", []).clear()
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def echo_cls() -> type[EchoTask]:
+    """:class:`EchoTask`, to make instances or subclasses of."""
+    return EchoTask
+
+
+@pytest.fixture
+def ready():
+    """``ready(client)``: wait until the app's model is loaded and warmed up (see :func:`wait_ready`)."""
+    return wait_ready

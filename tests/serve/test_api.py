@@ -31,6 +31,7 @@ def client(majority_run, request_tmp):
 
 def test_health_and_info(client, majority_run):
     assert client.get("/health").json() == {"status": "ok", "task": "majority"}
+    assert client.get("/health/live").json() == {"status": "ok", "task": "majority"}
     info = client.get("/v1/info").json()
     assert info["task"] == "majority" and info["run"] == "run"
     assert info["plugin"]["distribution"] == "mltasks-majority" and info["plugin"]["version"]
@@ -52,12 +53,14 @@ def test_predict_matches_the_cli(client, majority_run):
     assert [p["label"] for p in body["predictions"]] == ["setosa", "virginica", "versicolor"]
 
 
-def test_long_requests_run_in_batches(majority_run, request_tmp):
+def test_long_requests_run_in_batches(majority_run, request_tmp, ready):
     predictor = Predictor.load(majority_run, max_batch=2)
     sizes = []
     original = predictor.task.predict
     predictor.task.predict = lambda inputs, **kw: sizes.append(len(inputs)) or original(inputs, **kw)
     with TestClient(app(majority_run, predictor=predictor, tmp_dir=request_tmp)) as c:
+        ready(c)
+        sizes.clear()  # the warm-up's call
         body = c.post("/v1/predict", json={"inputs": IRIS * 3}).json()
     assert len(body["predictions"]) == 9 and sizes == [2, 2, 2, 2, 1]
 
@@ -106,20 +109,25 @@ def test_page_docs_and_openapi(client):
     assert page.status_code == 200 and "static/app.js" in page.text and "http" not in page.text.split("<body>")[1]
     assert "v1/info" in client.get("/static/app.js").text and client.get("/static/style.css").status_code == 200
     spec = client.get("/openapi.json").json()
-    assert {"/health", "/v1/info", "/v1/predict"} <= set(spec["paths"])
+    assert {"/health", "/health/live", "/health/ready", "/metrics", "/v1/info", "/v1/predict"} == set(spec["paths"])
     body = spec["paths"]["/v1/predict"]["post"]["requestBody"]["content"]
     assert set(body) == {"application/json", "multipart/form-data"}
-    assert {"400", "413", "415", "422"} <= set(spec["paths"]["/v1/predict"]["post"]["responses"])
+    assert {"400", "413", "415", "422", "503", "504"} <= set(spec["paths"]["/v1/predict"]["post"]["responses"])
     assert "InfoResponse" in spec["components"]["schemas"]
 
 
 def test_api_docs_work_offline(client):
-    pytest.importorskip("fastapi_offline")
     for page, script in (("/docs", "swagger-ui-bundle.js"), ("/redoc", "redoc.standalone.js")):
         html = client.get(page).text
-        assert f"/static-offline-docs/{script}" in html and "cdn." not in html and "/openapi.json" in html
+        assert f"/static-offline-docs/{script}" in html and "/openapi.json" in html
+        assert "http://" not in html and "https://" not in html  # no CDN, no web fonts, no remote favicon
         asset = client.get(f"/static-offline-docs/{script}")
         assert asset.status_code == 200 and len(asset.content) > 500_000  # the bundled UI itself
+    assert '"validatorUrl": null' in client.get("/docs").text  # Swagger UI would send the spec to swagger.io
+    # ReDoc's sidebar draws the Redocly logo from its CDN: the bundle served here draws it inline
+    assert b"cdn.redoc.ly" not in client.get("/static-offline-docs/redoc.standalone.js").content
+    assert client.get("/static-offline-docs/favicon.png").headers["content-type"] == "image/png"
+    assert client.get("/static-offline-docs/nope.js").json() == {"error": "Not Found"}
 
 
 def test_mounted_app_loads_the_model_on_first_use(majority_run):
@@ -127,8 +135,9 @@ def test_mounted_app_loads_the_model_on_first_use(majority_run):
 
     outer = FastAPI()
     outer.mount("/iris", app(majority_run))
-    c = TestClient(outer)  # no lifespan reaches the mounted app
-    assert c.post("/iris/v1/predict", json={"inputs": IRIS[:1]}).json()["predictions"][0]["label"] == "setosa"
+    c = TestClient(outer)  # no lifespan reaches the mounted app; each request runs in a new event loop
+    for _ in range(2):
+        assert c.post("/iris/v1/predict", json={"inputs": IRIS[:1]}).json()["predictions"][0]["label"] == "setosa"
     assert c.get("/iris/").status_code == 200
 
 
@@ -144,10 +153,12 @@ def test_a_bad_run_directory_fails_when_the_app_is_made(tmp_path):
 
 
 @pytest.fixture
-def wave_client(wave_run, wave_task, request_tmp):
+def wave_client(wave_run, wave_task, request_tmp, ready):
     predictor = Predictor(wave_run, wave_task, max_batch=2)
     predictor.info = predictor._describe()
     with TestClient(app(wave_run, predictor=predictor, tmp_dir=request_tmp, max_upload_mb=1)) as c:
+        ready(c)
+        wave_task.calls.clear()  # the warm-up's call
         yield c
     assert list(request_tmp.iterdir()) == []
 
@@ -199,3 +210,16 @@ def test_bad_uploads(wave_client, files, data, status, words):
 def test_json_inputs_to_a_file_task_are_refused(wave_client):
     response = wave_client.post("/v1/predict", json={"inputs": ["/etc/passwd"]})
     assert response.status_code == 415 and "multipart/form-data" in response.json()["error"]
+
+
+def test_uploaded_files_are_removed_when_their_request_ends(wave_client, make_wav):
+    folder = wave_client.app.state.model.upload_folder()
+    assert folder.stat().st_mode & 0o777 == 0o700
+    ok = wave_client.post("/v1/predict", files=[("files", ("a.wav", make_wav(0.1))), ("files", ("b.wav", make_wav()))])
+    assert ok.status_code == 200
+    # the first file is saved before the second is refused: both go
+    refused = wave_client.post("/v1/predict", files=[("files", ("a.wav", make_wav(0.1))), ("files", ("b.txt", b"x"))])
+    assert refused.status_code == 415
+    junk = wave_client.post("/v1/predict", files=[("files", ("j.wav", b"RIFF junk" * 20))])
+    assert junk.status_code == 400 and "j.wav" in junk.json()["error"]
+    assert list(folder.iterdir()) == []
