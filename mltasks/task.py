@@ -182,6 +182,10 @@ class Task:
     predict_options: ClassVar[dict[str, str]] = {}
     #: Whether :meth:`predict` may run in several threads at once (``serve`` then skips its lock).
     thread_safe: ClassVar[bool] = False
+    #: Whether ``serve`` may gather the inputs of concurrent requests into one :meth:`predict` call
+    #: (records come back one per input, in order). None: yes, unless ``input_kind`` is "none" (RL
+    #: plays episodes) or a predict option names an output path (it belongs to one request).
+    batchable: ClassVar[bool | None] = None
 
     def __init__(self, config: TaskConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()

@@ -29,16 +29,12 @@ logger = logging.getLogger("mltasks.serve")
 
 
 def read_json_file(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``; ``{}`` when the file is absent (an older run)."""
-    if not path.is_file():
-        return {}
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunDirectoryError(f"{path}: not readable JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise RunDirectoryError(f"{path}: expected a JSON object")
-    return value
+    """A JSON object from ``path``, read as a run file (regular, inside the run, capped); ``{}`` when
+    the file is absent (an older run)."""
+    from mltasks.runfiles import read_optional_json
+
+    value = read_optional_json(path, root=path.parent, expect=dict)
+    return {} if value is None else value
 
 
 @dataclass
@@ -309,11 +305,11 @@ def _plugin(task: str) -> dict[str, str]:
 
 
 def _primary(task: Any, metrics: dict[str, Any]) -> dict[str, Any]:
-    saved = metrics.get("primary_metric")
-    if isinstance(saved, dict) and saved.get("name"):
-        return {"name": str(saved["name"]), "greater_is_better": bool(saved.get("greater_is_better", True))}
-    name = str(getattr(task, "primary_metric", "") or next(iter(metrics.get("metrics") or {}), ""))
-    return {"name": name, "greater_is_better": bool(getattr(task, "greater_is_better", True))}
+    """What metrics.json records (mltasks.ranking); the task's declaration for a run without metrics."""
+    from mltasks.ranking import declared, recorded
+
+    ranking = recorded(metrics) or declared(task)
+    return ranking.to_json()
 
 
 def _jsonable(value: Any, workdir: Path | None, names: dict[str, str]) -> Any:

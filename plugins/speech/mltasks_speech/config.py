@@ -8,6 +8,11 @@ from typing import Literal
 from mltasks import TaskConfig
 from mltasks.errors import ConfigError
 
+#: the voice augmentations of the whisper-tiny keyword model (mltasks_speech.voice_augment).
+AUGMENT_KINDS = ("speed", "pitch", "formant", "noise", "reverb")
+#: how the windows of a clip longer than clip_seconds make one prediction (mltasks_speech.windows).
+WINDOW_PICKS = ("confident", "mean", "loudest", "loud-confident")
+
 
 def _h(text: str) -> dict[str, str]:
     return {"help": text}
@@ -49,6 +54,34 @@ class SpeechConfig(TaskConfig):
     sample_rate: int = field(default=16000, metadata=_h("every clip is resampled to this rate (Hz)"))
     clip_seconds: float = field(
         default=1.0, metadata=_h("keyword clips are padded or cut to this length, keeping the loudest window"),
+    )
+    trim_silence: bool = field(
+        default=True, metadata=_h("keyword: cut leading and trailing silence (an energy trim) before a clip is padded "
+                                  "or framed, at training and at predict alike"),
+    )
+    window_hop_s: float = field(
+        default=0.25, metadata=_h("keyword predict: a clip longer than clip_seconds (after trimming) is scored over "
+                                  "windows of clip_seconds this far apart, the last flush with its end"),
+    )
+    window_pick: Literal["confident", "mean", "loudest", "loud-confident"] = field(
+        default="loud-confident", metadata=_h("keyword predict: how the windows of a long clip give one answer: the "
+                                         "window with the most confident word, the mean over windows, the loudest "
+                                         "window, or the most confident of the windows holding at least a quarter "
+                                         "of the loudest one's energy"),
+    )
+    min_confidence: float = field(
+        default=0.0, metadata=_h("keyword: answer 'unknown' when the best word's probability is below this (the "
+                                 "probabilities are calibrated on the validation clips; 0 = always answer); also a "
+                                 "predict option"),
+    )
+    augment_copies: int = field(
+        default=1, metadata=_h("whisper-tiny: augmented copies of every training clip (each costs one more pass of "
+                               "the training clips through the encoder, about half the training time); 0 = none"),
+    )
+    augment_kinds: str = field(
+        default="speed,formant,noise",
+        metadata=_h("whisper-tiny: comma-separated augmentations each copy is drawn from: speed, pitch, formant, "
+                    "noise, reverb (the default keeps those that helped on unheard voice families; see the README)"),
     )
     n_mels: int = field(default=40, metadata=_h("mel bands of the log-mel / MFCC features"))
     f_max: float = field(
@@ -139,6 +172,15 @@ class SpeechConfig(TaskConfig):
             raise ConfigError(f"mixup={self.mixup} must be >= 0")
         if not 0 <= self.speed_perturb < 0.5:
             raise ConfigError(f"speed_perturb={self.speed_perturb} must lie in [0, 0.5)")
+        if not 0 <= self.min_confidence < 1:
+            raise ConfigError(f"min_confidence={self.min_confidence} must lie in [0, 1)")
+        if not 0 < self.window_hop_s <= self.clip_seconds:
+            raise ConfigError(f"window_hop_s={self.window_hop_s} must lie in (0, clip_seconds]")
+        if self.augment_copies < 0:
+            raise ConfigError(f"augment_copies={self.augment_copies} must be >= 0")
+        unknown = [k.strip() for k in self.augment_kinds.split(",") if k.strip() and k.strip() not in AUGMENT_KINDS]
+        if unknown:
+            raise ConfigError(f"augment_kinds: unknown {unknown}; expected some of {', '.join(AUGMENT_KINDS)}")
         if self.epochs < 0:
             raise ConfigError(f"epochs={self.epochs} must be at least 1 (or 0 for the mode's default)")
         for name in ("batch_size", "n_mels", "width", "hidden", "beam_width", "frame_stride"):

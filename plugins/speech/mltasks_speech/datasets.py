@@ -10,6 +10,7 @@ from mltasks.errors import DataError
 from torch.utils.data import Dataset
 
 from mltasks_speech.audio import fit_length, load_clip
+from mltasks_speech.silence import trim_silence
 
 _SCALE = 32767.0
 
@@ -70,10 +71,13 @@ class UtteranceSet(Dataset):
 
 
 def read_clips(
-    paths: Sequence[Path], sample_rate: int, length: int | None, skip_bad: bool, notes: list[str] | None = None
+    paths: Sequence[Path], sample_rate: int, length: int | None, skip_bad: bool, notes: list[str] | None = None,
+    trim: bool = False,
 ) -> tuple[list[torch.Tensor], list[int], list[int]]:
     """Load files (cut to ``length`` samples when given); returns waves, original rates, kept indices.
 
+    :param trim: cut leading and trailing silence first (:func:`~mltasks_speech.silence.trim_silence`),
+        as ``predict`` does, so a clip is centred on its speech and a long silence is never "cut".
     :param notes: warnings for the user are appended here: files cut short, clips longer than
         ``length`` (cut to their loudest part), bad files skipped; the task shows them on the console.
     :raises DataError: a bad file (named), unless ``skip_bad``, which notes it and leaves it out.
@@ -88,6 +92,8 @@ def read_clips(
                 raise DataError(f"{exc} (use --set skip_bad_audio=true to skip bad files)") from None
             bad.append(str(exc))
             continue
+        if trim:
+            wave = trim_silence(wave, sample_rate)
         if length and len(wave) > length * 1.05:  # a few ms over is resampling rounding, not a cut
             longer.append(len(wave))
         waves.append(fit_length(wave, length) if length else wave)
@@ -96,9 +102,10 @@ def read_clips(
     if bad:
         notes.append(f"skipped {len(bad)} bad audio file(s): " + "; ".join(bad[:5]))
     if longer and length:
-        notes.append(f"{len(longer)} clip(s) are longer than {length / sample_rate:g} s (the longest "
+        what = " of speech (silence trimmed)" if trim else ""
+        notes.append(f"{len(longer)} clip(s) are longer than {length / sample_rate:g} s{what} (the longest "
                      f"{max(longer) / sample_rate:.2f} s) and were cut to their loudest {length / sample_rate:g} s; "
-                     "raise --set clip_seconds to keep more")
+                     "raise --set clip_seconds to keep more (predict scores a long clip over windows)")
     return waves, rates, kept
 
 

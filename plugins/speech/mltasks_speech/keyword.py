@@ -15,9 +15,11 @@ from mltasks.errors import DataError
 from mltasks.torch import FitConfig, fit, infer
 
 from mltasks_speech.augment import Mixup, WaveAugment
+from mltasks_speech.calibration import fit_temperature, fold_temperature
 from mltasks_speech.config import SpeechConfig
 from mltasks_speech.datasets import ClipSet, read_clips
 from mltasks_speech.default_data import digits_dir, split_default
+from mltasks_speech.eta import epoch_estimator
 from mltasks_speech.features import FeatureSpec
 from mltasks_speech.layout import Item, assign_splits, cap_per_class, find_items
 from mltasks_speech.models import build_keyword_model
@@ -83,7 +85,7 @@ def load_keyword(source: str | Path | None, config: SpeechConfig) -> Splits:
 def _clip_set(items: list[Item], classes: list[str], config: SpeechConfig, length: int,
               notes: list[str]) -> ClipSet:
     waves, rates, kept = read_clips([i.path for i in items], config.sample_rate, length, config.skip_bad_audio,
-                                    notes)
+                                    notes, trim=config.trim_silence)
     kept_items = [items[k] for k in kept]
     if not kept_items:
         return ClipSet(torch.zeros(0, length), torch.zeros(0), classes, [], [], [])
@@ -126,7 +128,11 @@ def train_keyword(config: SpeechConfig, splits: Splits, progress: Progress, cont
 
         progress.log(f"keyword model whisper-tiny: the encoder at {model.encoder.path} (frozen), a linear classifier "
                      f"for {len(train.classes)} words on {len(train)} training clips")
-        history = fit_whisper_keyword(model, train, splits.val, config.balance, progress)
+        kinds = [k.strip() for k in config.augment_kinds.split(",") if k.strip()]
+        augment = {"kinds": kinds, "copies": config.augment_copies, "seed": config.seed}
+        test_clips = len(splits.test) if splits.test is not None else 0
+        history = fit_whisper_keyword(model, train, splits.val, config.balance, progress, augment=augment,
+                                      test_clips=test_clips)
         return model.eval(), spec, history
     counts = Counter(int(t) for t in train.targets)
     weights = [1.0 / counts[int(t)] for t in train.targets] if config.balance else None
@@ -153,10 +159,29 @@ def train_keyword(config: SpeechConfig, splits: Splits, progress: Progress, cont
     # one-cycle schedule ran at a lower rate on more augmented clips, which helps on unheard voices
     # when the validation voices are already all but perfect.
     settings = dataclasses.replace(fit_config(config, "val_accuracy", "max"), min_delta=-1e-9)
-    result = fit(model, train, val, loss_fn=loss_fn, config=settings,
-                 progress=progress, checkpoint_dir=context.checkpoint_dir, resume=context.resume,
-                 val_metrics_fn=val_metrics, sample_weights=weights, batch_transform=augment)
-    return result.model.eval(), spec, result.history
+    unsubscribe = epoch_estimator(progress, settings.epochs)
+    try:
+        result = fit(model, train, val, loss_fn=loss_fn, config=settings,
+                     progress=progress, checkpoint_dir=context.checkpoint_dir, resume=context.resume,
+                     val_metrics_fn=val_metrics, sample_weights=weights, batch_transform=augment)
+    finally:
+        unsubscribe()
+    model = result.model.eval()
+    if val is not None:
+        temperature = calibrate(model, val, config.device)
+        progress.log(f"confidence calibrated on the validation clips: temperature {temperature:.3g}")
+    return model, spec, result.history
+
+
+def calibrate(model: torch.nn.Module, val: ClipSet, device: str) -> float:
+    """Fit a temperature on the validation clips' logits and fold it into ``model`` (see
+    :mod:`mltasks_speech.calibration`); returns it."""
+    data = torch.utils.data.TensorDataset(dataset_waves(val))
+    logits = infer(model, data, forward_fn=lambda m, b: m(b[0]), batch_size=128, device=device).numpy()
+    model.to("cpu")
+    temperature = fit_temperature(logits, val.targets.numpy())
+    fold_temperature(model, temperature)
+    return temperature
 
 
 def probabilities(model: torch.nn.Module, waves: torch.Tensor, device: str, tta_shift: int = 0) -> np.ndarray:

@@ -43,6 +43,9 @@ def _keyword_report(task: SpeechTask, report: Report, name: str, run_dir: Path, 
     path = plots.confusion_matrix(run_dir / "confusion_matrix.png", truth, predicted, task.classes_,
                                   title=f"Confusion matrix ({name}, {len(truth)} clips)")
     report.add_figure("Confusion matrix", path)
+    if details.get("confidence") is not None:
+        report.add_table(f"Answered and accuracy when answered, by min_confidence ({name})",
+                         _abstain_rows(truth, predicted, details["confidence"], task.config.min_confidence))
     if not speakers:
         report.add_section("Accuracy per voice", "The file names carry no speaker ids (<speaker>_nohash_<n>.wav), "
                            "so clips were split at random and no per-voice accuracy can be given; the same voice "
@@ -63,6 +66,19 @@ def _keyword_report(task: SpeechTask, report: Report, name: str, run_dir: Path, 
             rows.append({"group": engine, "clips": len(pick), **scores})
         report.add_table(f"Accuracy per voice family ({name})", rows)
     return report
+
+
+def _abstain_rows(truth: list[str], predicted: list[str], confidence: list[float], chosen: float
+                  ) -> list[dict[str, Any]]:
+    """The share of clips answered and the accuracy on those, at a few ``min_confidence`` values
+    (the probabilities are calibrated on the validation clips), the run's own value marked."""
+    rows = []
+    for threshold in sorted({0.0, 0.5, 0.7, 0.9, chosen}):
+        kept = [i for i, c in enumerate(confidence) if c >= threshold]
+        right = sum(truth[i] == predicted[i] for i in kept)
+        rows.append({"min_confidence": f"{threshold:g}" + (" (this run)" if threshold == chosen else ""),
+                     "answered": len(kept) / max(len(truth), 1), "accuracy_answered": right / max(len(kept), 1)})
+    return rows
 
 
 def _transcribe_report(task: SpeechTask, report: Report, name: str, data: Any, details: dict[str, Any]) -> Report:

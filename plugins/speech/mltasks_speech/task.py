@@ -17,20 +17,21 @@ from typing import Any
 
 import numpy as np
 import torch
-from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task
+from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task, weights
 from mltasks.errors import ConfigError, DataError, MltasksError
 from mltasks.rundir import read_json
 from mltasks.torch import load_weights, save_weights
 
 from mltasks_speech import keyword, transcribe
-from mltasks_speech.audio import AUDIO_SUFFIXES, fit_length, is_audio, load_clip
-from mltasks_speech.config import SpeechConfig
+from mltasks_speech.audio import AUDIO_SUFFIXES, is_audio, load_clip
+from mltasks_speech.config import WINDOW_PICKS, SpeechConfig
 from mltasks_speech.ctc import CTCModel
 from mltasks_speech.default_data import write_sample
 from mltasks_speech.features import FeatureSpec
+from mltasks_speech.keyword_predict import predict_keywords
 from mltasks_speech.metrics import error_rates, keyword_metrics, per_group_accuracy
 from mltasks_speech.models import build_keyword_model
-from mltasks_speech.pretrained import build_recognizer
+from mltasks_speech.pretrained import build_recognizer, recognizer_identity, whisper_identity
 
 _META = "speech_model.json"
 _WEIGHTS = "model.safetensors"
@@ -74,6 +75,10 @@ class SpeechTask(Task):
 
     predict_options = {
         "top_k": "keyword mode: how many of the most likely words each record lists (default 3)",
+        "min_confidence": "keyword mode: answer 'unknown' when the best word's calibrated probability is below "
+                          "this (default: the run's min_confidence setting)",
+        "window_pick": "keyword mode: how the windows of a clip longer than the model's window give one answer: "
+                       "confident, mean or loudest (default: the run's window_pick setting)",
         "decoder": "transcribe mode: greedy (best path) or beam (beam search; needs mltasks-speech[beam]); "
                    "default: the run's decoder setting",
     }
@@ -142,8 +147,10 @@ class SpeechTask(Task):
         return texts
 
     def evaluate(self, dataset: Any) -> Evaluation:
-        """Keyword: accuracy, macro-F1 and, when clips name their speakers, worst-voice accuracy.
-        Transcribe: WER, CER, sentence accuracy. ``details`` hold what was scored, for the report."""
+        """Keyword: accuracy, macro-F1 and, when clips name their speakers, worst-voice accuracy
+        (of the best word, answered or not); with ``min_confidence`` also the share of clips
+        answered and the accuracy on those. Transcribe: WER, CER, sentence accuracy. ``details``
+        hold what was scored, for the report."""
         self.check_is_trained()
         if dataset is None or len(dataset) == 0:
             raise DataError("there is no labelled split to evaluate on (the data has no test or val clips)")
@@ -152,9 +159,16 @@ class SpeechTask(Task):
             return Evaluation(error_rates(dataset.texts, hypotheses),
                               details={"references": list(dataset.texts), "hypotheses": hypotheses,
                                        "paths": list(dataset.paths), "decoder": self._decoder_name()})
-        predicted = self.predict_labels(dataset)
+        probs = self.label_probabilities(keyword.dataset_waves(dataset))
+        predicted = [self.classes_[i] for i in probs.argmax(axis=1)]
         metrics = keyword_metrics(dataset.labels, predicted)
-        details: dict[str, Any] = {"labels": dataset.labels, "predicted": predicted, "speakers": None}
+        if self.config.min_confidence > 0:  # the abstain: how often it answers, and how well when it does
+            answered = probs.max(axis=1) >= self.config.min_confidence
+            hits = np.array([p == t for p, t in zip(predicted, dataset.labels)])
+            metrics["answered"] = float(answered.mean())
+            metrics["accuracy_answered"] = float(hits[answered].mean()) if answered.any() else 1.0
+        details: dict[str, Any] = {"labels": dataset.labels, "predicted": predicted, "speakers": None,
+                                   "confidence": probs.max(axis=1).tolist()}
         if all(dataset.speakers):  # without speaker ids there are no voices to rank
             voices = per_group_accuracy(dataset.speakers, dataset.labels, predicted)
             metrics["worst_voice_accuracy"] = float(min(voices.values()))
@@ -194,15 +208,12 @@ class SpeechTask(Task):
             _show(notes)
             texts = self.transcribe_waves(waves, options.get("decoder"))
             return [{"input": str(p), "transcript": t} for p, t in zip(paths, texts)]
-        waves = torch.stack([fit_length(load_clip(p, rate, notes)[0], self.spec_.clip_samples) for p in paths])
+        min_confidence, pick = _keyword_options(self.config, options)
+        records = predict_keywords(paths, self.label_probabilities, self.classes_, rate=rate,
+                                   window=self.spec_.clip_samples, hop=int(round(self.config.window_hop_s * rate)),
+                                   pick=pick, trim=self.config.trim_silence, top_k=top_k,
+                                   min_confidence=min_confidence, notes=notes)
         _show(notes)
-        probs = self.label_probabilities(waves)
-        records = []
-        for path, row in zip(paths, probs):
-            order = np.argsort(-row, kind="stable")[:top_k]
-            records.append({"input": str(path), "label": self.classes_[order[0]],
-                            "probability": float(row[order[0]]),
-                            "top": [{"label": self.classes_[i], "probability": float(row[i])} for i in order]})
         return records
 
     # persistence ------------------------------------------------------------------------
@@ -220,6 +231,9 @@ class SpeechTask(Task):
                         frame_stride=getattr(self.model_, "stride", None),
                         history=self.history_)
         (directory / _META).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        used = getattr(getattr(self, "recognizer_", None) or getattr(self.model_, "encoder", None), "identity", None)
+        if used is not None:  # pretrained weights: load requires the same ones (mltasks.weights)
+            weights.record(directory, [used])
 
     @classmethod
     def load(cls, directory: Path) -> SpeechTask:
@@ -240,9 +254,12 @@ class SpeechTask(Task):
         if not isinstance(meta, dict):
             raise DataError(f"{directory / _META}: expected a JSON object")
         if meta.get("pretrained", "none") != "none":
+            weights.require(directory, recognizer_identity(config.pretrained, config.pretrained_path))
             task.recognizer_ = build_recognizer(config.pretrained, config.grammar, config.pretrained_path,
                                                 config.num_threads)
             return task
+        if meta.get("mode") == "keyword" and meta.get("model") == "whisper-tiny":  # the classifier fits this encoder
+            weights.require(directory, whisper_identity(config.pretrained_path))
         try:
             spec = FeatureSpec(**meta["features"])
             if meta["mode"] == "transcribe":
@@ -271,6 +288,20 @@ class SpeechTask(Task):
         from mltasks_speech.report import build_report
 
         return build_report(self, splits, Path(run_dir), evaluation)
+
+
+def _keyword_options(config: SpeechConfig, options: dict[str, Any]) -> tuple[float, str]:
+    """``min_confidence`` and ``window_pick`` of one predict call: the options given, else the run's."""
+    try:
+        min_confidence = float(options.get("min_confidence", config.min_confidence))
+    except (TypeError, ValueError):
+        raise ConfigError(f"min_confidence={options['min_confidence']!r}: expected a number in [0, 1)") from None
+    if not 0 <= min_confidence < 1:
+        raise ConfigError(f"min_confidence={min_confidence}: expected a number in [0, 1)")
+    pick = str(options.get("window_pick", config.window_pick))
+    if pick not in WINDOW_PICKS:
+        raise ConfigError(f"window_pick={pick!r}: expected one of {', '.join(WINDOW_PICKS)}")
+    return min_confidence, pick
 
 
 def _show(notes: list[str]) -> None:

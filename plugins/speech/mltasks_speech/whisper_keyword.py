@@ -12,6 +12,11 @@ log-mel features are Whisper's own (80 Slaney mel bands of a 400-point STFT ever
 16 kHz, log10, floored 8 decades below the clip's peak, scaled by ``(x + 4) / 4``), computed here
 with torch so that neither faster-whisper nor librosa is needed. The saved model holds only the
 classifier (``mean``, ``scale``, ``head``); the encoder is found again when it is loaded.
+
+Training (:func:`fit_whisper_keyword`) also encodes ``augment_copies`` augmented copies of every
+training clip (:mod:`mltasks_speech.voice_augment`), and divides the head by a temperature
+fitted on the validation clips (:mod:`mltasks_speech.calibration`), so the saved head's
+probabilities are calibrated and ``min_confidence`` can withhold unsure answers.
 """
 
 from __future__ import annotations
