@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mltasks.errors import ConfigError
-from mltasks.task import TaskConfig
+from mltasks.task import TaskConfig, check_common_fields
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -117,6 +117,11 @@ def convert(value: Any, tp: Any, key: str) -> Any:
             items = value
         else:
             raise bad()
+        items = list(items)
+        if (origin or tp) is tuple and args and args[-1] is not Ellipsis:  # tuple[float, float]: fixed length
+            if len(items) != len(args):
+                raise ConfigError(f"config key {key!r}: {value!r} must have {len(args)} values, got {len(items)}")
+            return tuple(convert(v, t, key) for v, t in zip(items, args))
         item_tp = args[0] if args else Any
         converted = [convert(v, item_tp, key) for v in items]
         return tuple(converted) if (origin or tp) is tuple else converted
@@ -147,14 +152,14 @@ def convert(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool):
             raise bad()
-        if isinstance(value, (int, float)):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value.strip())
-            except ValueError:
-                raise bad() from None
-        raise bad()
+        try:
+            number = float(value.strip()) if isinstance(value, str) else float(value) \
+                if isinstance(value, (int, float)) else None
+        except ValueError:
+            raise bad() from None
+        if number is None or number != number:  # nan slips past every range check a config makes
+            raise bad()
+        return number
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
@@ -239,11 +244,14 @@ def resolve(
             except ConfigError as exc:
                 raise ConfigError(f"{source}: {exc}" if source else str(exc)) from None
     try:
-        return config_cls(**values)
+        config = config_cls(**values)
     except ConfigError:
         raise
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"invalid configuration for {config_cls.__name__}: {exc}") from None
+    except (TypeError, ValueError) as exc:  # a check in the config's __post_init__ that raised no ConfigError
+        given = ", ".join(f"{k}={v!r}" for k, v in values.items())
+        raise ConfigError(f"invalid configuration for {config_cls.__name__} ({given or 'defaults'}): {exc}") from None
+    check_common_fields(config)  # a subclass's own __post_init__ may not call TaskConfig's
+    return config
 
 
 def to_dict(config: TaskConfig) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mltasks.cache import atomic_file
 from mltasks.errors import MissingDependencyError
 
 
@@ -35,8 +36,9 @@ def figure(path: Path | str, *, size: tuple[float, float] = (6.4, 4.8), dpi: int
     ax = fig.subplots()
     yield ax
     fig.tight_layout()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    # written whole or not at all; a path that cannot be written is exit 2 naming it
+    with atomic_file(path, "wb") as fh:
+        fig.savefig(fh, format=Path(path).suffix[1:].lower() or None, dpi=dpi)
 
 
 def confusion_matrix(

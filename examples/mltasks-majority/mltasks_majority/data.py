@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ class Table:
 
     features: np.ndarray  # (N, F) float64
     labels: list[str]
+    columns: tuple[str, ...] = ()  # the feature column names, in order
+    source: str = ""  # the file the rows came from, for error messages
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -53,8 +56,11 @@ def read_csv(path: Path, label_col: str = "") -> tuple[Table, list[str]]:
         if len(row) != len(header):
             raise DataError(f"{path}: line {n} has {len(row)} fields, the header has {len(header)}")
         try:
-            features.append([float(v) for i, v in enumerate(row) if i != li])
+            values = [float(v) for i, v in enumerate(row) if i != li]
         except ValueError:
             raise DataError(f"{path}: line {n} has a non-numeric feature value") from None
+        if not all(map(math.isfinite, values)):  # nan or inf would poison every mean and distance
+            raise DataError(f"{path}: line {n} has a feature value that is not a finite number")
+        features.append(values)
         labels.append(row[li].strip())
-    return Table(np.asarray(features, dtype=np.float64), labels), names
+    return Table(np.asarray(features, dtype=np.float64), labels, tuple(names), str(path)), names

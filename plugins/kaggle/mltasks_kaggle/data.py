@@ -104,7 +104,8 @@ def find_files(source: Path) -> tuple[Path, Path | None, Path | None]:
     train = source / "train.csv"
     if not train.is_file():
         csvs = sorted(source.glob("*.csv"))
-        if len(csvs) == 1:
+        # one CSV is the training table, unless it is a test or submission file (no target to learn)
+        if len(csvs) == 1 and csvs[0].name.lower() != "test.csv" and "submission" not in csvs[0].name.lower():
             return csvs[0], None, None
         raise DataError(f"{source}: no train.csv (a competition folder holds train.csv, test.csv and "
                         "optionally sample_submission.csv)")

@@ -93,6 +93,10 @@ class KaggleTask(Task):
         if cfg.smoke and len(train) > SMOKE_ROWS:
             train = train.sample(n=SMOKE_ROWS, random_state=cfg.data_seed).sort_index().reset_index(drop=True)
         problem, classes = infer_problem(train[target], cfg.problem, train_path)
+        if cfg.metric:  # an unknown scorer name is a config error now, not after the data line is logged
+            from mltasks_kaggle.cv import scorer
+
+            scorer(cfg.metric, problem)
         if test_path is None:  # one labelled table: hold out 20% as an honest test split
             train, test = holdout(train, target, problem, cfg.data_seed)
             labelled, layout = True, "single CSV, 20% held out"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -105,6 +106,9 @@ class RecommenderConfig(TaskConfig):
                 raise ConfigError(f"config key {name!r} must be >= 0, got {amount}")
         if self.alpha < 0:
             raise ConfigError(f"config key 'alpha' must be >= 0 (0 = auto), got {self.alpha}")
+        for name in ("regularization", "learning_rate", "alpha", "min_rating"):
+            if not math.isfinite(getattr(self, name)):  # nan passes every comparison above
+                raise ConfigError(f"config key {name!r} must be a finite number, got {getattr(self, name)}")
 
     def resolved(self, name: str) -> float:
         """``iterations``, ``regularization`` or ``learning_rate``, with 0 replaced by the model's default."""

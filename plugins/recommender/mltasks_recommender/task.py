@@ -218,9 +218,7 @@ class RecommenderTask(Task):
             raise ConfigError("predict needs user ids (or --set similar_to=ITEM for similar items)")
         if isinstance(inputs, (str, int)):
             inputs = [inputs]
-        filter_seen = options.get("filter_seen", True)
-        if isinstance(filter_seen, str):
-            filter_seen = filter_seen.strip().lower() not in ("0", "false", "no", "off")
+        filter_seen = _flag(options.get("filter_seen", True), "filter_seen")
         index = {u: i for i, u in enumerate(self.users_)}
         rows = [index.get(str(u).strip(), -1) for u in inputs]
         known = np.array([r for r in rows if r >= 0], dtype=np.int64)
@@ -276,6 +274,8 @@ class RecommenderTask(Task):
         directory = Path(directory)
         try:
             config = cls.load_config(directory)
+        except ConfigError:  # another task's config (or edited): load_run names the run and the task
+            raise
         except MltasksError as exc:
             raise DataError(str(exc)) from None
         except (UnicodeDecodeError, ValueError, TypeError) as exc:
@@ -299,3 +299,20 @@ class RecommenderTask(Task):
             scored, _ = splits.scored()
             evaluation = self.evaluate(scored)
         return build_report(self, splits, evaluation, Path(run_dir))
+
+
+def _flag(value: Any, name: str) -> bool:
+    """A yes/no predict option: a bool, 0/1, or true/false (yes/no, on/off) as text.
+
+    :raises ConfigError: anything else, naming the option.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"predict option {name} must be true or false, got {value!r}")
