@@ -2,44 +2,28 @@
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import os
 import random
 import sys
-from typing import Any
+
+#: The seed of the run in progress, for libraries a task imports after the run was seeded.
+_current: int | None = None
 
 
-class _SeedTorchOnImport(importlib.abc.MetaPathFinder):
-    """Seeds torch the moment it is first imported: the core stays light, and a task that imports
-    torch only when it builds its model still builds it from the run's seed (without this, the first
-    run in a process drew its initial weights from torch's default seed whatever ``seed`` said)."""
-
-    def __init__(self) -> None:
-        self.seed = 0
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        """The real spec of ``torch``, its loader wrapped to seed the module once it has loaded."""
-        if name != "torch":
-            return None
-        sys.meta_path.remove(self)  # once: the search below must not find this finder again
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
-            load, seed = spec.loader.exec_module, self.seed
-
-            def exec_module(module: Any) -> None:
-                load(module)
-                module.manual_seed(seed)
-
-            spec.loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
-
-
-_torch_hook = _SeedTorchOnImport()
+def current_seed() -> int | None:
+    """The seed :func:`seed_everything` last set in this process (None before any run)."""
+    return _current
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python's ``random``, NumPy and torch (now, or when it is first imported)."""
+    """Seed Python's ``random``, NumPy and, when it is imported, torch.
+
+    A task that imports torch only when it builds its model gets the seed through
+    :mod:`mltasks.torch` (seeded from :func:`current_seed` when it is imported), or calls this
+    function itself right before building the model; no import hook is installed.
+    """
+    global _current
+    _current = seed
     random.seed(seed)
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
     import numpy as np
@@ -48,10 +32,6 @@ def seed_everything(seed: int) -> None:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.manual_seed(seed)
-        return
-    _torch_hook.seed = seed
-    if _torch_hook not in sys.meta_path:
-        sys.meta_path.insert(0, _torch_hook)
 
 
 def set_threads(num_threads: int) -> None:

@@ -1,4 +1,5 @@
-"""A run's seed reaches torch even when the task imports torch only after the run was seeded."""
+"""A run's seed reaches torch even when the task imports the torch engine only after the run was
+seeded, with no import hook left behind."""
 
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from mltasks.seeding import seed_everything
 seed_everything(5)
 seed_everything({seed})  # the latest seed counts
 assert "torch" not in sys.modules
+hooks = list(sys.meta_path)
+import mltasks.torch  # the engine a torch task trains with: it seeds torch from the run's seed
 import torch
+assert sys.meta_path == hooks  # nothing installed, nothing left behind
 first = torch.rand(4)
 torch.manual_seed({seed})
 print("SAME" if torch.equal(first, torch.rand(4)) else "DIFFERENT", torch.initial_seed())
@@ -22,7 +26,7 @@ print("SAME" if torch.equal(first, torch.rand(4)) else "DIFFERENT", torch.initia
 
 
 @pytest.mark.parametrize("seed", [0, 7])
-def test_torch_imported_after_seeding_starts_from_the_seed(seed: int) -> None:
+def test_the_torch_engine_imported_after_seeding_starts_from_the_seed(seed: int) -> None:
     pytest.importorskip("torch")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.run([sys.executable, "-c", FRESH.format(seed=seed)], capture_output=True, text=True,
