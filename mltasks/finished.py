@@ -18,7 +18,7 @@ from mltasks.config import resolve, to_dict
 from mltasks.errors import ConfigError, RunDirectoryError
 from mltasks.lookup import get_task
 from mltasks.progress import Progress
-from mltasks.runfiles import check_run_tree, read_run_config
+from mltasks.runfiles import check_run_tree, read_run_config, read_run_json
 from mltasks.runner import FAILED_AT_EVALUATION, evaluate_splits, score, write_results
 from mltasks.seeding import seed_everything
 from mltasks.task import Evaluation, Task, TaskConfig
@@ -82,7 +82,9 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
     source = data if data is not None else saved.get("data")
     warning = ""
     if data is None:  # re-scoring the run's own data: it must be the data the run saw
-        recorded = rundir.read_json(Path(run_dir) / "run.json").get("data", {}).get("sha256")
+        info = read_run_json(Path(run_dir) / "run.json", root=run_dir, expect=dict)
+        data_record = info.get("data")
+        recorded = data_record.get("sha256") if isinstance(data_record, dict) else None
         current = rundir.data_fingerprint(source).get("sha256")
         if recorded and current != recorded:
             warning = (f"{source}: the data changed since the run (sha256 {str(recorded)[:12]} -> "
@@ -104,8 +106,8 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
 
 
 def _status(run_dir: Path) -> str:
-    info = rundir.read_json(run_dir / "run.json", root=run_dir)
-    return str(info.get("status", "")) if isinstance(info, dict) else ""
+    info = read_run_json(run_dir / "run.json", root=run_dir, expect=dict)
+    return str(info.get("status", ""))
 
 
 def complete_run(task_obj: Task, splits: Any, run_dir: Path, saved: Mapping[str, Any]) -> Evaluation:

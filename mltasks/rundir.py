@@ -77,10 +77,15 @@ def acquire(final: Path) -> None:
     except OSError:
         handle.close()
         raise RunDirectoryError(f"{final}: another mltasks process is writing this run directory now") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(f"{os.getpid()}\n")
-    handle.flush()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+    except OSError as exc:  # no space for even the pid: the user's folder, named
+        handle.close()
+        path.unlink(missing_ok=True)
+        raise RunDirectoryError(f"{final}: cannot create the run directory there ({exc.strerror or exc})") from None
     _LOCKS[str(final)] = handle
 
 
@@ -90,6 +95,11 @@ def discard(partial: Path) -> None:
     final = final_path(partial)
     shutil.rmtree(partial, ignore_errors=True)
     release(final)
+    _remove_created(final)
+
+
+def _remove_created(final: Path) -> None:
+    """Remove the folders :func:`start` created above ``final``, where they are empty."""
     top = _CREATED.pop(str(final), None)
     folder = final.parent
     while top is not None and folder != top.parent:
@@ -144,17 +154,23 @@ def start(final: Path, *, force: bool) -> Path:
     final = Path(final)
     _check_replaceable(final, force=force)
     partial = partial_path(final)
+    created = False  # whether this call made the folder above the run (removed again on failure)
     if not final.parent.is_dir():
         missing = final.parent
         while not missing.parent.exists() and missing.parent != missing:
             missing = missing.parent
         try:
             final.parent.mkdir(parents=True)
-            _CREATED[str(final)] = missing
+            _CREATED[str(final)], created = missing, True
         except OSError as exc:
             raise RunDirectoryError(f"{final}: cannot create the run directory there ({exc.strerror or exc})") \
                 from None
-    acquire(final)  # two runs to one --out: the second stops here instead of deleting the first's folder
+    try:
+        acquire(final)  # two runs to one --out: the second stops here instead of deleting the first's folder
+    except BaseException:
+        if created:
+            _remove_created(final)
+        raise
     try:
         if partial.exists():
             if not force:
@@ -170,6 +186,8 @@ def start(final: Path, *, force: bool) -> Path:
                 from None
     except BaseException:
         release(final)
+        if created:
+            _remove_created(final)
         raise
     return partial
 

@@ -217,7 +217,12 @@ def _execute(
     """The run's steps, in order: record, load, train, evaluate, save and report, finish."""
     config_dict = to_dict(config)
     resumed_tracking = recorded_tracking_run(where)
-    run_info = _start_record(name, task_cls, config, data, where, started, command)
+    try:
+        run_info = _start_record(name, task_cls, config, data, where, started, command)
+    except BaseException:  # nothing ran yet: leave nothing behind (no .partial, no lock, no empty runs/)
+        if where.main and not where.resume:
+            rundir.discard(where.partial)
+        raise
     handler = _log_to(where.partial / "run.log") if where.main else logging.NullHandler()
     # issue 29: the config object, so that tracking logs the values the run resolved (not unset Nones)
     tracker = start_tracking(tracking, name, config, run_info, progress, where, resumed_tracking)
@@ -296,10 +301,16 @@ def _start_record(name: str, task_cls: type[Task], config: TaskConfig, data: Any
         "timings": {},
     }
     if where.main:
-        if not where.resume:
-            rundir.write_json(where.partial / "config.json", {"task": name, "data": None if data is None else str(data),
-                                                              "config": to_dict(config), "force": where.force})
-        rundir.write_json(where.partial / "run.json", run_info)
+        from mltasks.cache import unwritable
+
+        try:
+            if not where.resume:
+                rundir.write_json(where.partial / "config.json", {"task": name,
+                                                                  "data": None if data is None else str(data),
+                                                                  "config": to_dict(config), "force": where.force})
+            rundir.write_json(where.partial / "run.json", run_info)
+        except OSError as exc:  # a full disk or a read-only folder: the user's path, named
+            raise unwritable(where.final, exc) from None
     return run_info
 
 

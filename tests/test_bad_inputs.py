@@ -322,7 +322,7 @@ RUN_DIR = [
     for command in ("evaluate", "predict")
     for name, (change, fragment) in tables.TAMPER.items()
 ] + [
-    tamper_case("evaluate", "run-json-list", lambda r: r.put("run.json", "[]"), "run.json", xfail=FINISHED_RUN_JSON),
+    tamper_case("evaluate", "run-json-list", lambda r: r.put("run.json", "[]"), "run.json"),
     tamper_case("evaluate", "run-json-garbage", lambda r: r.put("run.json", b"\xff\x00"), "run.json"),
     tamper_case("evaluate", "run-json-missing", lambda r: r.unlink("run.json"), "run.json"),
     Case("run-dir", "evaluate-no-such-dir", ["evaluate", "nowhere"], "nowhere"),
@@ -394,10 +394,10 @@ FULL_DISK = [
          "No space left on device", needs=NEEDS_RUN, patch=full_disk(lambda c: c.work)),
     Case("full-disk", "compare-plot", lambda c: ["compare", *_history_runs(c), "--plot", "c.png"], "c.png",
          needs=NEEDS_RUN, patch=full_disk(lambda c: c.work)),
-    Case("full-disk", "run-config-json", ["run", MAJ, "--out", "r"], "config.json",
-         patch=full_disk(lambda c: c.work), xfail=RUNNER_START),
+    Case("full-disk", "run-config-json", ["run", MAJ, "--out", "r"], "No space left on device",
+         patch=full_disk(lambda c: c.work)),
     Case("full-disk", "run-default-root", ["run", MAJ], "No space left on device",
-         patch=full_disk(lambda c: c.work), xfail=RUNNER_START),
+         patch=full_disk(lambda c: c.work)),
     Case("full-disk", "run-model-save", ["run", MAJ, "--out", "r"], "model/task_config.json",
          patch=full_disk(lambda c: c.work / ".r.partial" / "model"), midway=True),
 ]
