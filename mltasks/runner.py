@@ -224,11 +224,13 @@ def _execute(
             rundir.discard(where.partial)
         raise
     handler = _log_to(where.partial / "run.log") if where.main else logging.NullHandler()
-    # issue 29: the config object, so that tracking logs the values the run resolved (not unset Nones)
-    tracker = start_tracking(tracking, name, config, run_info, progress, where, resumed_tracking)
+    tracker = None
     trained = saved = False
     try:
         task_obj, splits = _load(task_cls, config, data, run_info, progress, name)
+        # tracked from here: a run refused for its data leaves no FAILED tracking run (and no log line
+        # before its Error line); the config object, so tracking logs the values the run resolved
+        tracker = start_tracking(tracking, name, config, run_info, progress, where, resumed_tracking)
         trained = True
         _train(task_obj, splits, progress, where, run_info)
         if where.main:  # the model is on disk before anything else can fail
