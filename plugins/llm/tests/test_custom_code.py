@@ -50,7 +50,11 @@ def _plant(run: Path, target: str, marker: Path) -> Path:
 def _assert_refused(result, planted: Path, marker: Path) -> None:
     assert result.exit_code == 2, result.output
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1 and str(planted) in errors[0], result.output
+    # a base model the run now points elsewhere is refused first for not being the weights the run
+    # recorded (weights_used.json); anything else for its custom code
+    named = str(planted) in errors[0] or ("weights_used.json" in errors[0] and "/evil/" in str(planted)) \
+        if errors else False
+    assert len(errors) == 1 and named, result.output
     assert not any(prompt in result.output for prompt in PROMPTS), result.output
     assert not marker.exists()
 
