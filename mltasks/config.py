@@ -152,14 +152,15 @@ def convert(value: Any, tp: Any, key: str) -> Any:
     if tp is float:
         if isinstance(value, bool):
             raise bad()
+        if not isinstance(value, (str, int, float)):
+            raise bad()
         try:
-            number = float(value.strip()) if isinstance(value, str) else float(value) \
-                if isinstance(value, (int, float)) else None
+            real = float(value.strip()) if isinstance(value, str) else float(value)
         except ValueError:
             raise bad() from None
-        if number is None or number != number:  # nan slips past every range check a config makes
+        if real != real:  # nan slips past every range check a config makes
             raise bad()
-        return number
+        return real
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)

@@ -18,8 +18,9 @@ from mltasks.config import resolve, to_dict
 from mltasks.errors import ConfigError, RunDirectoryError
 from mltasks.lookup import get_task
 from mltasks.progress import Progress
+from mltasks.results import evaluate_splits, score, write_results
 from mltasks.runfiles import check_run_tree, read_run_config, read_run_json
-from mltasks.runner import FAILED_AT_EVALUATION, evaluate_splits, score, write_results
+from mltasks.runner import FAILED_AT_EVALUATION
 from mltasks.seeding import seed_everything
 from mltasks.task import Evaluation, Task, TaskConfig
 

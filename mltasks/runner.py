@@ -7,7 +7,6 @@ does; :func:`load_run` gives back the trained task of a finished run.
 from __future__ import annotations
 
 import logging
-import math
 import shutil
 import sys
 import time
@@ -24,11 +23,10 @@ from mltasks.lookup import get_task
 from mltasks.placement import RunDir, abandon, has_checkpoint, new_run_dir, resume_run, stop_status
 from mltasks.plugins import registry
 from mltasks.progress import Progress
-from mltasks.ranking import declared
-from mltasks.report import render
+from mltasks.results import evaluate_splits, save_model, write_results
 from mltasks.run_tracking import Tracking, finish_tracking, recorded_tracking_run, start_tracking, tracking_choice
 from mltasks.seeding import seed_everything, set_threads
-from mltasks.task import Evaluation, RunContext, Splits, Task, TaskConfig
+from mltasks.task import RunContext, Splits, Task, TaskConfig
 
 logger = logging.getLogger("mltasks")
 
@@ -53,23 +51,6 @@ def _task_class(task: str | type[Task]) -> tuple[str, type[Task]]:
     if isinstance(task, str):
         return task, get_task(task)
     return (task.name or task.__name__.lower()), task
-
-
-def clean_metrics(metrics: Mapping[str, Any], where: str) -> dict[str, float]:
-    """Check that metrics are a mapping of names to numbers; non-finite ones are warned about."""
-    if not isinstance(metrics, Mapping):
-        raise TypeError(f"{where} returned {type(metrics).__name__}, expected dict[str, float]")
-    out = {}
-    for key, value in metrics.items():
-        value = float(value)
-        if not math.isfinite(value):
-            logger.warning("%s: metric %r is %s", where, key, value)
-        out[str(key)] = value
-    return out
-
-
-def _json_metrics(metrics: Mapping[str, float]) -> dict[str, float | None]:
-    return {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
 
 
 def _versions(distribution: str) -> dict[str, str]:
@@ -234,7 +215,7 @@ def _execute(
         trained = True
         _train(task_obj, splits, progress, where, run_info)
         if where.main:  # the model is on disk before anything else can fail
-            _save_model(task_obj, where.partial, run_info)
+            save_model(task_obj, where.partial, run_info)
             saved = True
         scored = evaluate_splits(task_obj, splits, run_info, evaluate_val)
         if where.main:
@@ -274,14 +255,6 @@ def _keep_failed_at_evaluation(where: RunDir, run_info: dict[str, Any], exc: Bas
     final = rundir.finish(where.partial, force=where.force)
     logger.warning("the trained model is saved in %s; after fixing the cause, complete the run with: "
                    "mltasks evaluate %s", final, final)
-
-
-@dataclass
-class Scored:
-    """A run's scores: the test (or CV) evaluation, and validation's when it was asked for."""
-
-    test: Evaluation
-    val: Evaluation
 
 
 def _start_record(name: str, task_cls: type[Task], config: TaskConfig, data: Any, where: RunDir,
@@ -360,71 +333,6 @@ def _scale_record(since: float) -> dict[str, Any]:
 # --- end issue 29 ----------------------------------------------------------------------------------
 
 
-def evaluate_splits(task_obj: Task, splits: Splits, run_info: dict[str, Any], evaluate_val: bool) -> Scored:
-    t0 = time.time()
-    test, split = splits.scored()
-    scored = Scored(score(task_obj, test, split), Evaluation(split="val"))
-    if evaluate_val and splits.val is not None:
-        scored.val = score(task_obj, splits.val, "val")
-    run_info["timings"]["evaluate_s"] = round(time.time() - t0, 3)
-    return scored
-
-
-def score(task_obj: Task, dataset: Any, split: str) -> Evaluation:
-    """``task.evaluate(dataset)`` as an :class:`Evaluation` of checked, finite-or-warned floats."""
-    returned = task_obj.evaluate(dataset)
-    details = returned.details if isinstance(returned, Evaluation) else {}
-    return Evaluation(clean_metrics(returned, f"{type(task_obj).__name__}.evaluate"), details=details, split=split)
-
-
-def _save_model(task_obj: Task, partial: Path, run_info: dict[str, Any]) -> None:
-    t0 = time.time()
-    (partial / "model").mkdir(exist_ok=True)
-    task_obj.save(partial / "model")
-    run_info["timings"]["save_s"] = round(time.time() - t0, 3)
-
-
-def write_results(task_obj: Task, splits: Splits, scored: Scored, name: str, config_dict: dict[str, Any],
-                   run_info: dict[str, Any], folder: Path, title: str, progress: Progress, started: float) -> None:
-    """The report, learning curve, ``metrics.json`` and ``history.json`` of a run whose model is saved."""
-    report_obj = task_obj.report(splits, folder, evaluation=scored.test)
-    history = list(progress.history)
-    _learning_curve(folder, history, report_obj)
-    shutil.rmtree(folder / "checkpoints", ignore_errors=True)
-    run_info["timings"]["total_s"] = round(time.time() - started, 3)
-    run_info["status"] = "complete"
-    run_info.pop("error", None)
-    test = scored.test
-    body: dict[str, Any] = {"split": test.split, "metrics": _json_metrics(test),
-                            "primary_metric": declared(task_obj, list(test)).to_json()}
-    if scored.val:
-        body["val_metrics"] = _json_metrics(scored.val)
-    rundir.write_json(folder / "metrics.json", body)
-    if history:
-        rundir.write_json(folder / "history.json", history)
-    (folder / "report.md").write_text(
-        render(task_name=name, run_dir=folder, title=title, run_info=run_info, config=config_dict,
-               metrics=dict(test), split=test.split, history=history, report=report_obj),
-        encoding="utf-8",
-    )
-
-
 def _data_info(splits: Any) -> dict[str, Any]:
     info = dict(getattr(splits, "info", {}) or {})
     return {"info": info} if info else {}
-
-
-def _learning_curve(run_dir: Path, history: list[dict[str, float]], report_obj: Any) -> None:
-    if len(history) < 2 or report_obj is None:
-        return
-    if any("learning" in title.lower() for title, _ in report_obj.figures):
-        return
-    try:
-        from mltasks.plots import learning_curve
-    except ImportError:
-        return
-    try:
-        path = learning_curve(run_dir / "learning_curve.png", history)
-    except MltasksError:  # matplotlib missing: the history table is still in the report
-        return
-    report_obj.add_figure("Learning curve", path)
