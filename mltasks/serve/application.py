@@ -58,7 +58,7 @@ def require_serve() -> None:
 @dataclass(frozen=True)
 class Settings:
     """What ``mltasks serve`` passes to every worker's app (the defaults come from
-    ``benchmarks/serve.py``; the README's serve section explains each)."""
+    ``benchmarks/serve.py``; docs/how-to/serve.md explains each)."""
 
     run_dir: str
     max_batch_size: int = 32
