@@ -11,7 +11,8 @@ def register_tasks(register):  # type: ignore[no-untyped-def]
     register(
         TaskSpec(
             name="text",
-            summary="text classification: TF-IDF baseline, CNN/LSTM from scratch, transformer fine-tuning",
+            summary="text classification: TF-IDF baseline, CNN/LSTM from scratch, transformer fine-tuning, "
+                    "and their blend (the default)",
             task="mltasks_text.task:TextTask",
             config="mltasks_text.config:TextConfig",
             data_formats=[

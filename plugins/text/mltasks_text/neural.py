@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from mltasks_text.encoders import (
 )
 from mltasks_text.nets import KERNELS, BiLSTM, TextCNN
 from mltasks_text.pretrained import check_files, load_tokenizer, resolve_pretrained
+from mltasks_text.timing import StepClock
 from mltasks_text.tokenize import PretrainedTokenizer, WordVocab
 
 if TYPE_CHECKING:
@@ -38,21 +40,21 @@ if TYPE_CHECKING:
 
 #: The classification head learns this many times faster than the pretrained encoder.
 HEAD_LR_FACTOR = 20.0
+#: Models that fine-tune the pretrained encoder (``blend`` fine-tunes it beside TF-IDF).
+FINE_TUNED = ("transformer", "blend")
 
 
 def training_budget(config: TextConfig, n_train: int) -> tuple[int, int | None] | None:
-    """The transformer's epochs (and step cap) when the user left ``epochs`` unset: as many of
-    the default 3 epochs as fit ``epoch_budget`` training-text passes; when even one epoch is
-    more, one partial epoch of ``epoch_budget`` texts (``max_steps`` batches of the seeded
-    shuffle). ``None``: keep the config's epochs.
+    """The fine-tune's epochs (and step cap) when the user left ``epochs`` unset (``transformer``:
+    up to 3, ``blend``: 1): as many of the default epochs as fit ``epoch_budget`` training-text
+    passes; when even one epoch is more, one partial epoch of ``epoch_budget`` texts
+    (``max_steps`` batches of the seeded shuffle). ``None``: keep the config's epochs.
 
-    Fine-tuning MiniLM took ~0.07 CPU-seconds per short text (2 idle cores, 1.8 steps of 16
-    texts per second), so the default budget of 9,000 passes keeps a default run near 6
-    minutes: the 3 default epochs of the embedded fortunes (~1,230 training texts), 2 epochs
-    of a 6,000-row CSV of short texts (~4,200; 334 s end to end), one partial epoch of 9,000
-    texts on larger data.
+    The cost of a pass grows with the text's length and shrinks with the threads, so the run
+    does not promise a duration from this: :class:`mltasks_text.timing.StepClock` measures the
+    step rate over the first steps and logs what the fine-tune should take.
     """
-    if config.model != "transformer" or config.epochs is not None:
+    if config.model not in FINE_TUNED or config.epochs is not None:
         return None
     default = int(config.resolved("epochs"))
     if n_train <= config.epoch_budget:
@@ -124,11 +126,13 @@ class NeuralClassifier:
             else:
                 self.tokenizer = WordVocab.build(train.texts, cfg.min_freq)
             net = self._build_net()
-        batch_size = int(cfg.resolved("batch_size"))
+        from mltasks.torch import per_process_batch
+
+        batch_size = per_process_batch(int(cfg.resolved("batch_size")))  # each torchrun process's share
         has_val = val is not None and len(val) > 0
         fit_config = FitConfig(
             epochs=epochs or int(cfg.resolved("epochs")), max_steps=max_steps,
-            batch_size=1,  # each item is a batch (LengthBatches)
+            batch_size=1, prebatched=True,  # each item is a whole batch (LengthBatches)
             lr=float(cfg.resolved("lr")), weight_decay=cfg.weight_decay, optimizer="adamw",
             scheduler="linear" if cfg.model == "transformer" else "cosine",
             warmup_ratio=cfg.warmup_ratio if cfg.model == "transformer" else 0.0,
@@ -137,7 +141,12 @@ class NeuralClassifier:
         )
         train_data = LengthBatches(self._encode(train), batch_size, cfg.seed)
         val_data = LengthBatches(self._encode(val), batch_size, cfg.seed) if has_val and val is not None else None
-        result = fit(net, train_data, val_data, loss_fn=cross_entropy_loss, config=fit_config, progress=progress,
+        world = max(1, int(os.environ.get("WORLD_SIZE", "1")))  # under torchrun each rank takes 1/world of the batches
+        steps = max_steps or fit_config.epochs * math.ceil(len(train_data) / world)
+        clock = StepClock(cross_entropy_loss, steps, progress.log,
+                          what="fine-tuning" if cfg.model == "transformer" else "training",
+                          forward_batches=fit_config.epochs * math.ceil(len(val_data or ()) / world))
+        result = fit(net, train_data, val_data, loss_fn=clock, config=fit_config, progress=progress,
                      collate_fn=UnwrapCollate(self._collate()), val_metrics_fn=accuracy_counts,
                      param_groups=param_groups,
                      checkpoint_dir=context.checkpoint_dir if context else None,

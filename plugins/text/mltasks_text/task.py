@@ -1,8 +1,9 @@
-"""The ``text`` task: classify texts with TF-IDF, a CNN/LSTM from scratch, or a fine-tuned transformer.
+"""The ``text`` task: classify texts with TF-IDF, a CNN/LSTM from scratch, a fine-tuned transformer,
+or both of the first and last blended (the default).
 
 ::
 
-    mltasks run text                                   # embedded fortunes topics, fine-tuned MiniLM
+    mltasks run text                                   # embedded fortunes topics, MiniLM + TF-IDF blend
     mltasks run text --data reviews.csv --set model=tfidf
     mltasks predict runs/text-... "The compiler crashed again."
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task
+from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task, weights
 from mltasks.errors import ConfigError, DataError
 
 from mltasks_text.config import TextConfig
@@ -23,8 +24,13 @@ from mltasks_text.metrics import headline
 
 LABELS_FILE = "labels.json"
 #: Smoke runs (``--quick``, the kit) keep the transformer this cheap: a first look in seconds.
-SMOKE_EPOCHS = {"transformer": 1}
+SMOKE_EPOCHS = {"transformer": 1, "blend": 1}
 SMOKE_MAX_LENGTH = 24
+
+
+def _uses_pretrained(cfg: TextConfig) -> bool:
+    """Whether a model starts from pretrained files (the encoder, or its tokenizer for cnn/lstm)."""
+    return cfg.model in ("transformer", "blend") or (cfg.model in ("cnn", "lstm") and cfg.tokenizer == "pretrained")
 
 
 def _warn(message: str) -> None:
@@ -84,19 +90,30 @@ class TextTask(Task):
 
             model: Any = TfidfClassifier(cfg, labels).fit(train)
         else:
-            from mltasks_text.neural import NeuralClassifier, training_budget
+            from mltasks_text.neural import training_budget
 
             budget = training_budget(cfg, len(train))
             if budget is not None:
                 epochs, steps = budget
                 shown = f"{epochs} epoch(s)" if steps is None else f"{steps} steps (~{cfg.epoch_budget:,} texts)"
                 progress.log(f"fine-tuning for {shown} on {len(train):,} training texts: chosen from the data size so "
-                             f"that epochs x texts stays within epoch_budget={cfg.epoch_budget:,} (~6 minutes "
-                             "for short texts on 2 CPU cores); --set epochs=N overrides")
-            model = NeuralClassifier(cfg, labels).fit(train, splits.val, progress, context, budget=budget)
+                             f"that epochs x texts stays within epoch_budget={cfg.epoch_budget:,}; the expected "
+                             "duration follows once the step rate is measured; --set epochs=N overrides")
+            model = self._classifier(cfg, labels).fit(train, splits.val, progress, context, budget=budget)
         self.labels_ = labels
         self.model_ = model
         return self
+
+    @staticmethod
+    def _classifier(cfg: TextConfig, labels: list[str]) -> Any:
+        """The unfitted neural or blended classifier of ``cfg.model``."""
+        if cfg.model == "blend":
+            from mltasks_text.blend import BlendClassifier
+
+            return BlendClassifier(cfg, labels)
+        from mltasks_text.neural import NeuralClassifier
+
+        return NeuralClassifier(cfg, labels)
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Class probabilities ``(N, C)`` in the order of ``labels_``."""
@@ -104,19 +121,30 @@ class TextTask(Task):
         return np.asarray(self.model_.predict_proba(list(texts)), dtype=np.float64)
 
     def evaluate(self, dataset: TextDataset) -> Evaluation:
-        """Accuracy, macro-F1 (and macro precision/recall, weighted F1) on a labelled split.
+        """Accuracy, macro-F1 (and macro precision/recall, weighted F1) on a labelled split; a blend
+        also scores its parts alone (``tfidf_accuracy``, ``transformer_accuracy``, ``*_macro_f1``).
 
         ``details`` holds what the report shows: ``texts``, ``labels`` (true), ``predicted`` and
-        ``probabilities`` (N, C) in the order of ``labels_``.
+        ``probabilities`` (N, C) in the order of ``labels_`` (a blend: ``parts``, each part's).
         """
         self.check_is_trained()
         if not dataset.labels:
             raise DataError("text: cannot evaluate on unlabelled texts")
-        probs = self.predict_proba(dataset.texts)
+        details: dict[str, Any] = {}
+        if self.effective_config().model == "blend":
+            parts = self.model_.parts_proba(dataset.texts)
+            probs = np.asarray(self.model_.blend(parts), dtype=np.float64)
+            details["parts"] = parts
+        else:
+            probs = self.predict_proba(dataset.texts)
         predicted = [self.labels_[i] for i in probs.argmax(axis=1)]
-        return Evaluation(headline(dataset.labels, predicted, self.labels_),
-                          details={"texts": list(dataset.texts), "labels": list(dataset.labels),
-                                   "predicted": predicted, "probabilities": probs})
+        metrics = headline(dataset.labels, predicted, self.labels_)
+        for name, part in details.get("parts", {}).items():
+            scores = headline(dataset.labels, [self.labels_[i] for i in part.argmax(axis=1)], self.labels_)
+            metrics[f"{name}_accuracy"], metrics[f"{name}_macro_f1"] = scores["accuracy"], scores["macro_f1"]
+        details.update(texts=list(dataset.texts), labels=list(dataset.labels), predicted=predicted,
+                       probabilities=probs)
+        return Evaluation(metrics, details=details)
 
     def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
         """Label each text with its probability and the ``top_k`` (option, default 3) most likely classes."""
@@ -149,6 +177,15 @@ class TextTask(Task):
         if cfg.model == "tfidf":
             return f"TF-IDF word 1-2 + char 2-5 n-grams, {cfg.classifier} (C={cfg.C})."
         net = self.model_.model
+        if cfg.model == "blend":
+            from mltasks_text.pretrained import DEFAULT_NAME
+
+            params = sum(p.numel() for p in net.parameters())
+            return (f"Blend of two models, weight {self.model_.weight:.1f} on the first (chosen on validation): "
+                    f"the encoder {cfg.pretrained or DEFAULT_NAME} fine-tuned ({cfg.finetune}, mean pooling + "
+                    f"linear head, {params:,} parameters, max_length {cfg.max_length}, best epoch "
+                    f"{self.model_.best_epoch}), and TF-IDF word 1-2 + char 2-5 n-grams with {cfg.classifier} "
+                    f"(C={cfg.C}).")
         params = sum(p.numel() for p in net.parameters())
         best = self.model_.best_epoch
         if cfg.model == "transformer":
@@ -161,13 +198,17 @@ class TextTask(Task):
                 f"({len(self.model_.tokenizer):,} tokens); {params:,} parameters; best epoch {best}.")
 
     def save(self, directory: Path) -> None:
-        """Write the config, the class names and the model (joblib, safetensors or an HF folder)."""
+        """Write the config, the class names and the model (skops + JSON, safetensors, an HF folder; a blend both)."""
         self.check_is_trained()
         directory = Path(directory)
         self.save_config(directory)
         chosen = {"labels": self.labels_, "model": self.effective_config().model}  # what model=auto stood for
         (directory / LABELS_FILE).write_text(json.dumps(chosen, ensure_ascii=False))
         self.model_.save(directory)
+        if _uses_pretrained(self.effective_config()):  # provenance: the run keeps its own copy of what it needs
+            from mltasks_text.pretrained import pretrained_identity
+
+            weights.record(directory, [pretrained_identity(self.effective_config().pretrained)])
 
     @classmethod
     def load(cls, directory: Path) -> TextTask:
@@ -183,14 +224,20 @@ class TextTask(Task):
         labels = saved.get("labels") if isinstance(saved, dict) else None
         if not isinstance(labels, list) or len(labels) < 2:
             raise DataError(f"{directory / LABELS_FILE}: not a list of class names")
-        if saved.get("model") in ("tfidf", "cnn", "lstm", "transformer"):
+        if saved.get("model") in ("tfidf", "cnn", "lstm", "transformer", "blend"):
             config = replace(config, model=saved["model"])
         task = cls(config)
         cfg = task.effective_config()
+        if _uses_pretrained(cfg):
+            weights.read_record(directory)  # checked as data; the saved model holds its encoder/tokenizer
         if cfg.model == "tfidf":
             from mltasks_text.tfidf import TfidfClassifier
 
             task.model_ = TfidfClassifier.load(directory, cfg, labels)
+        elif cfg.model == "blend":
+            from mltasks_text.blend import BlendClassifier
+
+            task.model_ = BlendClassifier.load(directory, cfg, labels)
         else:
             from mltasks_text.neural import NeuralClassifier
 
@@ -199,7 +246,8 @@ class TextTask(Task):
         return task
 
     def report(self, splits: Splits, run_dir: Path, evaluation: Evaluation | None = None) -> Report:
-        """Per-class table, confusion matrix and the most confident mistakes of the scored split."""
+        """Per-class table, confusion matrix, the TF-IDF baseline beside the model, and the most
+        confident mistakes of the scored split."""
         from mltasks_text.report import build_report
 
         self.check_is_trained()

@@ -128,4 +128,4 @@ def test_transformer_epochs_follow_the_data_size() -> None:
     assert training_budget(cfg, 20000) == (1, 563)  # larger data: one partial epoch of ~9,000 texts
     assert training_budget(TextConfig(model="transformer", epochs=5), 4189) is None  # the user's choice wins
     assert training_budget(TextConfig(model="cnn"), 4189) is None
-    assert TextConfig().chosen_model() in ("transformer", "tfidf") and TextConfig(smoke=True).chosen_model() == "tfidf"
+    assert TextConfig().chosen_model() in ("blend", "tfidf") and TextConfig(smoke=True).chosen_model() == "tfidf"
