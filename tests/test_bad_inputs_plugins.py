@@ -65,7 +65,8 @@ def run_case(klass: str, task: str, name: str, sets: tuple[str, ...], fragment: 
 # --- unknown-task and unknown-key ---------------------------------------------------------------------
 
 UNKNOWN_TASK = [
-    Case("unknown-task", f"typo-{task}", ["run", task[:-1] + "x", "--quick"], task) for task in TASKS
+    Case("unknown-task", f"typo-{task}", ["run", task[:-1] + "x", "--quick"], task, needs=needs(task))
+    for task in TASKS
 ]
 
 
