@@ -34,6 +34,16 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
+def _placed(path: Path, root: str | Path | None) -> Path:
+    """``path``, once it exists (a dangling link counts) and lies inside ``root`` (default: its folder)."""
+    folder = Path(root) if root is not None else path.parent
+    if not path.exists() and not path.is_symlink():
+        raise RunDirectoryError(f"{path}: missing; is {folder} a finished mltasks run?")
+    if not _inside(path, folder):
+        raise RunDirectoryError(f"{path}: points outside {folder}; a run file must lie inside its run directory")
+    return path
+
+
 def read_run_bytes(path: str | Path, *, root: str | Path | None = None, limit: int = JSON_LIMIT) -> bytes:
     """The bytes of a run file, read only when it is a regular file inside ``root``.
 
@@ -43,12 +53,7 @@ def read_run_bytes(path: str | Path, *, root: str | Path | None = None, limit: i
     :raises RunDirectoryError: missing, a symlink out of ``root``, not a regular file, larger
         than ``limit``, or unreadable; the message names the file.
     """
-    path = Path(path)
-    root = Path(root) if root is not None else path.parent
-    if not path.exists() and not path.is_symlink():
-        raise RunDirectoryError(f"{path}: missing; is {root} a finished mltasks run?")
-    if not _inside(path, root):
-        raise RunDirectoryError(f"{path}: points outside {root}; a run file must lie inside its run directory")
+    path = _placed(Path(path), root)
     try:
         # O_NONBLOCK: opening a FIFO planted in place of a file must not wait for a writer
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
@@ -169,12 +174,7 @@ def checked_run_file(path: str | Path, *, root: str | Path | None = None) -> Pat
 
     :raises RunDirectoryError: missing, a symlink out of ``root``, or not a regular file.
     """
-    path = Path(path)
-    root = Path(root) if root is not None else path.parent
-    if not path.exists() and not path.is_symlink():
-        raise RunDirectoryError(f"{path}: missing; is {root} a finished mltasks run?")
-    if not _inside(path, root):
-        raise RunDirectoryError(f"{path}: points outside {root}; a run file must lie inside its run directory")
+    path = _placed(Path(path), root)
     try:
         mode = path.stat().st_mode
     except OSError as exc:
