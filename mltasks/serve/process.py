@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -196,14 +195,15 @@ def _child(run_dir: str, max_batch: int, receive: Connection, send: Connection) 
 
 
 def _portable(exc: BaseException) -> BaseException:
-    """``exc`` itself when it survives pickling (the user's errors do); else a
+    """``exc`` as it can cross the pipe: an HTTP failure as it is (it pickles by status, message and
+    headers), one of :mod:`mltasks.errors` as it is, a plugin's own user error as a plain
+    :class:`MltasksError` with its message (its constructor is the plugin's), anything else as a
     :class:`ModelProcessError` naming its type, with the traceback logged here."""
-    if isinstance(exc, (MltasksError, HTTPFailure)):
-        try:
-            pickle.loads(pickle.dumps(exc))
-            return exc
-        except Exception:  # noqa: BLE001 - a plugin's error with an unusual constructor
-            pass
+    if isinstance(exc, HTTPFailure) or (isinstance(exc, MltasksError)
+                                         and type(exc).__module__ == MltasksError.__module__):
+        return exc
+    if isinstance(exc, MltasksError):
+        return MltasksError(str(exc))
     logger.error("unexpected %s in the model process", type(exc).__name__, exc_info=exc)
     return ModelProcessError(f"{type(exc).__name__}: {exc}", type(exc).__name__)
 

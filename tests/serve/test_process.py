@@ -16,7 +16,7 @@ pytest.importorskip("fastapi")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from mltasks.errors import ConfigError, DataError, RunDirectoryError  # noqa: E402
+from mltasks.errors import ConfigError, DataError, MltasksError, RunDirectoryError  # noqa: E402
 from mltasks.serve import app  # noqa: E402
 from mltasks.serve.application import load_predictor  # noqa: E402
 from mltasks.serve.failures import ClientError, Unavailable  # noqa: E402
@@ -91,5 +91,11 @@ def test_what_crosses_the_pipe():
         back = pickle.loads(pickle.dumps(_portable(exc)))
         assert type(back) is type(exc) and str(back) == str(exc)
         assert getattr(back, "headers", None) == getattr(exc, "headers", None)
+    class PluginError(MltasksError):  # a plugin's own error, with a constructor of its own
+        def __init__(self, path, why):
+            super().__init__(f"{path}: {why}")
+
+    plain = pickle.loads(pickle.dumps(_portable(PluginError("a.csv", "no rows"))))
+    assert type(plain) is MltasksError and str(plain) == "a.csv: no rows"
     odd = _portable(KeyError("weights"))
     assert isinstance(odd, ModelProcessError) and odd.type_name == "KeyError" and "weights" in str(odd)
