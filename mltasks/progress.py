@@ -196,3 +196,16 @@ def history_step(row: Mapping[str, float]) -> float:
         if key in row:
             return row[key]
     return next(iter(row.values()), float("nan"))
+
+
+def format_duration(seconds: float) -> str:
+    """How long something takes, for a person: ``42 s``, ``3 min 05 s``, ``1 h 02 min`` (for the
+    expected-duration lines tasks log once they have measured their speed)."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

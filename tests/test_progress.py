@@ -98,3 +98,9 @@ def test_a_run_publishes_to_subscribers_of_its_progress(toy, tmp_path) -> None:
     assert [e.step for e in metrics_events] == [1, 2, 3]
     assert result.history == progress.history and len(result.history) == 3
     assert any(e.kind == "log" and e.message.startswith("toy: data default") for e in events)
+
+
+def test_format_duration_is_the_one_duration_line_format():
+    from mltasks.progress import format_duration
+
+    assert [format_duration(s) for s in (-3, 42.4, 75, 3725)] == ["0 s", "42 s", "1 min 15 s", "1 h 02 min"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from mltasks.progress import format_duration as duration
+
 
 @dataclass
 class SpeedMeter:
@@ -50,15 +52,3 @@ class SpeedMeter:
         if self.zoo_steps and self.zoo_steps > self.total:
             message += f" (the zoo's {self.zoo_steps:,} with --set budget=zoo: about {duration(self.zoo_steps / rate)})"
         return message
-
-
-def duration(seconds: float) -> str:
-    """``42 s``, ``3 min 30 s``, ``1 h 05 min``."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"

@@ -11,18 +11,10 @@ import time
 from typing import Any
 
 from mltasks import Progress
+from mltasks.progress import format_duration as format_seconds
 
 #: the estimate waits for at least this many units and seconds, so start-up costs wash out.
 MIN_UNITS, MIN_SECONDS = 128, 3.0
-
-
-def format_seconds(seconds: float) -> str:
-    """``75`` -> ``"1 min 15 s"``; ``42`` -> ``"42 s"``."""
-    seconds = max(0, int(round(seconds)))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, rest = divmod(seconds, 60)
-    return f"{minutes} min {rest:02d} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
 
 
 class DurationEstimate:

@@ -20,23 +20,12 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from mltasks.progress import format_duration as duration
 
 #: a training step (forward, backward, update) costs about this many forward passes of the same batch.
 STEP_PER_FORWARD = 3.0
 #: a later speed this far (as a fraction) from the estimated one revises the estimate.
 REVISE_BY = 0.25
-
-
-def duration(seconds: float) -> str:
-    """``42 s``, ``3 min 05 s``, ``1 h 05 min``."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
 
 
 class StepClock:
