@@ -85,6 +85,33 @@ def _memmap_skops(victim: Path) -> bytes:
     return buffer.getvalue()
 
 
+#: What transformers prints when it asks to run a folder's code; none of it may reach the user.
+HF_PROMPTS = ("[y/N]", "custom code?", "trust_remote_code")
+_AUTO_CLASSES = ("AutoConfig", "AutoModel", "AutoModelForCausalLM")
+
+
+def plant_custom_code(folder: str | Path, marker: str | Path, *, tokenizer: bool = False) -> Path:
+    """Make the Hugging Face ``folder`` ask for a planted module that writes ``marker`` when imported:
+    an ``auto_map`` and an unknown ``model_type`` (transformers, left to itself, would ask "run the
+    custom code? [y/N]"). Returns the file that now asks for it (``tokenizer_config.json`` with
+    ``tokenizer``, else ``config.json``)."""
+    folder = Path(folder)
+    code = f"import pathlib\npathlib.Path({str(marker)!r}).write_text('the planted code ran')\n"
+    if tokenizer:
+        (folder / "tokenization_evil.py").write_text(code)
+        path = folder / "tokenizer_config.json"
+        config = json.loads(path.read_text()) if path.is_file() else {}
+        config.update(tokenizer_class="EvilTokenizer",
+                      auto_map={"AutoTokenizer": ["tokenization_evil.EvilTokenizer", None]})
+    else:
+        (folder / "modeling_evil.py").write_text(code)
+        path = folder / "config.json"
+        config = json.loads(path.read_text())
+        config.update(model_type="evil-net", auto_map={name: f"modeling_evil.Evil{name[4:]}" for name in _AUTO_CLASSES})
+    path.write_text(json.dumps(config))
+    return path
+
+
 def plant_code(path: str | Path, marker: str | Path, victim: str | Path) -> bool:
     """Replace ``path`` by code in its own format, as an attacker would: a ``.skops`` file that
     builds ``numpy.memmap`` over ``victim``; a Hugging Face ``config.json`` whose ``auto_map``
@@ -101,12 +128,7 @@ def plant_code(path: str | Path, marker: str | Path, victim: str | Path) -> bool
     except (OSError, ValueError):
         config = None
     if isinstance(config, dict) and "model_type" in config:
-        (path.parent / "modeling_planted.py").write_text(
-            f"open({str(marker)!r}, 'w').close()\nclass PlantedConfig: pass\nclass PlantedModel: pass\n")
-        config.update({"model_type": "planted-custom-model",
-                       "auto_map": {"AutoConfig": "modeling_planted.PlantedConfig",
-                                    "AutoModel": "modeling_planted.PlantedModel"}})
-        path.write_text(json.dumps(config), encoding="utf-8")
+        plant_custom_code(path.parent, marker, tokenizer=path.name == "tokenizer_config.json")
         return True
     path.write_text("[" * DEEP + "]" * DEEP, encoding="utf-8")
     return True

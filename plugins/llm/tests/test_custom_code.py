@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from custom_code import PROMPTS, plant_custom_code
 
 from mltasks.cli import cli
+from mltasks.testing.payloads import HF_PROMPTS as PROMPTS
+from mltasks.testing.payloads import plant_custom_code
 
 #: (mode, what is planted): a variant folder's config.json, the tokenizer's config, a peft adapter
 #: that is not LoRA, or a base model folder inside the run that the run's files now point to.

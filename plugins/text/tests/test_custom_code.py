@@ -13,30 +13,10 @@ import pytest
 from click.testing import CliRunner
 from mltasks.cli import cli
 from mltasks.errors import DataError
+from mltasks.testing.payloads import HF_PROMPTS as PROMPTS
+from mltasks.testing.payloads import plant_custom_code
 
 from mltasks_text.hf_folder import refuse_custom_code
-
-PROMPTS = ("[y/N]", "custom code?", "trust_remote_code")
-
-
-def plant_custom_code(folder: Path, marker: Path, *, tokenizer: bool = False) -> Path:
-    """Make ``folder`` ask transformers for a planted module whose import writes ``marker``;
-    returns the config file that now asks for it."""
-    code = f"import pathlib\npathlib.Path({str(marker)!r}).write_text('the planted code ran')\n"
-    if tokenizer:
-        (folder / "tokenization_evil.py").write_text(code)
-        path = folder / "tokenizer_config.json"
-        config = json.loads(path.read_text()) if path.is_file() else {}
-        config.update(tokenizer_class="EvilTokenizer",
-                      auto_map={"AutoTokenizer": ["tokenization_evil.EvilTokenizer", None]})
-    else:
-        (folder / "modeling_evil.py").write_text(code)
-        path = folder / "config.json"
-        config = json.loads(path.read_text())
-        config.update(model_type="evil-net", auto_map={"AutoConfig": "modeling_evil.EvilConfig",
-                                                       "AutoModel": "modeling_evil.EvilModel"})
-    path.write_text(json.dumps(config))
-    return path
 
 
 def _write(folder: Path, name: str, content: dict) -> Path:
