@@ -320,7 +320,7 @@ class ToyTask(Task):
 
 def test_the_kit_check_catches_a_load_that_ignores_the_recorded_weights(fake_package: Path, tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from mltasks.testing.checks import check_pretrained_weights_recorded
+    from mltasks.testing.weights_check import check_pretrained_weights_recorded
 
     entry = _entry({"a.bin": (fake_package / "a.bin").read_bytes(), "b.json": b'{"layers": 2}'})
     package = tmp_path / "toy" / "toy_weights_task"

@@ -24,6 +24,7 @@ from typing import Any
 from mltasks.task import Task
 from mltasks.testing import signatures as _signatures  # noqa: F401 - registers its checks
 from mltasks.testing import trust as _trust  # noqa: F401 - registers its checks
+from mltasks.testing import weights_check as _weights_check  # noqa: F401 - registers its checks
 from mltasks.testing.checks import ALL_CHECKS, check_predict_one_record_per_input
 
 Expected = Mapping[str, str] | Callable[[Task], Mapping[str, str]] | None

@@ -15,11 +15,9 @@ import inspect
 import json
 import math
 import os
-import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -263,76 +261,6 @@ def check_load_never_unpickles(task: Task) -> None:
         f"load/predict called {', '.join(dict.fromkeys(calls))}; save with JSON, .npy (allow_pickle=False), "
         "safetensors, torch.load(weights_only=True) or mltasks.sklearn_io (skops)"
     )
-
-
-@check
-def check_pretrained_weights_recorded(task: Task) -> None:
-    """A task that declares pretrained weights (``weights.json``, :mod:`mltasks.weights`) records in
-    its saved model the identities of those it was trained with, and ``load`` refuses (DataError)
-    a model recorded with other weights whenever it reads the installed ones."""
-    from mltasks import weights
-
-    declared = {w.name: w.identity for w in weights.declared(type(task).Config.__module__)}
-    if not declared:
-        return
-    model_dir = state.get(task).model_dir()
-    if not (model_dir / weights.RECORD).exists():
-        with _weights_reads() as reads:
-            state.get(task).cls.load(model_dir)
-        assert not reads, (f"load reads installed pretrained weights ({', '.join(reads)}) but save recorded none: "
-                           f"call mltasks.weights.record(directory, [identity]) in save")
-        return
-    recorded = weights.read_record(model_dir)
-    assert recorded, f"{weights.RECORD} lists no weights; record only when pretrained weights were used"
-    for ident in recorded:
-        if ident.name in declared:
-            assert ident == declared[ident.name], f"recorded {ident}, but weights.json declares {declared[ident.name]}"
-    other = _linked_copy(model_dir, state.scratch_dir("other-weights") / "model")
-    (other / weights.RECORD).unlink()  # a hard link: never write through it
-    weights.record(other, [weights.Identity(i.name, i.version, "0" * 64) for i in recorded])
-    with _weights_reads() as reads:
-        try:
-            state.get(task).cls.load(other)
-        except DataError as exc:
-            assert weights.RECORD in str(exc), f"the DataError should name {weights.RECORD}: got {exc!r}"
-            return
-    assert not reads, (f"load accepted a model recorded with other weights than the installed ones it read "
-                       f"({', '.join(reads)}): call mltasks.weights.require(directory, identity) in load")
-
-
-@contextmanager
-def _weights_reads() -> Iterator[list[str]]:
-    """Names of the installed or local weights looked up (verified or hashed) inside the block."""
-    from mltasks import weights
-
-    reads: list[str] = []
-    verify, local = weights.verify, weights.local_identity
-
-    def counted_verify(entry: Any, folder: Any = None) -> Path:
-        reads.append(entry.name)
-        return verify(entry, folder)
-
-    def counted_local(path: Any, *args: Any, **kwargs: Any) -> Any:
-        reads.append(str(path))
-        return local(path, *args, **kwargs)
-
-    weights.verify, weights.local_identity = counted_verify, counted_local  # type: ignore[assignment]
-    try:
-        yield reads
-    finally:
-        weights.verify, weights.local_identity = verify, local  # type: ignore[assignment]
-
-
-def _linked_copy(source: Path, target: Path) -> Path:
-    """A copy of a folder whose files are hard links where possible (fast for large weights)."""
-    def link(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(source, target, copy_function=link)
-    return target
 
 
 @check
