@@ -119,7 +119,11 @@ class Runner:
                             f"that is the point):\n{got}")
 
     def close(self) -> None:
-        """Stop what the blocks left running (a server started with ``&``)."""
+        """Stop what the blocks left running (a server started with ``&``) and undo MLflow's
+        global tracking URI, which a page's Python example may set in this process."""
+        mlflow = sys.modules.get("mlflow")
+        if mlflow is not None:
+            mlflow.set_tracking_uri(None)  # None: unset again (and MLFLOW_TRACKING_URI with it)
         for group in self.groups:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(group, signal.SIGTERM)
