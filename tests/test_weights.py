@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 from mltasks import weights
+from mltasks.weights import files as weights_files
+from mltasks.cache import cache_dir, file_sha256
 from mltasks.errors import DataError, MissingDependencyError, PluginLoadError
 
 
@@ -37,15 +39,15 @@ def fake_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mltasks_cache_
 
 @pytest.fixture
 def count_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every file the verification hashes (``mltasks.weights.file_sha256`` calls)."""
+    """Every file the verification hashes (``mltasks.weights.files.file_sha256`` calls)."""
     calls: list[str] = []
-    real = weights.file_sha256
+    real = weights_files.file_sha256
 
     def counted(path: Path | str) -> str:
         calls.append(Path(path).name)
         return real(path)
 
-    monkeypatch.setattr(weights, "file_sha256", counted)
+    monkeypatch.setattr(weights_files, "file_sha256", counted)
     return calls
 
 
@@ -79,7 +81,7 @@ def test_the_verification_cache_is_used_until_the_file_changes(fake_package: Pat
     os.utime(fake_package / "a.bin", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     entry.verify()  # the mtime changed: hashed again, that file only
     assert count_hashes[2:] == ["a.bin"]
-    cached = list((weights.cache_dir("weights")).glob("*.json"))
+    cached = list((cache_dir("weights")).glob("*.json"))
     assert len(cached) == 2 and all(json.loads(p.read_text())["sha256"] for p in cached)
 
 
@@ -254,7 +256,7 @@ def test_a_swapped_whisper_file_is_refused(tmp_path: Path, monkeypatch: pytest.M
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     with pytest.raises(DataError) as info:
         find_whisper_model("")
-    zeros = weights.file_sha256(copy / "model.bin")
+    zeros = file_sha256(copy / "model.bin")
     expected = next(f.sha256 for f in entry.files if f.path == "model.bin")
     assert str(copy / "model.bin") in str(info.value) and zeros in str(info.value) and expected in str(info.value)
 

@@ -55,9 +55,10 @@ def check_pretrained_weights_recorded(task: Task) -> None:
 def _weights_reads() -> Iterator[list[str]]:
     """Names of the installed or local weights looked up (verified or hashed) inside the block."""
     from mltasks import weights
+    from mltasks.weights import files  # Weights.verify calls files.verify; plugins may call either
 
     reads: list[str] = []
-    verify, local = weights.verify, weights.local_identity
+    verify, local = files.verify, files.local_identity
 
     def counted_verify(entry: Any, folder: Any = None) -> Path:
         reads.append(entry.name)
@@ -67,11 +68,14 @@ def _weights_reads() -> Iterator[list[str]]:
         reads.append(str(path))
         return local(path, *args, **kwargs)
 
-    weights.verify, weights.local_identity = counted_verify, counted_local  # type: ignore[assignment]
+    modules: tuple[Any, ...] = (weights, files)
+    for module in modules:
+        module.verify, module.local_identity = counted_verify, counted_local
     try:
         yield reads
     finally:
-        weights.verify, weights.local_identity = verify, local  # type: ignore[assignment]
+        for module in modules:
+            module.verify, module.local_identity = verify, local
 
 
 def _linked_copy(source: Path, target: Path) -> Path:
