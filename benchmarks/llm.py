@@ -163,8 +163,7 @@ def sweep(candidates: list[dict[str, Any]], seed: int, threads: int, quick: bool
     from mltasks_llm import adapt, classify
     from mltasks_llm.config import LLMConfig
     from mltasks_llm.task import LLMTask
-    from mltasks_text.batching import pad_token_id
-    from mltasks_text.pretrained import load_tokenizer, resolve_pretrained
+    from mltasks_text.api import load_tokenizer, pad_token_id, resolve_pretrained
 
     from mltasks import Progress
     from mltasks.seeding import seed_everything, set_threads
@@ -196,7 +195,7 @@ def sweep(candidates: list[dict[str, Any]], seed: int, threads: int, quick: bool
             model, facts = classify.train_adapted(cfg, path, base, train, val, pad, progress, None)
             model = teacher = classify.float_copy(model)
         elif cand["stage"] == "teacher":  # a LoRA model saved by a run's checkpoint (its best epoch)
-            from mltasks_text.encoders import build_classifier
+            from mltasks_text.api import build_classifier
 
             from mltasks.torch import load_weights
 

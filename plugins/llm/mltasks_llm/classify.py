@@ -17,15 +17,18 @@ import time
 from typing import Any
 
 import torch
-from mltasks_text.batching import EncodedTexts, LengthBatches, PadCollate, UnwrapCollate
-from mltasks_text.encoders import (
+from mltasks_text.api import (
+    EncodedTexts,
     EncoderClassifier,
+    LengthBatches,
+    PadCollate,
+    PretrainedTokenizer,
+    UnwrapCollate,
     accuracy_counts,
     build_classifier,
     cross_entropy_loss,
     run_batches,
 )
-from mltasks_text.tokenize import PretrainedTokenizer
 from torch import nn
 from torch.utils.data import TensorDataset
 

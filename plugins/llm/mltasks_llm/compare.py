@@ -53,8 +53,7 @@ def _size_mb(task: Any, name: str, model: Any) -> float:
 
 def _batches(task: Any, dataset: Any) -> tuple[Any, Any, int]:
     """A batch of 1 and a batch of 32 examples from the test split (cycled when it is smaller)."""
-    from mltasks_text.batching import PadCollate, pad_token_id
-    from mltasks_text.tokenize import PretrainedTokenizer
+    from mltasks_text.api import PadCollate, PretrainedTokenizer, pad_token_id
 
     from mltasks_llm.generate import PadBlocks
 

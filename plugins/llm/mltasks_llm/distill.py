@@ -22,8 +22,7 @@ import copy
 from collections.abc import Iterable
 
 import torch
-from mltasks_text.encoders import EncoderClassifier, mean_pool
-from mltasks_text.pretrained import encoder_from_config
+from mltasks_text.api import EncoderClassifier, encoder_from_config, mean_pool
 from torch import nn
 from torch.nn import functional as F
 

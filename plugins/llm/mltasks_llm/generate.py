@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mltasks_text.batching import pad_batch
+from mltasks_text.api import pad_batch
 from torch import nn
 from torch.utils.data import Dataset
 
@@ -97,8 +97,7 @@ def load_lm(path: Path | str, progress_bars: bool = False) -> nn.Module:
     :raises DataError: a file of the folder is missing or corrupt, or its config asks for custom code
         (the message names it).
     """
-    from mltasks_text.hf_folder import refuse_custom_code
-    from mltasks_text.pretrained import check_files, quiet_transformers
+    from mltasks_text.api import check_files, quiet_transformers, refuse_custom_code
     from transformers import AutoModelForCausalLM
 
     quiet_transformers(progress_bars)
@@ -175,8 +174,7 @@ def load_lm_variant(directory: Path, pretrained: Path | None = None) -> nn.Modul
 
     :raises MltasksError: a file is missing or corrupt (the message names it).
     """
-    from mltasks_text.hf_folder import refuse_custom_code
-    from mltasks_text.pretrained import check_files
+    from mltasks_text.api import check_files, refuse_custom_code
     from transformers import AutoConfig, AutoModelForCausalLM
 
     from mltasks.cache import cache_dir

@@ -8,7 +8,7 @@ Accepted sources:
 - a ``.jsonl`` file whose records have ``prompt`` and ``response``: each becomes
   ``prompt + "\\n" + response``;
 - anything the text plugin reads (CSV/TSV/JSONL with a text column, label folders):
-  its texts, through ``mltasks_text.data.load_text_splits(..., require_labels=False)``.
+  its texts, through ``mltasks_text.api.load_text_splits(..., require_labels=False)``.
 """
 
 from __future__ import annotations
@@ -87,10 +87,10 @@ def load_documents(source: str | Path | None, *, seed: int, smoke: bool, val_siz
 
     :param max_docs: keep at most this many documents (chosen with the seed) before splitting.
     :param warn: where the text plugin's reader sends problems that change the data (see
-        :func:`mltasks_text.data.load_text_splits`).
+        :func:`mltasks_text.api.load_text_splits`).
     :raises DataError: missing, empty, binary or malformed sources (the message names the file).
     """
-    from mltasks_text.data import load_text_splits
+    from mltasks_text.api import load_text_splits
 
     path = None if source is None else Path(source).expanduser()
     docs: list[str] | None = None

@@ -6,8 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from mltasks_text.batching import pad_token_id
-from mltasks_text.pretrained import load_tokenizer, resolve_pretrained
+from mltasks_text.api import load_tokenizer, pad_token_id, resolve_pretrained
 
 from mltasks import Progress, RunContext
 from mltasks_llm import adapt, classify, generate, pretrained

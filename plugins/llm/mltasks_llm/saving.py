@@ -17,8 +17,7 @@ import json
 from pathlib import Path
 
 import torch
-from mltasks_text.encoders import EncoderClassifier, build_classifier
-from mltasks_text.pretrained import check_files, encoder_from_config
+from mltasks_text.api import EncoderClassifier, build_classifier, check_files, encoder_from_config
 from torch import nn
 
 from mltasks.errors import DataError

@@ -30,30 +30,32 @@ class LLMTask(Task):
 
     The two modes are scored differently: classify by accuracy (higher is better), generate by
     held-out perplexity (lower is better). The tools around a task read ``primary_metric`` and
-    ``greater_is_better`` from its class, so ``LLMTask(config)`` with ``mode="generate"`` is a
-    :class:`GenerateLLMTask`, which only changes those two declarations (as ``pathlib.Path()``
-    is a ``PosixPath``).
+    ``greater_is_better`` from the task object, so both are properties of the config's ``mode``
+    (as in ``mltasks-speech``); what does not depend on the mode stays a class attribute.
     """
 
     Config = LLMConfig
     config: LLMConfig
-    primary_metric: ClassVar[str] = "accuracy"
-    greater_is_better: ClassVar[bool] = True
     input_kind: ClassVar[str] = "text"
     predict_options: ClassVar[dict[str, str]] = {
         "variant": "which model answers: " + ", ".join(VARIANTS) + " (default: the run's primary variant)"}
 
-    def __new__(cls, config: LLMConfig | None = None) -> LLMTask:
-        if cls is LLMTask and config is not None and getattr(config, "mode", "classify") == "generate":
-            cls = GenerateLLMTask
-        return super().__new__(cls)
+    @property
+    def primary_metric(self) -> str:  # type: ignore[override]
+        """Classify mode is scored by accuracy; generate mode by held-out perplexity."""
+        return "perplexity" if self.config.mode == "generate" else "accuracy"
+
+    @property
+    def greater_is_better(self) -> bool:  # type: ignore[override]
+        """A lower perplexity is better."""
+        return self.config.mode != "generate"
 
     # Data -------------------------------------------------------------------------
 
     @classmethod
     def sample_data(cls, directory: Path) -> Path:
         """A tiny labelled CSV (the text plugin's sample); generate mode reads its text column."""
-        from mltasks_text.data import write_sample_data
+        from mltasks_text.api import write_sample_data
 
         return Path(write_sample_data(directory))
 
@@ -65,7 +67,7 @@ class LLMTask(Task):
 
             return load_documents(source, seed=cfg.data_seed, smoke=cfg.smoke, val_size=cfg.val_size,
                                   test_size=cfg.test_size, text_col=cfg.text_col or None, max_docs=None, warn=_warn)
-        from mltasks_text.data import load_text_splits
+        from mltasks_text.api import load_text_splits
 
         splits = load_text_splits(source, seed=cfg.data_seed, smoke=cfg.smoke, text_col=cfg.text_col or None,
                                   label_col=cfg.label_col or None, val_size=cfg.val_size, test_size=cfg.test_size,
@@ -186,10 +188,3 @@ class LLMTask(Task):
         from mltasks_llm.compare import comparison_report
 
         return comparison_report(self, splits, Path(run_dir))
-
-
-class GenerateLLMTask(LLMTask):
-    """The ``llm`` task in ``mode=generate``: scored by held-out perplexity, lower is better."""
-
-    primary_metric: ClassVar[str] = "perplexity"
-    greater_is_better: ClassVar[bool] = False

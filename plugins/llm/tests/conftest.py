@@ -37,7 +37,7 @@ def smoke_runs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path
     """``smoke_runs(mode)``: one smoke run per mode on tiny random models, trained once per session,
     every variant saved (classify: lora merged into a float model; generate: lora kept as a peft
     adapter). Copy a run before changing anything in it."""
-    from mltasks_text.data import write_sample_data
+    from mltasks_text.api import write_sample_data
     from tiny_models import tiny_bert, tiny_llama
 
     import mltasks

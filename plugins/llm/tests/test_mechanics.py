@@ -23,10 +23,8 @@ from mltasks_llm.ngram import KneserNey
 from mltasks_llm.prune import apply_pruning, sparsity
 from mltasks_llm.quantize import load_quantized, save_quantized
 from mltasks_llm.saving import load_variant, save_variant
-from mltasks_text.batching import PadCollate
-from mltasks_text.encoders import build_classifier
-from mltasks_text.encoders import forward_logits as logits_of
-from mltasks_text.pretrained import resolve_pretrained
+from mltasks_text.api import PadCollate, build_classifier, resolve_pretrained
+from mltasks_text.api import forward_logits as logits_of
 
 from mltasks.errors import ConfigError, MissingDependencyError
 
@@ -226,6 +224,25 @@ def test_the_converted_model_cache_is_keyed_by_content(tmp_path):
         os.utime(path, ns=(1_700_000_000_000_000_000, 1_700_000_000_000_000_000))  # same date too
     assert pretrained.gguf_key(a) != pretrained.gguf_key(b)
     assert pretrained.gguf_key(a) == pretrained.gguf_key(c) == hashlib.sha256(a.read_bytes()).hexdigest()[:16]
+
+
+def test_the_cache_key_follows_the_bytes_not_the_date(tmp_path):
+    """Touched (new mtime, same bytes): same key, the converted folder is reused. Rewritten in
+    place with other bytes of the same size and the old date put back: a new key (a key memoised
+    on path, size and mtime would have kept the stale one)."""
+    import os
+
+    path = tmp_path / "model.gguf"
+    path.write_bytes(b"GGUF" + bytes(100))
+    key = pretrained.gguf_key(path)
+    os.utime(path, ns=(1_800_000_000_000_000_000, 1_800_000_000_000_000_000))
+    assert pretrained.gguf_key(path) == key
+    stamp = path.stat()
+    path.write_bytes(b"GGUF" + bytes(99) + b"\x01")  # same size, other weights
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (stamp.st_size, stamp.st_mtime_ns)
+    assert pretrained.gguf_key(path) != key
+    assert pretrained.gguf_key(path) == hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def test_config_rejects_inconsistent_options(tmp_path):

@@ -28,6 +28,6 @@ def test_generate_mode_on_smollm2(tmp_path) -> None:
     assert rows["quantized"]["perplexity"] <= 1.10 * rows["adapted"]["perplexity"], rows
     assert rows["adapted"]["perplexity"] < rows["ngram"]["perplexity"], rows
     task = mltasks.load_run(result.run_dir)
-    assert type(task).primary_metric == "perplexity" and type(task).greater_is_better is False
+    assert task.primary_metric == "perplexity" and task.greater_is_better is False
     [record] = task.predict(["The capital of France is"])
     assert record["completion"].strip(), record
