@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from mltasks import weights
-from mltasks.weights import files as weights_files
 from mltasks.cache import cache_dir, file_sha256
 from mltasks.errors import DataError, MissingDependencyError, PluginLoadError
+from mltasks.weights import files as weights_files
 
 
 def _entry(files: dict[str, bytes], package: str = "fake_weights_pkg", folder: str = "model") -> weights.Weights:
