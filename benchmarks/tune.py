@@ -25,7 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import mltasks
+from mltasks.runner import RunRequest, execute
 from mltasks.tune import objective_value, tune
 
 FIXED = {"num_threads": 1}  # two shared cores: one thread per run (forests n_jobs=1) keeps timings comparable
@@ -38,8 +38,8 @@ def _load() -> str:
 
 
 def _score(task: str, metric: str, work: Path, name: str, overrides: dict, split_seed: int, seed: int) -> float:
-    result = mltasks.run(task, overrides={**FIXED, **overrides, "split_seed": split_seed}, seed=seed,
-                         out=work / name, evaluate_val=True)
+    request = RunRequest(task, overrides={**FIXED, **overrides, "split_seed": split_seed}, seed=seed, out=work / name)
+    result = execute(request, evaluate_val=True)  # validation scores, as a tuning trial's
     return objective_value(result, metric)
 
 

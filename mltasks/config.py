@@ -1,7 +1,9 @@
-"""Resolving a task's configuration: defaults < TOML file < ``--set`` < ``--seed``.
+"""Resolving a task's configuration: defaults < quick presets < TOML file < ``--set`` < ``--seed``.
 
-Values given as text (``--set epochs=5``) are converted to the dataclass field's type:
-int, float, bool, str, Optional[...], tuple/list of those, and Literal choices.
+Values given as text (``--set epochs=5``) are converted to the dataclass field's type by
+:mod:`mltasks.params` (int, float, bool, str, Path, Optional[...], tuple/list of those, Literal
+choices and a field's ``metadata["choices"]``). With ``smoke`` on (``--quick``), the config
+class's ``quick_presets`` fill in every field no layer set explicitly.
 """
 
 from __future__ import annotations
@@ -9,23 +11,26 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import sys
-import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import click
+
 from mltasks.errors import ConfigError
+from mltasks.params import Untyped, convert, convert_with, param_type, type_name
 from mltasks.task import TaskConfig, check_common_fields
+
+__all__ = [  # convert and type_name live in mltasks.params; they stay importable from here
+    "Option", "convert", "field_param_types", "field_types", "options", "parse_assignments", "parse_option",
+    "quick_config", "quick_presets", "read_toml", "resolve", "to_dict", "to_toml", "type_name", "unknown_key_error",
+]
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
-
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f"}
-_NONE = {"none", "null", ""}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,20 +45,10 @@ class Option:
 
 
 def field_types(config_cls: type[TaskConfig]) -> dict[str, Any]:
-    """The resolved type hints of a config dataclass's fields."""
-    module = sys.modules.get(config_cls.__module__)
-    hints = typing.get_type_hints(config_cls, globalns=vars(module) if module else None)
+    """The resolved type hints of a config dataclass's fields (each class in the MRO read in its
+    own module, so a subclass need not import what TaskConfig's annotations name)."""
+    hints = typing.get_type_hints(config_cls)
     return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(config_cls)}
-
-
-def type_name(tp: Any) -> str:
-    """A short human name for a type hint: ``int``, ``float | None``, ``tuple[str, ...]``."""
-    origin = typing.get_origin(tp)
-    if origin is typing.Literal:
-        return "choice"
-    if origin is None and isinstance(tp, type):  # tuple[str, ...] is a "type" on Python 3.10
-        return tp.__name__
-    return str(tp).replace("typing.", "")
 
 
 def _choices(tp: Any, f: dataclasses.Field) -> tuple[Any, ...]:
@@ -80,96 +75,6 @@ def options(config_cls: type[TaskConfig]) -> list[Option]:
     return out
 
 
-def convert(value: Any, tp: Any, key: str) -> Any:
-    """Convert ``value`` (text from the command line, or a TOML value) to the type ``tp``.
-
-    :raises ConfigError: naming the key, the value and the expected type.
-    """
-
-    def bad() -> ConfigError:
-        return ConfigError(f"config key {key!r}: {value!r} is not a valid {type_name(tp)}")
-
-    origin = typing.get_origin(tp)
-    args = typing.get_args(tp)
-    if tp is Any:
-        return value
-    if origin is typing.Union or origin is types.UnionType:
-        non_none = [a for a in args if a is not type(None)]
-        if value is None or (isinstance(value, str) and value.strip().lower() in _NONE):
-            if type(None) in args:
-                return None
-        for arg in non_none:
-            try:
-                return convert(value, arg, key)
-            except ConfigError:
-                continue
-        raise bad()
-    if origin is typing.Literal:
-        for choice in args:
-            if value == choice or (isinstance(value, str) and str(choice) == value.strip()):
-                return choice
-        raise ConfigError(f"config key {key!r}: {value!r} is not one of {', '.join(map(str, args))}")
-    if origin in (tuple, list) or tp in (tuple, list):
-        items: Iterable[Any]
-        if isinstance(value, str):
-            items = [v.strip() for v in value.split(",") if v.strip()]
-        elif isinstance(value, (list, tuple)):
-            items = value
-        else:
-            raise bad()
-        items = list(items)
-        if (origin or tp) is tuple and args and args[-1] is not Ellipsis:  # tuple[float, float]: fixed length
-            if len(items) != len(args):
-                raise ConfigError(f"config key {key!r}: {value!r} must have {len(args)} values, got {len(items)}")
-            return tuple(convert(v, t, key) for v, t in zip(items, args))
-        item_tp = args[0] if args else Any
-        converted = [convert(v, item_tp, key) for v in items]
-        return tuple(converted) if (origin or tp) is tuple else converted
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise bad()
-    if tp is int:
-        if isinstance(value, bool):
-            raise bad()
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
-            try:
-                return int(value.strip().replace("_", ""))
-            except ValueError:
-                try:
-                    number = float(value)
-                except ValueError:
-                    raise bad() from None
-                if number.is_integer():  # "1e5" steps
-                    return int(number)
-        raise bad()
-    if tp is float:
-        if isinstance(value, bool):
-            raise bad()
-        if not isinstance(value, (str, int, float)):
-            raise bad()
-        try:
-            real = float(value.strip()) if isinstance(value, str) else float(value)
-        except ValueError:
-            raise bad() from None
-        if real != real:  # nan slips past every range check a config makes
-            raise bad()
-        return real
-    if tp is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise bad()
-    if tp is Path:
-        return Path(str(value))
-    return value
-
-
 def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
     """Turn ``["a=1", "b=x"]`` into ``{"a": "1", "b": "x"}``.
 
@@ -184,11 +89,14 @@ def parse_assignments(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file; a ``[config]`` table, if present, holds the options.
+def read_toml(path: str | Path, table: str = "config") -> dict[str, Any]:
+    """Read a TOML config file: the task's options (top level, or a ``[config]`` table), or, with
+    ``table="run"``, its ``[run]`` table of run settings (``track``, ``experiment``, ``register``).
 
-    :raises ConfigError: the file is missing or not valid TOML.
+    :raises ConfigError: the file is missing or not valid TOML; a run setting is among the
+        task's options (it belongs in ``[run]``); ``[run]`` holds an unknown key or a non-string.
     """
+    run_keys = ("track", "experiment", "register")
     path = Path(path)
     try:
         with path.open("rb") as fh:
@@ -203,11 +111,23 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    if "config" in data:
-        if not isinstance(data["config"], dict):
-            raise ConfigError(f"{path}: 'config' must be a table ([config]), got {type(data['config']).__name__}")
-        data = data["config"]
-    return data
+    for name in ("config", "run"):
+        if name in data and not isinstance(data[name], dict):
+            raise ConfigError(f"{path}: '{name}' must be a table ([{name}]), got {type(data[name]).__name__}")
+    run = data.pop("run", {})
+    if table == "run":
+        for key, value in run.items():
+            if key not in run_keys:
+                raise ConfigError(f"{path}: unknown [run] key {key!r}; valid keys: {', '.join(run_keys)}")
+            if not isinstance(value, str):
+                raise ConfigError(f"{path}: [run] {key} must be a string, got {type(value).__name__}")
+        return run
+    options = data["config"] if "config" in data else data
+    for key in run_keys:
+        if key in options or key in data:
+            raise ConfigError(f"{path}: unknown config key {key!r}: it is a run setting, move it to the "
+                              f"[run] table ([run] {key} = ...)")
+    return options
 
 
 def unknown_key_error(key: str, config_cls: type[TaskConfig], source: str = "") -> ConfigError:
@@ -227,23 +147,27 @@ def resolve(
     """Build a config from the defaults and successive layers of overrides.
 
     :param layers: mappings applied in order (a TOML file's table, then ``--set`` values);
-        text values are converted to the field's type.
+        text values are converted to the field's type. When the result has ``smoke`` on, the
+        class's ``quick_presets`` apply to every field no layer names.
     :param sources: a label per layer for error messages (the file name, ``--set``).
     :raises ConfigError: an unknown key or a value of the wrong type.
     """
-    types_ = field_types(config_cls)
+    ptypes = field_param_types(config_cls)
     values: dict[str, Any] = {}
     labels = list(sources)
     for i, layer in enumerate(layers):
         source = labels[i] if i < len(labels) else ""
         for key, value in (layer or {}).items():
             key = key.replace("-", "_")
-            if key not in types_:
+            if key not in ptypes:
                 raise unknown_key_error(key, config_cls, source)
             try:
-                values[key] = convert(value, types_[key], key)
+                values[key] = convert_with(ptypes[key], value, key)
             except ConfigError as exc:
                 raise ConfigError(f"{source}: {exc}" if source else str(exc)) from None
+    smoke = values.get("smoke", _default(config_cls, "smoke"))
+    if smoke:  # explicit values win over the presets: only unset fields take them
+        values.update({k: v for k, v in quick_presets(config_cls).items() if k not in values})
     try:
         config = config_cls(**values)
     except ConfigError:
@@ -289,14 +213,53 @@ def to_toml(values: Mapping[str, Any]) -> str:
 
 
 def parse_option(value: str) -> Any:
-    """A ``predict`` option's text (``--set`` on the command line, a form field of ``serve``)
-    as a value: ``true``/``false``, an integer, a float, else the text itself."""
-    lowered = value.strip().lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for cast in (int, float):
+    """Text read without a declared type (:class:`mltasks.params.Untyped`): ``true``/``false``,
+    an integer, a float, else the text itself. Predict options declared with a type are
+    converted by :func:`mltasks.predict_options.check` instead."""
+    return convert(value, Untyped, "value")
+
+
+def field_param_types(config_cls: type[TaskConfig]) -> dict[str, click.ParamType]:
+    """Each field's parameter type: its type hint, restricted to ``metadata["choices"]`` if given."""
+    types_ = field_types(config_cls)
+    return {f.name: param_type(types_[f.name], f.metadata.get("choices")) for f in dataclasses.fields(config_cls)}
+
+
+def _default(config_cls: type[TaskConfig], name: str) -> Any:
+    for f in dataclasses.fields(config_cls):
+        if f.name == name:
+            return f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
+    return None
+
+
+def quick_presets(config_cls: type[TaskConfig]) -> dict[str, Any]:
+    """The config class's ``quick_presets`` converted to the fields' types: what ``--quick``
+    (``smoke``) changes in the fields nobody set.
+
+    :raises ConfigError: a preset names no field or has a value of the wrong type (the
+        plugin's mistake; the kit's config check catches it).
+    """
+    declared = getattr(config_cls, "quick_presets", None) or {}
+    ptypes = field_param_types(config_cls)
+    out = {}
+    for key, value in declared.items():
+        if key not in ptypes or key == "smoke":
+            raise ConfigError(f"{config_cls.__name__}.quick_presets: {key!r} is not a field it may preset")
         try:
-            return cast(value)
-        except ValueError:
-            pass
-    return value
+            out[key] = convert_with(ptypes[key], value, key)
+        except ConfigError as exc:
+            raise ConfigError(f"{config_cls.__name__}.quick_presets: {exc}") from None
+    return out
+
+
+def quick_config(config: TaskConfig) -> TaskConfig:
+    """``config`` as ``--quick`` makes it, for code that holds a config already (the conformance
+    kit): ``smoke`` on, and each of ``quick_presets`` applied to the fields still at their default
+    (a field given another value was set on purpose and keeps it).
+
+    :raises ConfigError: a bad preset (see :func:`quick_presets`).
+    """
+    cls = type(config)
+    defaults = {f.name: _default(cls, f.name) for f in dataclasses.fields(config)}
+    changes = {k: v for k, v in quick_presets(cls).items() if getattr(config, k) == defaults[k]}
+    return dataclasses.replace(config, smoke=True, **changes)

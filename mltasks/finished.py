@@ -19,8 +19,8 @@ from mltasks.errors import ConfigError, RunDirectoryError
 from mltasks.lookup import get_task
 from mltasks.progress import Progress
 from mltasks.results import evaluate_splits, score, write_results
+from mltasks.run_record import FAILED_AT_EVALUATION, RunRecord
 from mltasks.runfiles import check_run_tree, read_run_config, read_run_json
-from mltasks.runner import FAILED_AT_EVALUATION
 from mltasks.seeding import seed_everything
 from mltasks.task import Evaluation, Task, TaskConfig
 
@@ -107,25 +107,29 @@ def evaluate_run(run_dir: str | Path, data: str | Path | None = None,
 
 
 def _status(run_dir: Path) -> str:
-    info = read_run_json(run_dir / "run.json", root=run_dir, expect=dict)
-    return str(info.get("status", ""))
+    return RunRecord.read(run_dir).status
 
 
 def complete_run(task_obj: Task, splits: Any, run_dir: Path, saved: Mapping[str, Any]) -> Evaluation:
     """Finish a ``failed-at-evaluation`` run in place: score its saved model on its own data and
     write the metrics, report and ``run.json`` it lacks (``mltasks evaluate RUN`` on such a run)."""
-    run_info = dict(rundir.read_json(run_dir / "run.json", root=run_dir))
-    timings = run_info.setdefault("timings", {})
-    started = time.time() - float(timings.get("total_s") or 0)
-    scored = evaluate_splits(task_obj, splits, run_info, evaluate_val=False)
-    write_results(task_obj, splits, scored, str(saved["task"]), dict(saved.get("config") or {}), run_info,
-                  run_dir, run_dir.name, Progress(quiet=True), started)
-    rundir.write_json(run_dir / "run.json", run_info)
+    record = RunRecord.read(run_dir)
+    started = time.time() - float(record.timings.get("total_s") or 0)
+    scored = evaluate_splits(task_obj, splits, evaluate_val=False)
+    record.timings["evaluate_s"] = scored.seconds
+    record = write_results(task_obj, splits, scored, str(saved["task"]), dict(saved.get("config") or {}), record,
+                           run_dir, run_dir.name, Progress(quiet=True), started)
+    record.write(run_dir)
     return scored.test
 
 
 def predict_run(run_dir: str | Path, inputs: list[Any] | None = None, **options: Any) -> list[dict[str, Any]]:
-    """Predict with a finished run's model (the run directory is not changed)."""
+    """Predict with a finished run's model (the run directory is not changed).
+
+    :param options: predict options, as values or as text (``--set``): the task's ``predict``
+        checks their names and converts them to its declared types (:mod:`mltasks.predict_options`).
+    :raises ConfigError: an unknown option or a value of the wrong type.
+    """
     task_obj = load_run(run_dir)
     return task_obj.predict(inputs if inputs else None, **options)
 

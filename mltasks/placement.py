@@ -69,19 +69,14 @@ def has_checkpoint(partial: Path) -> bool:
     return ckpt.is_dir() and any(ckpt.iterdir())
 
 
-def abandon(partial: Path, run_info: dict[str, Any], exc: BaseException, *, keep: bool) -> None:
-    """After a failure: keep the partial folder (its run.json saying why) only when ``keep``."""
+def abandon(partial: Path, task: str, *, keep: bool) -> None:
+    """After a failure: keep the partial folder (its run.json, written by the runner, says why)
+    only when ``keep``; else remove it. Either way the run directory's lock is released."""
     if not partial.exists():
         rundir.release(rundir.final_path(partial))
         return
     if keep:
-        run_info["status"] = stop_status(exc)
-        run_info["error"] = f"{type(exc).__name__}: {exc}"
-        try:
-            rundir.write_json(partial / "run.json", run_info)
-        except OSError:
-            pass
-        logger.warning("run stopped; resume it with: mltasks run %s --resume %s", run_info["task"], partial)
+        logger.warning("run stopped; resume it with: mltasks run %s --resume %s", task, partial)
         rundir.release(rundir.final_path(partial))
     else:
         rundir.discard(partial)

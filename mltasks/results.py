@@ -9,7 +9,7 @@ import math
 import shutil
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from mltasks.errors import MltasksError
 from mltasks.progress import Progress
 from mltasks.ranking import declared
 from mltasks.report import render
+from mltasks.run_record import RunRecord
 from mltasks.task import Evaluation, Splits, Task
 
 logger = logging.getLogger("mltasks")
@@ -25,10 +26,12 @@ logger = logging.getLogger("mltasks")
 
 @dataclass
 class Scored:
-    """A run's scores: the test (or CV) evaluation, and validation's when it was asked for."""
+    """A run's scores: the test (or CV) evaluation, validation's when it was asked for, and the
+    seconds scoring took."""
 
     test: Evaluation
     val: Evaluation
+    seconds: float = 0.0
 
 
 def clean_metrics(metrics: Mapping[str, Any], where: str) -> dict[str, float]:
@@ -48,13 +51,14 @@ def _json_metrics(metrics: Mapping[str, float]) -> dict[str, float | None]:
     return {k: (v if math.isfinite(v) else None) for k, v in metrics.items()}
 
 
-def evaluate_splits(task_obj: Task, splits: Splits, run_info: dict[str, Any], evaluate_val: bool) -> Scored:
+def evaluate_splits(task_obj: Task, splits: Splits, evaluate_val: bool) -> Scored:
+    """Score the test split (or the CV folds) and, with ``evaluate_val``, the validation split."""
     t0 = time.time()
     test, split = splits.scored()
     scored = Scored(score(task_obj, test, split), Evaluation(split="val"))
     if evaluate_val and splits.val is not None:
         scored.val = score(task_obj, splits.val, "val")
-    run_info["timings"]["evaluate_s"] = round(time.time() - t0, 3)
+    scored.seconds = round(time.time() - t0, 3)
     return scored
 
 
@@ -65,24 +69,26 @@ def score(task_obj: Task, dataset: Any, split: str) -> Evaluation:
     return Evaluation(clean_metrics(returned, f"{type(task_obj).__name__}.evaluate"), details=details, split=split)
 
 
-def save_model(task_obj: Task, partial: Path, run_info: dict[str, Any]) -> None:
-    """``task.save`` into ``partial/model`` (before anything else can fail), timed into ``run_info``."""
+def save_model(task_obj: Task, partial: Path) -> float:
+    """``task.save`` into ``partial/model`` (before anything else can fail); returns the seconds it took."""
     t0 = time.time()
     (partial / "model").mkdir(exist_ok=True)
     task_obj.save(partial / "model")
-    run_info["timings"]["save_s"] = round(time.time() - t0, 3)
+    return round(time.time() - t0, 3)
 
 
 def write_results(task_obj: Task, splits: Splits, scored: Scored, name: str, config_dict: dict[str, Any],
-                   run_info: dict[str, Any], folder: Path, title: str, progress: Progress, started: float) -> None:
-    """The report, learning curve, ``metrics.json`` and ``history.json`` of a run whose model is saved."""
+                  record: RunRecord, folder: Path, title: str, progress: Progress, started: float) -> RunRecord:
+    """The report, learning curve, ``metrics.json`` and ``history.json`` of a run whose model is saved.
+
+    :returns: a copy of ``record`` marked complete (``record`` itself is not changed).
+    """
     report_obj = task_obj.report(splits, folder, evaluation=scored.test)
     history = list(progress.history)
     _learning_curve(folder, history, report_obj)
     shutil.rmtree(folder / "checkpoints", ignore_errors=True)
-    run_info["timings"]["total_s"] = round(time.time() - started, 3)
-    run_info["status"] = "complete"
-    run_info.pop("error", None)
+    done = replace(record, timings=dict(record.timings))
+    done.completed(time.time() - started)
     test = scored.test
     body: dict[str, Any] = {"split": test.split, "metrics": _json_metrics(test),
                             "primary_metric": declared(task_obj, list(test)).to_json()}
@@ -92,10 +98,11 @@ def write_results(task_obj: Task, splits: Splits, scored: Scored, name: str, con
     if history:
         rundir.write_json(folder / "history.json", history)
     (folder / "report.md").write_text(
-        render(task_name=name, run_dir=folder, title=title, run_info=run_info, config=config_dict,
+        render(task_name=name, run_dir=folder, title=title, run_info=done.to_json(), config=config_dict,
                metrics=dict(test), split=test.split, history=history, report=report_obj),
         encoding="utf-8",
     )
+    return done
 
 
 def _learning_curve(run_dir: Path, history: list[dict[str, float]], report_obj: Any) -> None:

@@ -1,7 +1,8 @@
 """The runner: load data, train, evaluate, save and report one task into a run directory.
 
 ``mltasks.run("speech", data="./wav", overrides={"epochs": 5})`` is what ``mltasks run``
-does; :func:`load_run` gives back the trained task of a finished run.
+does; :func:`load_run` gives back the trained task of a finished run. The run owns its
+:class:`~mltasks.run_record.RunRecord` (``run.json``) and fills it from what each step returns.
 """
 
 from __future__ import annotations
@@ -12,26 +13,24 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from mltasks import rundir
-from mltasks.config import read_toml, resolve, to_dict
-from mltasks.errors import ConfigError, MltasksError
-from mltasks.lookup import get_task
+from mltasks.config import to_dict
+from mltasks.errors import MltasksError
 from mltasks.placement import RunDir, abandon, has_checkpoint, new_run_dir, resume_run, stop_status
 from mltasks.plugins import registry
 from mltasks.progress import Progress
 from mltasks.results import evaluate_splits, save_model, write_results
-from mltasks.run_tracking import Tracking, finish_tracking, recorded_tracking_run, start_tracking, tracking_choice
+from mltasks.run_record import FAILED_AT_EVALUATION, RunRecord, new_record, scale, tracked_run_id
+from mltasks.run_request import RunRequest, resolve_config
+from mltasks.runlog import close_run_log, open_run_log
 from mltasks.seeding import seed_everything, set_threads
 from mltasks.task import RunContext, Splits, Task, TaskConfig
+from mltasks.tracking.protocol import Tracker
 
 logger = logging.getLogger("mltasks")
-
-#: ``run.json`` status of a run whose model was saved but whose evaluation or report failed.
-FAILED_AT_EVALUATION = "failed-at-evaluation"
 
 
 @dataclass
@@ -47,71 +46,6 @@ class RunResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
-def _task_class(task: str | type[Task]) -> tuple[str, type[Task]]:
-    if isinstance(task, str):
-        return task, get_task(task)
-    return (task.name or task.__name__.lower()), task
-
-
-def _versions(distribution: str) -> dict[str, str]:
-    import platform
-
-    out = {"python": platform.python_version()}
-    for name in ("mltasks", distribution):
-        if not name:
-            continue
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
-    return out
-
-
-def resolve_config(
-    task_cls: type[Task],
-    *,
-    config_file: str | Path | None = None,
-    overrides: Mapping[str, Any] | None = None,
-    seed: int | None = None,
-    quick: bool = False,
-    config_values: Mapping[str, Any] | None = None,
-    config_source: str = "",
-) -> TaskConfig:
-    """The task's config with the CLI precedence: defaults < file < overrides < seed/quick.
-
-    :param config_values: the file's values when the caller has read it already
-        (``config_source`` names the file in errors).
-    """
-    file_values = config_values if config_values is not None else (read_toml(config_file) if config_file else None)
-    config_file = config_source or config_file
-    last: dict[str, Any] = {}
-    if seed is not None:
-        last["seed"] = seed
-    if quick:
-        last["smoke"] = True
-    return resolve(
-        task_cls.Config, file_values, overrides, last, sources=[str(config_file or ""), "--set", "--seed"]
-    )
-
-
-def _log_to(path: Path) -> logging.Handler:
-    handler = logging.FileHandler(path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logging.captureWarnings(True)
-    logging.getLogger("py.warnings").addHandler(handler)
-    return handler
-
-
-def _stop_logging(handler: logging.Handler) -> None:
-    """Detach the run log from every logger it was added to (the next run has its own)."""
-    for name in ("mltasks", "py.warnings"):
-        logging.getLogger(name).removeHandler(handler)
-    logging.captureWarnings(False)
-    handler.close()
-
-
 def run(
     task: str | type[Task],
     data: str | Path | None = None,
@@ -124,117 +58,103 @@ def run(
     force: bool = False,
     resume: str | Path | None = None,
     root: str | Path = "runs",
-    evaluate_val: bool = False,
-    progress: Progress | None = None,
-    command: list[str] | None = None,
     track: str | None = None,
     experiment: str | None = None,
     track_model: bool = True,
-    tracking_parent: str | None = None,
     register: str | None = None,
+    progress: Progress | None = None,
 ) -> RunResult:
     """Run a task end to end and write its run directory.
 
     :param task: a registered task name, or a :class:`Task` subclass.
     :param data: ``--data``; ``None`` uses the task's embedded default data.
     :param overrides: ``--set`` values (text or typed).
+    :param config_file: a TOML file: the task's options, and a ``[run]`` table of ``track``,
+        ``experiment`` and ``register`` (the arguments below win over it).
     :param out: the run directory; default ``root/TASK-YYYYmmdd-HHMMSS``.
     :param resume: a partial run folder to continue, or ``"latest"``; the run keeps the
         config and data it started with, so ``data``, ``overrides``, ``config_file``,
         ``seed`` and ``quick`` must not be given with it.
-    :param evaluate_val: also score the validation split (the tuner selects on it).
-    :param track: ``"mlflow"`` to log the run to MLflow; default: MLflow when
-        ``MLFLOW_TRACKING_URI`` is set or the config file says ``track = "mlflow"``.
+    :param track: ``"mlflow"`` to log the run to MLflow, ``"none"`` not to; default: MLflow when
+        ``MLFLOW_TRACKING_URI`` is set (see :func:`mltasks.tracking.choice.tracking_choice`).
     :param experiment: the MLflow experiment (default: the task name).
-    :param track_model: also log the model folder as an MLflow artifact.
-    :param tracking_parent: the MLflow run id of a parent run (a tuning study).
+    :param track_model: also log the run as an MLflow model.
     :param register: register the run's MLflow model under this name in the Model Registry
         (turns MLflow tracking on when nothing else chose a tracker).
+    :param progress: the run's progress stream, to subscribe to its events (default: the console's).
     :returns: the run directory, test (or CV) metrics, the config and the trained task.
     :raises MltasksError: bad data, config or run directory (CLI exit 2).
     """
+    return execute(RunRequest(task, data, overrides, config_file, out, seed, quick, force, resume, root, track,
+                              experiment, track_model, register), progress=progress)
+
+
+def execute(request: RunRequest, *, command: list[str] | None = None, progress: Progress | None = None,
+            evaluate_val: bool = False, tracker: Tracker | None = None) -> RunResult:
+    """:func:`run`, with what mltasks's own commands add (``mltasks run``, a tuning trial).
+
+    :param command: the command line ``run.json`` records (default ``sys.argv``).
+    :param progress: the run's progress stream (default: the console's; quiet on other ranks).
+    :param evaluate_val: also score the validation split (the tuner selects on it).
+    :param tracker: the run's tracker, instead of the one ``request`` chooses.
+    """
     started = time.time()
-    name, task_cls = _task_class(task)
-    root = Path(root)
+    name, task_cls = request.task_class()
+    data = request.data
     if data is not None and Path(str(data)).exists():
         data = str(Path(str(data)).resolve())  # evaluate must find it from any directory
-    file_values = read_toml(config_file) if config_file else {}
-    # --- issue 29: --register needs the MLflow model, so it turns tracking on unless a tracker was named ---
-    if register and track is None and file_values.get("track") is None:
-        track = "mlflow"
-    if register and not track_model:
-        raise ConfigError("--register registers the run's MLflow model: drop --track-model no")
-    # --- end issue 29 ---
-    track = tracking_choice(track, file_values.pop("track", None))
-    from_file = file_values.pop("experiment", None)
-    experiment = experiment or from_file
-    if resume is not None:
-        if data is not None or overrides or config_file or seed is not None or quick:
-            raise ConfigError("a resumed run keeps its config and data: drop --data, --config, --set, --seed "
-                              "and --quick (or start a new run)")
-        run_dir, config, data = resume_run(str(resume), name, task_cls, root)
+    tracker = tracker if tracker is not None else request.tracker()
+    request.check_resume()
+    if request.resume is not None:
+        where, config, data = resume_run(str(request.resume), name, task_cls, Path(request.root))
     else:
-        config = resolve_config(task_cls, config_values=file_values, config_source=str(config_file or ""),
-                                overrides=overrides, seed=seed, quick=quick)
-        run_dir = new_run_dir(name, root, out, force=force)
-    progress = progress or Progress(quiet=not run_dir.main)
-    return _execute(name, task_cls, config, data, run_dir, started, progress, evaluate_val=evaluate_val,
-                    command=command, tracking=Tracking(track, experiment, track_model, tracking_parent, register))
+        config = resolve_config(task_cls, config_file=request.config_file, overrides=request.overrides,
+                                seed=request.seed, quick=request.quick)
+        where = new_run_dir(name, Path(request.root), request.out, force=request.force)
+    progress = progress or Progress(quiet=not where.main)
+    command = list(command if command is not None else sys.argv)
+    return _steps(name, task_cls, config, data, where, started, progress, evaluate_val=evaluate_val,
+                  command=command, tracker=tracker if where.main else None)
 
 
-def _execute(
-    name: str,
-    task_cls: type[Task],
-    config: TaskConfig,
-    data: Any,
-    where: RunDir,
-    started: float,
-    progress: Progress,
-    *,
-    evaluate_val: bool,
-    command: list[str] | None,
-    tracking: Tracking,
-) -> RunResult:
-    """The run's steps, in order: record, load, train, evaluate, save and report, finish."""
-    config_dict = to_dict(config)
-    resumed_tracking = recorded_tracking_run(where)
+def _steps(name: str, task_cls: type[Task], config: TaskConfig, data: Any, where: RunDir, started: float,
+           progress: Progress, *, evaluate_val: bool, command: list[str], tracker: Tracker | None) -> RunResult:
+    """The run's steps, in order: record, load, train, save, evaluate and report, finish."""
+    resumed_run_id = tracked_run_id(where.partial) if where.resume and where.main else None
     try:
-        run_info = _start_record(name, task_cls, config, data, where, started, command)
+        record = _start(name, task_cls, config, data, where, started, command)
     except BaseException:  # nothing ran yet: leave nothing behind (no .partial, no lock, no empty runs/)
         if where.main and not where.resume:
             rundir.discard(where.partial)
         raise
-    handler = _log_to(where.partial / "run.log") if where.main else logging.NullHandler()
-    tracker = None
+    handler = open_run_log(where.partial / "run.log") if where.main else logging.NullHandler()
+    started_tracker: Tracker | None = None
     trained = saved = False
     try:
-        task_obj, splits = _load(task_cls, config, data, run_info, progress, name)
-        # tracked from here: a run refused for its data leaves no FAILED tracking run (and no log line
-        # before its Error line); the config object, so tracking logs the values the run resolved
-        tracker = start_tracking(tracking, name, config, run_info, progress, where, resumed_tracking)
+        task_obj, splits, record.data, record.timings["load_data_s"] = _load(task_cls, config, data, progress, name)
+        if tracker is not None:  # from here: a run refused for its data leaves no FAILED tracked run
+            tracker.start(task=name, config=config, record=record.to_json(), progress=progress, run_dir=where.final,
+                          resume_run_id=resumed_run_id)
+            started_tracker = tracker
         trained = True
-        _train(task_obj, splits, progress, where, run_info)
+        t0 = time.time()
+        _train(task_obj, splits, progress, where)
+        record.timings["train_s"] = round(time.time() - t0, 3)
+        record.world_size, record.distributed = scale(t0)
         if where.main:  # the model is on disk before anything else can fail
-            save_model(task_obj, where.partial, run_info)
+            record.timings["save_s"] = save_model(task_obj, where.partial)
             saved = True
-        scored = evaluate_splits(task_obj, splits, run_info, evaluate_val)
+        scored = evaluate_splits(task_obj, splits, evaluate_val)
+        record.timings["evaluate_s"] = scored.seconds
         if where.main:
-            write_results(task_obj, splits, scored, name, config_dict, run_info, where.partial, where.final.name,
-                           progress, started)
-            finish_tracking(tracker, where, scored.test, run_info, tracking, "complete")
-            rundir.write_json(where.partial / "run.json", run_info)
+            record = write_results(task_obj, splits, scored, name, to_dict(config), record, where.partial,
+                                   where.final.name, progress, started)
+            _finish(record, "complete", started_tracker, where, scored.test)
     except BaseException as exc:
-        _stop_logging(handler)
-        if where.main and saved and isinstance(exc, Exception):
-            _keep_failed_at_evaluation(where, run_info, exc, tracker, tracking)
-        elif where.main:
-            status = stop_status(exc)
-            finish_tracking(tracker, where, {}, run_info, tracking, status)
-            abandon(where.partial, run_info, exc, keep=trained and has_checkpoint(where.partial))
-        elif not where.resume:
-            shutil.rmtree(where.partial, ignore_errors=True)
+        close_run_log(handler)
+        _stopped(exc, record, where, started_tracker, trained=trained, saved=saved)
         raise
-    _stop_logging(handler)
+    close_run_log(handler)
     final = where.final
     if where.main:
         final = rundir.finish(where.partial, force=where.force)
@@ -244,37 +164,51 @@ def _execute(
                      list(progress.history))
 
 
-def _keep_failed_at_evaluation(where: RunDir, run_info: dict[str, Any], exc: BaseException, tracker: Any,
-                               tracking: Tracking) -> None:
-    """Evaluation or the report failed after the model was saved: keep the run, marked
-    ``failed-at-evaluation``, under its final name, for ``mltasks evaluate RUN`` to complete."""
-    run_info["status"] = FAILED_AT_EVALUATION
-    run_info["error"] = f"{type(exc).__name__}: {exc}"
-    finish_tracking(tracker, where, {}, run_info, tracking, "failed")
-    rundir.write_json(where.partial / "run.json", run_info)
-    final = rundir.finish(where.partial, force=where.force)
-    logger.warning("the trained model is saved in %s; after fixing the cause, complete the run with: "
-                   "mltasks evaluate %s", final, final)
+def _finish(record: RunRecord, status: str, tracker: Tracker | None, where: RunDir,
+            metrics: Mapping[str, float] | None = None, *, write: bool = True) -> None:
+    """The run's end: its tracking (ended with ``status``) into the record, and the last ``run.json``."""
+    if tracker is not None:
+        record.tracking = tracker.finish(run_dir=where.partial, status=status, metrics=dict(metrics or {}),
+                                         record=record.to_json())
+    if write:
+        record.write(where.partial)
 
 
-def _start_record(name: str, task_cls: type[Task], config: TaskConfig, data: Any, where: RunDir,
-                  started: float, command: list[str] | None) -> dict[str, Any]:
-    """run.json's first version, and config.json (what ``--resume`` and ``evaluate`` read)."""
-    entry_dist = ""
+def _stopped(exc: BaseException, record: RunRecord, where: RunDir, tracker: Tracker | None, *, trained: bool,
+             saved: bool) -> None:
+    """What is left of a run that raised ``exc``: a ``failed-at-evaluation`` run when its model
+    was saved (``mltasks evaluate RUN`` completes it), a partial folder to resume when it has a
+    checkpoint, else nothing."""
+    if not where.main:
+        if not where.resume:
+            shutil.rmtree(where.partial, ignore_errors=True)
+        return
+    if saved and isinstance(exc, Exception):
+        record.stopped(FAILED_AT_EVALUATION, exc)
+        _finish(record, "failed", tracker, where)
+        final = rundir.finish(where.partial, force=where.force)
+        logger.warning("the trained model is saved in %s; after fixing the cause, complete the run with: "
+                       "mltasks evaluate %s", final, final)
+        return
+    record.stopped(stop_status(exc), exc)
+    keep = trained and has_checkpoint(where.partial)
     try:
-        entry_dist = registry().get(name).distribution if task_cls.name else ""
+        _finish(record, record.status, tracker, where, write=keep)
+    except OSError:  # the run failed already: its partial folder is still resumable
+        pass
+    abandon(where.partial, record.task, keep=keep)
+
+
+def _start(name: str, task_cls: type[Task], config: TaskConfig, data: Any, where: RunDir, started: float,
+           command: list[str]) -> RunRecord:
+    """The run's first record, written with config.json (what ``--resume`` and ``evaluate`` read)."""
+    distribution = ""
+    try:
+        distribution = registry().get(name).distribution if task_cls.name else ""
     except MltasksError:
         pass
-    run_info: dict[str, Any] = {
-        "task": name,
-        "command": command if command is not None else sys.argv,
-        "versions": _versions(entry_dist),
-        "data": {"source": "default" if data is None else str(data)},
-        "seed": config.seed,
-        "status": "running",
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(started)),
-        "timings": {},
-    }
+    record = new_record(name, command=command, distribution=distribution, data=data, seed=config.seed,
+                        started=started)
     if where.main:
         from mltasks.cache import unwritable
 
@@ -283,56 +217,32 @@ def _start_record(name: str, task_cls: type[Task], config: TaskConfig, data: Any
                 rundir.write_json(where.partial / "config.json", {"task": name,
                                                                   "data": None if data is None else str(data),
                                                                   "config": to_dict(config), "force": where.force})
-            rundir.write_json(where.partial / "run.json", run_info)
+            record.write(where.partial)
         except OSError as exc:  # a full disk or a read-only folder: the user's path, named
             raise unwritable(where.final, exc) from None
-    return run_info
+    return record
 
 
-def _load(task_cls: type[Task], config: TaskConfig, data: Any, run_info: dict[str, Any], progress: Progress,
-          name: str) -> tuple[Task, Splits]:
+def _load(task_cls: type[Task], config: TaskConfig, data: Any, progress: Progress,
+          name: str) -> tuple[Task, Splits, dict[str, Any], float]:
+    """The task and its splits, with ``run.json``'s data record and the seconds loading took."""
     set_threads(config.num_threads)
     seed_everything(config.seed)
     task_obj = task_cls(config)
     t0 = time.time()
     splits = task_obj.load_data(data)
-    run_info["data"] = {**rundir.data_fingerprint(data), "sizes": splits.sizes(), **_data_info(splits)}
-    run_info["timings"]["load_data_s"] = round(time.time() - t0, 3)
-    progress.log(f"{name}: data {run_info['data']['source']} " +
-                 " ".join(f"{k}={v}" for k, v in splits.sizes().items()))
-    return task_obj, splits
+    seconds = round(time.time() - t0, 3)
+    info = dict(getattr(splits, "info", {}) or {})
+    data_record = {**rundir.data_fingerprint(data), "sizes": splits.sizes(), **({"info": info} if info else {})}
+    progress.log(f"{name}: data {data_record['source']} " + " ".join(f"{k}={v}" for k, v in splits.sizes().items()))
+    return task_obj, splits, data_record, seconds
 
 
-def _train(task_obj: Task, splits: Splits, progress: Progress, where: RunDir, run_info: dict[str, Any]) -> None:
+def _train(task_obj: Task, splits: Splits, progress: Progress, where: RunDir) -> None:
     config = task_obj.config
     set_threads(config.num_threads)  # the task may have loaded torch or BLAS while loading data
     seed_everything(config.seed)
-    t0 = time.time()
     context = RunContext(run_dir=where.partial, checkpoint_dir=where.partial / "checkpoints", resume=where.resume)
     returned = task_obj.train(splits, progress, context=context)
     if returned is not task_obj:
         logger.warning("%s.train() should return self", type(task_obj).__name__)
-    run_info["timings"]["train_s"] = round(time.time() - t0, 3)
-    run_info.update(_scale_record(t0))  # issue 29
-
-
-# --- issue 29: how a run was spread over processes, for run.json -----------------------------------
-def _scale_record(since: float) -> dict[str, Any]:
-    """``world_size`` (torchrun's ``WORLD_SIZE``, 1 without it) and, when the torch engine trained,
-    ``distributed``: its backend, global ``batch_size``, ``per_process_batch`` and optimizer ``steps``.
-    The engine's module is read only if the task already imported it: the core never imports torch."""
-    import os
-
-    record: dict[str, Any] = {"world_size": int(os.environ.get("WORLD_SIZE", "1") or 1)}
-    engine = sys.modules.get("mltasks.torch.distributed")
-    trained = engine.training_record(since) if engine is not None else {}
-    if trained:
-        record["world_size"] = trained.pop("world_size")
-        record["distributed"] = trained
-    return record
-# --- end issue 29 ----------------------------------------------------------------------------------
-
-
-def _data_info(splits: Any) -> dict[str, Any]:
-    info = dict(getattr(splits, "info", {}) or {})
-    return {"info": info} if info else {}

@@ -223,7 +223,11 @@ CONFIG_FILE = [
     toml_case("out-of-range-threads", "num_threads = -4\n", "'num_threads'"),
     toml_case("out-of-range-test-size", "test_size = 2.0\n", "test_size"),
     toml_case("choice-unknown", "method = \"forest\"\n", "'method'"),
-    toml_case("track-unknown", "track = \"wandb\"\n", "track"),
+    toml_case("track-unknown", "[run]\ntrack = \"wandb\"\n", "track"),
+    toml_case("track-among-options", "track = \"mlflow\"\n", "conf.toml: unknown config key 'track'"),
+    toml_case("experiment-in-config-table", "[config]\nexperiment = \"e\"\n", "move it to the [run] table"),
+    toml_case("run-unknown-key", "[run]\ntracker = \"mlflow\"\n", "unknown [run] key 'tracker'"),
+    toml_case("run-not-a-table", "run = \"fast\"\n", "'run' must be a table"),
 ]
 
 # --- bad-data: data files the example plugin cannot use -----------------------------------------------
@@ -490,7 +494,7 @@ def shared_runs(tmp_path_factory):
     import mltasks
 
     root = tmp_path_factory.mktemp("shared-runs")
-    result = mltasks.run(MAJ, out=root / "majority", command=["mltasks", "run", MAJ])
+    result = mltasks.run(MAJ, out=root / "majority")
     return {MAJ: result.run_dir}
 
 

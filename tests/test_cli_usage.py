@@ -3,6 +3,7 @@ on a closed pipe, Ctrl-C, and commands imported only when run."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -91,7 +92,7 @@ def test_ctrl_c_during_run_prints_one_line_and_exits_130(toy, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("mltasks.runner.run", interrupted)
+    monkeypatch.setattr("mltasks.runner.execute", interrupted)
     result = invoke("run", "toy")
     assert result.exit_code == 130 and result.output == "Interrupted.\n"
 
@@ -100,11 +101,11 @@ def test_ctrl_c_during_run_prints_one_line_and_exits_130(toy, monkeypatch):
 def runner_calls(monkeypatch, tmp_path):
     calls = []
 
-    def fake_run(task, data, overrides, **kwargs):
-        calls.append({"task": task, "overrides": overrides, **kwargs})
+    def fake_execute(request, **kwargs):
+        calls.append({**dataclasses.asdict(request), **kwargs})
         return SimpleNamespace(split="test", metrics={"mse": 0.5}, run_dir=tmp_path / "r")
 
-    monkeypatch.setattr("mltasks.runner.run", fake_run)
+    monkeypatch.setattr("mltasks.runner.execute", fake_execute)
     return calls
 
 
@@ -128,18 +129,21 @@ def test_run_passes_tracking_options_to_the_runner(runner_calls):
 def test_run_with_tracking_reaches_the_real_runner(toy, tmp_path, monkeypatch):
     seen = {}
 
-    def start_run_tracking(track, **kwargs):
+    def run_tracker(track, **kwargs):
         seen["track"] = track
         seen["experiment"] = kwargs.get("experiment")
+        seen["log_model"] = kwargs.get("log_model")
 
         class Tracker:
+            def start(self, **kw):
+                pass
+
             def finish(self, **kw):
-                seen["log_model"] = kw.get("log_model")
                 return {"backend": "fake", "status": "logged"}
 
         return Tracker()
 
-    monkeypatch.setattr("mltasks.tracking.start_run_tracking", start_run_tracking)
+    monkeypatch.setattr("mltasks.run_request.run_tracker", run_tracker)
     result = invoke("run", "toy", "--out", str(tmp_path / "r"), "--track", "--experiment", "e1",
                     "--track-model", "no")
     assert result.exit_code == 0, result.output

@@ -81,12 +81,19 @@ from mltasks import Task, TaskConfig, Splits
 class ShiftConfig(TaskConfig):
     """A task whose error is |shift - 0.3|: lower is better."""
     shift: float = field(default=0.0, metadata={"help": "the guess"})
+    rank_by: str = field(default="error", metadata={"help": "a mode: error (lower is better) or score"})
 
 
 class ShiftTask(Task):
     Config = ShiftConfig
-    primary_metric = "error"
-    greater_is_better = False
+
+    @property
+    def primary_metric(self):  # a mode changes what the task ranks by, as llm's does
+        return self.config.rank_by
+
+    @property
+    def greater_is_better(self):
+        return self.config.rank_by != "error"
 
     @classmethod
     def sample_data(cls, directory):
@@ -142,12 +149,29 @@ def test_tune_minimises_a_declared_lower_is_better_metric(make_distribution, tmp
     assert len(values) == 6 and summary["best"]["value"] == min(values)  # the lowest error, not the highest
 
 
+def test_tune_ranks_by_what_the_task_declares_under_the_studys_fixed_values(make_distribution, tmp_path: Path):
+    pytest.importorskip("optuna")
+    site = make_distribution("mltasks-shift", "shift_plugin", LOWER_PLUGIN, entry="shift")
+    (site / "shift_task.py").write_text(LOWER_TASK)
+    space = tmp_path / "space.toml"
+    space.write_text('[shift]\ntype = "float"\nlow = 0.0\nhigh = 1.0\n')
+    out = tmp_path / "study"
+    result = CliRunner().invoke(cli, ["tune", "shift", "--space", str(space), "--trials", "4", "--out", str(out),
+                                      "--set", "rank_by=score"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "study.json").read_text())
+    assert summary["metric"] == "score" and summary["direction"] == "maximize"  # not the default mode's error
+    with (out / "trials.csv").open() as fh:
+        values = [float(row["val_score"]) for row in csv.DictReader(fh) if row["val_score"]]
+    assert len(values) == 4 and summary["best"]["value"] == max(values)
+
+
 @pytest.mark.parametrize("track, env, expected", [
     (None, None, None), (None, "sqlite:///x.db", "mlflow"), ("none", "sqlite:///x.db", None),
     ("no", "sqlite:///x.db", None), ("mlflow", None, "mlflow"), ("", "sqlite:///x.db", None),
 ])
 def test_one_decision_whether_tracking_is_on(monkeypatch, track, env, expected):
-    from mltasks.run_tracking import tracking_choice
+    from mltasks.tracking.choice import tracking_choice
 
     if env is None:
         monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -166,7 +190,7 @@ def test_tune_with_track_none_tracks_nothing_even_with_a_tracking_uri(make_distr
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     started = []
     monkeypatch.setattr("mltasks.tracking.start_study_tracking", lambda *a, **k: started.append(a))
-    monkeypatch.setattr("mltasks.tracking.start_run_tracking", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("mltasks.tracking.mlflow_run.MlflowRunTracker.start", lambda *a, **k: started.append(a))
     from mltasks.tune import tune
 
     tune("shift", space=space, trials=2, out=tmp_path / "study", track="none")

@@ -15,7 +15,8 @@ import pytest
 
 import mltasks
 from mltasks.progress import Progress
-from mltasks.tracking import NullTracker, start_run_tracking, start_study_tracking
+from mltasks.runner import RunRequest, execute
+from mltasks.tracking import NullTracker, run_tracker, start_run_tracking, start_study_tracking
 from mltasks.tracking import store as tracking_store
 
 pytest.importorskip("mltasks_majority")
@@ -244,8 +245,8 @@ def test_study_parent_with_trial_children(store_root, tmp_path, no_tracking_env,
         if number == 1:  # a worker process knows only the parent id: it finds the store above its folder
             tracking_store._PARENTS.clear()
         out = study_dir / "trials" / f"trial-{number:04d}"
-        result = mltasks.run("majority", quick=True, seed=number, out=out, track="mlflow",
-                             tracking_parent=study.parent_run_id)
+        result = execute(RunRequest("majority", quick=True, seed=number, out=out),
+                         tracker=run_tracker("mlflow", parent_run_id=study.parent_run_id))
         children.append(json.loads((result.run_dir / "run.json").read_text())["tracking"])
     (study_dir / "study.json").write_text("{}")
     info = study.finish({"best": {"number": 0, "value": 0.9, "test_metrics": {"accuracy": 0.88}},

@@ -1,13 +1,16 @@
 """Experiment tracking: log runs and tuning studies to MLflow (``--track mlflow``).
 
-The runner calls :func:`start_run_tracking` only when tracking is on; this package imports
-no MLflow until then, and a tracking failure is one warning, never a failed run::
+The runner knows a tracker only through :class:`~mltasks.tracking.protocol.Tracker` and gets
+one from :func:`~mltasks.tracking.choice.run_tracker` (None when tracking is off); this package
+imports no MLflow until a tracker starts, and a tracking failure is one warning, never a failed
+run::
 
-    tracker = start_run_tracking("mlflow", task="text", experiment=None, config=config,
-                                 run_info=run_info, progress=progress, run_dir=final)
+    tracker = run_tracker("mlflow", experiment=None, register="text-classifier")
+    tracker.start(task="text", config=config, record=record.to_json(), progress=progress,
+                  run_dir=final)
     ...  # train; every progress.report(...) is logged with its step
-    run_info["tracking"] = tracker.finish(run_dir=partial, status="complete", metrics=metrics,
-                                          register="text-classifier")
+    record.tracking = tracker.finish(run_dir=partial, status="complete", metrics=metrics,
+                                     record=record.to_json())
 
 A complete run is also logged as an MLflow pyfunc model, ``runs:/RUN_ID/model``, through
 MLflow's models from code (:mod:`mltasks.tracking.log_model`; nothing is pickled).
@@ -23,7 +26,8 @@ from typing import Any
 
 from mltasks.errors import MltasksError
 from mltasks.progress import Progress
-from mltasks.run_tracking import tracking_choice
+from mltasks.tracking.choice import run_tracker, tracking_choice
+from mltasks.tracking.protocol import Tracker
 from mltasks.tracking.tags import current_run_tags, run_tags
 
 #: the trackers ``--track`` accepts
@@ -50,7 +54,7 @@ class NullTracker:
 
 
 def _kind(track: str | None) -> str | None:
-    """The tracker asked for (None: off), as :func:`mltasks.run_tracking.tracking_choice` decides;
+    """The tracker asked for (None: off), as :func:`mltasks.tracking.choice.tracking_choice` decides;
     an unknown name comes back as it is, to be one warning rather than a failed run."""
     try:
         return tracking_choice(track)
@@ -64,42 +68,41 @@ def start_run_tracking(
     task: str,
     experiment: str | None = None,
     config: Any = None,
-    run_info: Mapping[str, Any] | None = None,
+    record: Mapping[str, Any] | None = None,
     progress: Progress,
     parent_run_id: str | None = None,
     run_dir: Path | None = None,
     resume_run_id: str | None = None,
+    log_model: bool = True,
+    register: str | None = None,
 ) -> Any:
-    """Start tracking one run; the tracker subscribes to ``progress`` and never raises.
+    """A started tracker for one run, outside the runner; it subscribes to ``progress`` and never
+    raises (an unknown tracker is one warning and a :class:`NullTracker`).
 
     :param track: ``"mlflow"`` (``None``: MLflow when ``MLFLOW_TRACKING_URI`` is set, else off).
-    :param task: the task name: a tag, and the experiment's name unless ``experiment`` is given.
-    :param config: the task's config object or a mapping (logged as params with the values the
-        run used, nested keys dotted; see :func:`mltasks.tracking.store.resolved_config`).
-    :param run_info: the runner's ``run.json`` dict; read again at ``finish`` for data and versions.
-    :param progress: the run's progress; per-epoch metrics are logged with their step, and a
-        failure is one ``progress.warn``.
-    :param parent_run_id: the MLflow run of a tuning study; this run becomes its child.
+    :param record: ``run.json``'s content so far (versions and data become tags).
     :param run_dir: the run directory's final path; without ``MLFLOW_TRACKING_URI`` the runs
         are logged to ``sqlite:///<its parent>/mlflow.db``.
-    :param resume_run_id: the MLflow run id an interrupted run recorded (``run.json["tracking"]``):
-        a resumed run continues that MLflow run instead of starting another.
-    :returns: an object with ``finish(run_dir=, status=, metrics=, log_model=, register=) -> dict``
-        (the ``run.json["tracking"]`` record: backend, uri, experiment, run_id, status, error, and
-        model_uri, model_id, registered_model for a run logged as a model).
+    :returns: a :class:`~mltasks.tracking.protocol.Tracker` (its ``finish`` returns the
+        ``run.json["tracking"]`` record: backend, uri, experiment, run_id, status, error, and
+        model_uri, model_id, registered_model for a run logged as a model), or a
+        :class:`NullTracker` when tracking is off.
+
+    The other parameters are :meth:`~mltasks.tracking.protocol.Tracker.start`'s and
+    :func:`~mltasks.tracking.choice.run_tracker`'s.
     """
     kind = _kind(track)
-    if kind is None:
-        return NullTracker()
-    if kind not in TRACKERS:
+    if kind is not None and kind not in TRACKERS:
         error = f"unknown tracker {kind!r}; the one supported is 'mlflow'"
         progress.warn(f"tracking is off: {error}")
         return NullTracker(kind, error)
-    from mltasks.tracking.mlflow_run import MlflowRunTracker
-
-    return MlflowRunTracker(task=task, experiment=experiment, config=config or {}, run_info=run_info or {},
-                            progress=progress, parent_run_id=parent_run_id, run_dir=run_dir,
-                            resume_run_id=resume_run_id)
+    tracker = run_tracker(kind or "none", experiment=experiment, log_model=log_model, register=register,
+                          parent_run_id=parent_run_id)
+    if tracker is None:
+        return NullTracker()
+    tracker.start(task=task, config=config or {}, record=record or {}, progress=progress, run_dir=run_dir,
+                  resume_run_id=resume_run_id)
+    return tracker
 
 
 def _console_warn(message: str) -> None:
@@ -122,7 +125,7 @@ def start_study_tracking(
         its ``study_dir`` places the local store beside the study folder.
     :param warn: how to warn once on failure (default: ``Warning:`` on stderr and the log).
     :returns: an object with ``parent_run_id`` (pass it to each trial's
-        ``run(..., tracking_parent=...)``; None when tracking is off or failed) and
+        :func:`~mltasks.tracking.choice.run_tracker`; None when tracking is off or failed) and
         ``finish(summary, out_dir) -> dict``.
     """
     warn = warn or _console_warn
@@ -138,4 +141,5 @@ def start_study_tracking(
     return MlflowStudyTracker(task=task, experiment=experiment, study_name=study_name, settings=settings, warn=warn)
 
 
-__all__ = ["TRACKERS", "NullTracker", "current_run_tags", "run_tags", "start_run_tracking", "start_study_tracking"]
+__all__ = ["TRACKERS", "NullTracker", "Tracker", "current_run_tags", "run_tags", "run_tracker", "start_run_tracking",
+           "start_study_tracking", "tracking_choice"]

@@ -35,44 +35,41 @@ FLUSH_SECONDS = 2.0
 FLUSH_ITEMS = 500
 
 
-def plugin_of(run_info: Mapping[str, Any]) -> tuple[str, str]:
+def plugin_of(record: Mapping[str, Any]) -> tuple[str, str]:
     """The plugin distribution and its version, from ``run.json["versions"]``."""
-    if run_info.get("plugin"):
-        name = str(run_info["plugin"])
-        return name, str((run_info.get("versions") or {}).get(name, ""))
-    for name, version in (run_info.get("versions") or {}).items():
+    if record.get("plugin"):
+        name = str(record["plugin"])
+        return name, str((record.get("versions") or {}).get(name, ""))
+    for name, version in (record.get("versions") or {}).items():
         if name not in ("python", "mltasks"):
             return str(name), str(version)
     return "", ""
 
 
 class MlflowRunTracker:
-    """Logs one run to MLflow; made by :func:`mltasks.tracking.start_run_tracking`.
+    """Logs one run to MLflow (the :class:`~mltasks.tracking.protocol.Tracker` the runner is
+    handed when MLflow tracking is on; made by :func:`mltasks.tracking.choice.run_tracker`).
 
-    :param task: the task name (tag, and the experiment's default name).
     :param experiment: the experiment name; default the task (a child run: its parent's).
-    :param config: the task's config object (or a mapping), logged as params with the values the
-        run used (:func:`~mltasks.tracking.store.resolved_config`; nested keys dotted).
-    :param run_info: the runner's ``run.json`` dict (read again at :meth:`finish`).
-    :param progress: the run's progress stream; per-epoch metrics are logged with their step.
+    :param log_model: log a complete run as the pyfunc model ``runs:/RUN_ID/model``.
+    :param register: also register that model in the Model Registry under this name.
     :param parent_run_id: the MLflow run id of a tuning study (this run becomes its child).
-    :param run_dir: the run directory (its final name); its parent holds the local store.
-    :param resume_run_id: the MLflow run of an interrupted run being resumed: it is continued
-        (status RUNNING again, params kept) when the store still holds it, else a new one starts.
     """
 
     backend = "mlflow"
 
-    def __init__(self, *, task: str, experiment: str | None, config: Any,
-                 run_info: Mapping[str, Any], progress: Progress, parent_run_id: str | None,
-                 run_dir: Path | None, resume_run_id: str | None = None) -> None:
-        self.task = task
-        self.experiment = experiment or task
-        self.run_info = run_info
-        self.progress = progress
+    def __init__(self, *, experiment: str | None = None, log_model: bool = True, register: str | None = None,
+                 parent_run_id: str | None = None) -> None:
+        self.experiment_name = experiment
+        self.log_model = log_model
+        self.register = register
         self.parent_run_id = parent_run_id
-        self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.guard = Guard(progress.warn)
+        self.task = ""
+        self.experiment = experiment or ""
+        self.record: Mapping[str, Any] = {}
+        self.progress: Progress | None = None
+        self.run_dir: Path | None = None
+        self.guard = Guard(_no_warning)
         self.uri = ""
         self.run_id: str | None = None
         self.experiment_id: str | None = None
@@ -83,16 +80,33 @@ class MlflowRunTracker:
         self._pending: list[Any] = []
         self._flushed = 0.0
         self._unsubscribe: Callable[[], None] | None = None
-        self._start(config, resume_run_id)
 
     # start ---------------------------------------------------------------------------
 
-    def _start(self, config: Any, resume_run_id: str | None) -> None:
+    def start(self, *, task: str, config: Any, record: Mapping[str, Any], progress: Progress,
+              run_dir: Path | None, resume_run_id: str | None = None) -> None:
+        """Create (or, resuming, reopen) the MLflow run and subscribe to the progress stream.
+
+        :param task: the task name (tag, and the experiment's default name).
+        :param config: the task's config object (or a mapping), logged as params with the values
+            the run used (:func:`~mltasks.tracking.store.resolved_config`; nested keys dotted).
+        :param record: ``run.json`` as the run starts (its versions become tags).
+        :param progress: the run's progress stream; per-epoch metrics are logged with their step.
+        :param run_dir: the run directory (its final name); its parent holds the local store.
+        :param resume_run_id: the MLflow run of an interrupted run being resumed: it is continued
+            (status RUNNING again, params kept) when the store still holds it, else a new one starts.
+        """
+        self.task = task
+        self.experiment = self.experiment_name or task
+        self.record = dict(record)
+        self.progress = progress
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.guard = Guard(progress.warn)
         try:
             store.import_mlflow()
         except MissingDependencyError:
             self.guard.error = f"mlflow is not installed (pip install '{store.PIP_EXTRA}')"
-            self.progress.warn(f"MLflow tracking is off: {self.guard.error}; the run goes on")
+            progress.warn(f"MLflow tracking is off: {self.guard.error}; the run goes on")
             return
         uri = self.guard.call(store.tracking_uri, self.run_dir, parent_run_id=self.parent_run_id)
         if uri is None:
@@ -102,7 +116,7 @@ class MlflowRunTracker:
         if self.client is None:
             return
         if resume_run_id and self._continue(resume_run_id):
-            self._unsubscribe = self.progress.subscribe(self._on_event)
+            self._unsubscribe = progress.subscribe(self._on_event)
             return
         if self.parent_run_id:
             exp_id = self.guard.call(store.parent_experiment, self.client, self.parent_run_id)
@@ -117,7 +131,7 @@ class MlflowRunTracker:
             return
         self.run_id = run.info.run_id
         self._log_params(store.flatten_params(store.resolved_config(config)))
-        self._unsubscribe = self.progress.subscribe(self._on_event)
+        self._unsubscribe = progress.subscribe(self._on_event)
 
     def _continue(self, run_id: str) -> bool:
         """Reopen the MLflow run of the interrupted run being resumed; False when the store lacks it."""
@@ -136,10 +150,10 @@ class MlflowRunTracker:
         return True
 
     def _start_tags(self) -> dict[str, str]:
-        plugin, version = plugin_of(self.run_info)
+        plugin, version = plugin_of(self.record)
         tags = {"mltasks.task": self.task, "mltasks.status": "running",
                 "mltasks.plugin": plugin, "mltasks.plugin_version": version,
-                "mltasks.version": str((self.run_info.get("versions") or {}).get("mltasks", "")),
+                "mltasks.version": str((self.record.get("versions") or {}).get("mltasks", "")),
                 "mlflow.source.name": f"mltasks run {self.task}", "mlflow.source.type": "LOCAL",
                 **current_run_tags()}
         if self.run_dir is not None:
@@ -191,17 +205,18 @@ class MlflowRunTracker:
     # finish --------------------------------------------------------------------------
 
     def finish(self, *, run_dir: Path, status: str, metrics: Mapping[str, float] | None = None,
-               log_model: bool = True, register: str | None = None) -> dict[str, Any]:
+               record: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Log final metrics, tags, the run folder's files and (for a complete run) the run as an
         MLflow model; end the MLflow run.
 
         :param run_dir: the (partial) run folder whose files are logged.
-        :param status: "complete", "failed" or "interrupted".
+        :param status: "complete", "failed", "interrupted" or "pruned".
         :param metrics: the final metrics of the scored split.
-        :param log_model: log the run as the pyfunc model ``runs:/RUN_ID/model``.
-        :param register: also register that model in the Model Registry under this name.
+        :param record: ``run.json`` as the run ends (default: as it started).
         :returns: what the runner stores in ``run.json["tracking"]``; never raises.
         """
+        if record is not None:
+            self.record = dict(record)
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -210,11 +225,11 @@ class MlflowRunTracker:
             self._log_metrics(dict(metrics or {}), self._last_step, flush=True)
             self._log_tags(run_dir, status)
             self._log_artifacts(run_dir)
-            if log_model and status == "complete" and (run_dir / "model").is_dir():
-                self._log_model(run_dir, register)
+            if self.log_model and status == "complete" and (run_dir / "model").is_dir():
+                self._log_model(run_dir, self.register)
         if self.run_id is not None:
             self._terminate(status)
-        if self.run_id is not None and not self.guard.failed:
+        if self.run_id is not None and not self.guard.failed and self.progress is not None:
             self.progress.log(f"MLflow: logged run {self.run_id} (experiment {self.experiment!r}) to "
                               f"{store.public_uri(self.uri)}{self._model_note()}")
         return self.summary()
@@ -222,16 +237,16 @@ class MlflowRunTracker:
     def _log_model(self, run_dir: Path, register: str | None) -> None:
         from mltasks.tracking.log_model import log_run_model
 
-        plugin, version = plugin_of(self.run_info)
+        plugin, version = plugin_of(self.record)
         tags = {k: v for k, v in {"mltasks.task": self.task, "mltasks.plugin": plugin,
                                   "mltasks.plugin_version": version}.items() if v}
         name = self.run_dir.name if self.run_dir is not None else run_dir.name
         # its own guard: a model MLflow cannot take (an old server, no registry) is one warning,
         # and the run, its params, metrics and files stay logged
-        guard = Guard(self.progress.warn, what="Logging the run as an MLflow model")
+        guard = Guard(self.guard.warn, what="Logging the run as an MLflow model")
         self.model = guard.call(log_run_model, client=self.client, uri=self.uri, run_id=self.run_id,
                                 experiment_id=self.experiment_id, run_dir=run_dir, name=name,
-                                run_info=self.run_info, predict_options=_predict_options(self.task),
+                                run_info=self.record, predict_options=_predict_options(self.task),
                                 tags=tags, register=register) or {}
         if guard.failed:
             self.model = {"model_error": guard.error}
@@ -246,7 +261,7 @@ class MlflowRunTracker:
     def _log_tags(self, run_dir: Path, status: str) -> None:
         from mlflow.entities import RunTag
 
-        info = dict(self.run_info)
+        info = dict(self.record)
         data: Mapping[str, Any] = info["data"] if isinstance(info.get("data"), Mapping) else {}
         body: Mapping[str, Any] = _read_json(run_dir / "metrics.json") or {}
         tags = {"mltasks.status": status, "mltasks.data_source": str(data.get("source", "")),
@@ -268,8 +283,8 @@ class MlflowRunTracker:
                 continue
             folder = rel.parent.as_posix()
             self.guard.call(self.client.log_artifact, self.run_id, str(png), None if folder == "." else folder)
-        # run.json as the runner holds it now (the file on disk is rewritten after finish)
-        text = json.dumps(dict(self.run_info), indent=2, default=str) + "\n"
+        # run.json as the run ends (the file on disk is written after finish, with this summary)
+        text = json.dumps(dict(self.record), indent=2, default=str) + "\n"
         self.guard.call(self.client.log_text, self.run_id, text, "run.json")
 
     def _terminate(self, status: str) -> None:
@@ -298,13 +313,19 @@ class MlflowRunTracker:
         return out
 
 
+def _no_warning(message: str) -> None:
+    """The guard of a tracker not started yet (:meth:`MlflowRunTracker.start` gives it the run's)."""
+
+
 def _predict_options(task: str) -> dict[str, Any]:
-    """The registered task's ``predict_options`` (its model's params); {} when it cannot be found."""
+    """The registered task's predict options a remote client may set (its model's params: a
+    ``mlflow models serve`` client never names a module to import); {} when it cannot be found."""
     from mltasks.errors import MltasksError
     from mltasks.lookup import get_task
+    from mltasks.predict_options import help_texts
 
     try:
-        return dict(getattr(get_task(task), "predict_options", {}) or {})
+        return help_texts(get_task(task), remote=True)
     except (MltasksError, ImportError):
         return {}
 

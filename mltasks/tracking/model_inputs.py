@@ -87,11 +87,9 @@ def as_inputs(model_input: Any, kind: str) -> list[Any] | None:
 def as_options(params: Mapping[str, Any] | None) -> dict[str, Any]:
     """MLflow ``params`` as ``predict`` options, read as ``mltasks predict --set`` reads them
     (unset params, None, are left out: the task's defaults apply)."""
-    from mltasks.config import parse_option
-
     out: dict[str, Any] = {}
     for key, value in (params or {}).items():
         if value is None:
             continue
-        out[str(key)] = parse_option(value) if isinstance(value, str) else value
+        out[str(key)] = value  # text, converted to the declared type by the task's checked predict
     return out

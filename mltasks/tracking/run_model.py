@@ -43,6 +43,10 @@ with warnings.catch_warnings(record=True):
             self.task_ = load_run(context.artifacts[ARTIFACT])
 
         def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
-            """The records ``Task.predict`` returns for ``model_input`` with ``params`` as options."""
+            """The records ``Task.predict`` returns for ``model_input`` with ``params`` as options
+            (only those a remote client may set: the model may be behind ``mlflow models serve``)."""
+            from mltasks.predict_options import check
+
             kind = str(getattr(self.task_, "input_kind", "text") or "text")
-            return self.task_.predict(as_inputs(model_input, kind), **as_options(params))
+            options = check(self.task_, as_options(params), remote=True)
+            return self.task_.predict(as_inputs(model_input, kind), **options)

@@ -38,7 +38,7 @@ def _param_value(value: Any) -> Any:
 class MlflowStudyTracker:
     """The parent MLflow run of a study; made by :func:`mltasks.tracking.start_study_tracking`.
 
-    ``parent_run_id`` is what the tuner passes to each trial (``run(..., tracking_parent=...)``),
+    ``parent_run_id`` is what the tuner gives each trial's tracker (``run_tracker(parent_run_id=...)``),
     or None when tracking failed to start.
     """
 

@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from mltasks import rundir
-from mltasks.config import convert, field_types, unknown_key_error
+from mltasks.config import convert, field_types, resolve, unknown_key_error
 from mltasks.errors import ConfigError, MltasksError
 from mltasks.lookup import get_task
 from mltasks.plugins import registry
 from mltasks.progress import Progress
 from mltasks.ranking import declared
-from mltasks.run_tracking import tracking_choice
+from mltasks.tracking.choice import tracking_choice
 from mltasks.tune.lines import reporter
 from mltasks.tune.space import Space, load_space
 from mltasks.tune.storage import is_database, make_storage, optuna_module, storage_url
@@ -162,11 +162,15 @@ def _typed(overrides: Mapping[str, Any] | None, config_cls: type, where: str = "
     return out
 
 
-def _prepare(task: str, space: str | Path | None, metric: str | None, direction: str | None) -> tuple:
+def _prepare(task: str, space: str | Path | None, metric: str | None, direction: str | None,
+             overrides: Mapping[str, Any] | None) -> tuple:
     task_cls = get_task(task)
     spec = registry().get(task).spec
     space_obj: Space = load_space(space, task_cls.Config, spec.search_space)
-    ranking = declared(task_cls(task_cls.Config()))
+    # the space's [study] fixed values (an evaluation protocol such as repeated CV folds), then --set
+    fixed = {**dict(space_obj.fixed), **_typed(overrides, task_cls.Config)}
+    # a mode set here may change what the task ranks by (llm's mode=generate: perplexity, lower)
+    ranking = declared(task_cls(resolve(task_cls.Config, fixed)))
     metric = metric or space_obj.metric or ranking.metric
     if not metric:
         raise ConfigError(f"task {task!r} declares no primary metric: name the metric to optimise with --metric "
@@ -177,7 +181,7 @@ def _prepare(task: str, space: str | Path | None, metric: str | None, direction:
     direction = direction or space_obj.direction or ranking.direction
     if direction not in ("maximize", "minimize"):
         raise ConfigError(f"--direction must be maximize or minimize, got {direction!r}")
-    return task_cls, space_obj, metric, direction
+    return task_cls, space_obj, metric, direction, fixed
 
 
 def _start_tracking(settings: TuneSettings) -> Any:
@@ -227,12 +231,10 @@ def tune(
     """
     from mltasks.tune.outputs import write_outputs
 
-    task_cls, space_obj, metric, direction = _prepare(task, space, metric, direction)
+    task_cls, space_obj, metric, direction, fixed = _prepare(task, space, metric, direction, overrides)
     if jobs < 1 or trials < 1 or (repeats is not None and repeats < 1):
         raise ConfigError("--jobs, --trials and --repeats must be at least 1")
     _pruner(pruner)
-    # the space's [study] fixed values (an evaluation protocol such as repeated CV folds), then --set
-    fixed = {**dict(space_obj.fixed), **_typed(overrides, task_cls.Config)}
     study_dir = Path(out) if out else rundir.choose(f"tune-{task}", Path("runs"))
     url = storage_url(storage, study_dir)
     created = not study_dir.exists()

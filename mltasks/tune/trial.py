@@ -109,6 +109,16 @@ def _trial_tags(settings: TuneSettings, number: int, params: dict[str, Any]) -> 
                      "mltasks.active_params": ",".join(sorted(params)) or "-"})
 
 
+def _tracker(settings: TuneSettings) -> Any:
+    """A trial run's tracker: a child of the study's tracked run (None: the study is not tracked)."""
+    if not settings.track:
+        return None
+    from mltasks.tracking.choice import run_tracker
+
+    return run_tracker(settings.track, experiment=settings.experiment, log_model=settings.track_model,
+                       parent_run_id=settings.tracking_parent)
+
+
 def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), (statistics.pstdev(values) if len(values) > 1 else 0.0)
 
@@ -116,7 +126,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 def run_trial(trial: Any, settings: TuneSettings) -> float:
     """One trial into ``trials/trial-NNNN`` (``.../seed-S`` per repeat); returns the mean score."""
     from mltasks.progress import null_progress
-    from mltasks.runner import run
+    from mltasks.runner import RunRequest, execute
 
     optuna = optuna_module()
     trial.study.sampler = trial_sampler(settings.seed, trial.number)
@@ -127,21 +137,19 @@ def run_trial(trial: Any, settings: TuneSettings) -> float:
     trial.set_user_attr("run_dir", str(out))
     # every trial on the study's split and folds: only the model seed may differ
     overrides = {**settings.overrides, **params, "split_seed": settings.seed}
-    tracking: dict[str, Any] = {"track": "none"}  # the study decided: its trials follow, whatever the environment
-    if settings.track:
-        tracking = {"track": settings.track, "experiment": settings.experiment,
-                    "track_model": settings.track_model, "tracking_parent": settings.tracking_parent}
     results = []
     for repeat, seed in enumerate(seeds):
         target = out if settings.repeats == 1 else out / f"seed-{seed}"
         progress = null_progress()
         if repeat == 0:  # the pruner compares first runs only: later repeats would report the same steps again
             progress.subscribe(pruning_subscriber(trial, settings.metric))
+        # the study decided whether its trials are tracked, whatever the environment says
+        request = RunRequest(settings.task, settings.data, overrides, seed=seed, out=target, force=True,
+                             quick=settings.quick, track="none")
         try:
             with _trial_tags(settings, trial.number, params):
-                results.append(run(settings.task, settings.data, overrides, seed=seed, out=target, force=True,
-                                   quick=settings.quick, evaluate_val=True, progress=progress,
-                                   command=["mltasks", "tune", settings.task], **tracking))
+                results.append(execute(request, progress=progress, evaluate_val=True, tracker=_tracker(settings),
+                                       command=["mltasks", "tune", settings.task]))
         except optuna.TrialPruned:
             shutil.rmtree(rundir.partial_path(target), ignore_errors=True)
             if out != target and out.is_dir() and not any(out.iterdir()):
