@@ -2,7 +2,7 @@
 
 Public names: :class:`Task`, :class:`TaskConfig`, :class:`TaskSpec`, :class:`Splits`,
 :class:`Progress`, :class:`ProgressEvent`, :class:`Report`, :class:`RunContext`,
-:class:`Evaluation`, :data:`hookimpl`, :func:`run`, :func:`load_run`,
+:class:`Evaluation`, :class:`PredictOption`, :data:`hookimpl`, :func:`run`, :func:`load_run`,
 :func:`get_task`; the modules :mod:`mltasks.errors`, :mod:`mltasks.testing`,
 :mod:`mltasks.plots` and, with the ``torch`` extra, :mod:`mltasks.torch`.
 
@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "Evaluation": "mltasks.task",
+    "PredictOption": "mltasks.predict_options",
     "Progress": "mltasks.progress",
     "ProgressEvent": "mltasks.progress",
     "Report": "mltasks.report",
@@ -37,6 +38,7 @@ _EXPORTS = {
 
 __all__ = [
     "Evaluation",
+    "PredictOption",
     "Progress",
     "ProgressEvent",
     "Report",
@@ -58,6 +60,7 @@ if TYPE_CHECKING:
     from mltasks.finished import evaluate_run, load_run, predict_run
     from mltasks.hookspecs import hookimpl
     from mltasks.lookup import get_task
+    from mltasks.predict_options import PredictOption
     from mltasks.progress import Progress, ProgressEvent
     from mltasks.report import Report
     from mltasks.runner import RunResult, run

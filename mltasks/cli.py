@@ -113,8 +113,8 @@ def plugins_cmd(as_json: bool) -> None:
 @click.option("--set", "sets", multiple=True, nargs=1, help=_SET_HELP, metavar="KEY=VALUE")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/TASK-TIME).")
 @click.option("--seed", type=int, help="Random seed (same as --set seed=N, applied last).")
-@click.option("--quick", is_flag=True, help="Tiny smoke run: a slice of the data, few steps (the plugin's smoke "
-              "presets; see each task's options).")
+@click.option("--quick", is_flag=True, help="Tiny smoke run: a slice of the data and the task's quick presets "
+              "(mltasks info TASK lists them); values you set with --set or --config win over the presets.")
 @click.option("--force", is_flag=True, help="Replace an existing run directory.")
 @click.option("--resume", is_flag=False, flag_value="latest", default=None, metavar="[DIR]",
               help="Continue an interrupted run (the newest one, or DIR).")
@@ -132,15 +132,16 @@ def run(task: str, data: str | None, config_file: str | None, sets: tuple[str, .
         seed: int | None, quick: bool, force: bool, resume: str | None, track: str | None, experiment: str | None,
         track_model: str, register: str | None, extra_sets: tuple[str, ...]) -> None:
     """Train, evaluate, save and report TASK into a new run directory."""
-    from mltasks.runner import run as run_task
+    from mltasks.runner import RunRequest, execute
 
     if extra_sets:  # `mltasks run text epochs=3`: options are given with --set, never bare
         stray = extra_sets[0]
         hint = f"--set {stray}" if "=" in stray else "--set KEY=VALUE"
         raise click.UsageError(f"unexpected argument {stray!r}: give options with {hint}")
-    result = run_task(task, data, _pairs(sets), config_file=config_file, out=out, seed=seed,
-                      quick=quick, force=force, resume=resume, command=["mltasks", *sys.argv[1:]],
-                      track=track, experiment=experiment, track_model=track_model == "yes", register=register)
+    request = RunRequest(task, data, _pairs(sets), config_file=config_file, out=out, seed=seed, quick=quick,
+                         force=force, resume=resume, track=track, experiment=experiment,
+                         track_model=track_model == "yes", register=register)
+    result = execute(request, command=["mltasks", *sys.argv[1:]])
     from mltasks.seeding import is_main_process
 
     if not is_main_process():
@@ -206,10 +207,7 @@ def predict(run_dir: str, inputs: tuple[str, ...], input_file: str | None, sets:
         except (OSError, UnicodeDecodeError) as exc:
             raise DataError(f"{input_file}: cannot read inputs ({exc})") from None
         items += [line for line in text.splitlines() if line.strip()]
-    from mltasks.config import parse_option
-
-    options = {k: parse_option(v) for k, v in _pairs(sets).items()}
-    records = predict_run(run_dir, items, **options)
+    records = predict_run(run_dir, items, **_pairs(sets))  # text: the task's declared types convert it
     if out:
         from mltasks.rundir import write_json
 

@@ -76,10 +76,15 @@ def info_text(name: str) -> str:
     if spec.requires:
         lines.append("Requires: " + ", ".join(spec.requires))
     lines += _weights_lines(spec.config)
+    config_cls = get_config_class(name)
     lines += ["", "Options (--set KEY=VALUE):"]
-    for opt in options(get_config_class(name)):
+    for opt in options(config_cls):
         choices = f" [one of: {', '.join(map(str, opt.choices))}]" if opt.choices else ""
         lines.append(f"  {opt.name} ({opt.type}, default {opt.default!r}){choices}")
         if opt.help:
             lines.append(f"      {opt.help}")
+    presets = dict(getattr(config_cls, "quick_presets", None) or {})
+    if presets:
+        lines += ["", "Quick presets (--quick; a value you set with --set or --config wins):",
+                  "  " + ", ".join(f"{key}={value!r}" for key, value in presets.items())]
     return "\n".join(lines)

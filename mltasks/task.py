@@ -15,11 +15,13 @@ The runner (:func:`mltasks.run`) drives these calls and writes the run directory
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from mltasks.errors import ConfigError, NotTrainedError
+from mltasks.predict_options import PredictOption, checked_predict
 
 if TYPE_CHECKING:
     from mltasks.progress import Progress
@@ -29,7 +31,16 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class TaskConfig:
     """Options every task has. Subclass it as a frozen dataclass whose fields all have a
-    default and a ``metadata={"help": ...}`` text; ``mltasks info`` shows them."""
+    default and a ``metadata={"help": ...}`` text; ``mltasks info`` shows them.
+
+    ``quick_presets`` (a class attribute, not a field) holds what ``--quick`` (``smoke``)
+    changes: ``{"epochs": 1, "folds": 2}``. :func:`mltasks.config.resolve` applies them when
+    ``smoke`` is on, to the fields no layer (file, ``--set``) set, so an explicit value wins;
+    :func:`mltasks.config.quick_config` applies them to a config already built.
+    """
+
+    #: field name -> value under ``--quick``; fields set explicitly keep their value.
+    quick_presets: ClassVar[Mapping[str, Any]] = {}
 
     seed: int = field(default=0, metadata={"help": "random seed for splits, initialisation and shuffling"})
     smoke: bool = field(
@@ -178,14 +189,22 @@ class Task:
     input_kind: ClassVar[str] = "text"
     #: The file suffixes :meth:`predict` accepts when ``input_kind`` is "file" (".wav", ".png").
     input_suffixes: ClassVar[tuple[str, ...]] = ()
-    #: The keyword options :meth:`predict` accepts: name -> help text.
-    predict_options: ClassVar[dict[str, str]] = {}
+    #: The keyword options :meth:`predict` accepts: name -> :class:`~mltasks.PredictOption`
+    #: (type and help); a plain help string declares an untyped option (text read as bool, int,
+    #: float or else text). Every ``predict`` call has its options checked and converted to these
+    #: types first (:mod:`mltasks.predict_options`): an unknown name or a bad value is a ConfigError.
+    predict_options: ClassVar[Mapping[str, PredictOption | str]] = {}
     #: Whether :meth:`predict` may run in several threads at once (``serve`` then skips its lock).
     thread_safe: ClassVar[bool] = False
     #: Whether ``serve`` may gather the inputs of concurrent requests into one :meth:`predict` call
     #: (records come back one per input, in order). None: yes, unless ``input_kind`` is "none" (RL
     #: plays episodes) or a predict option names an output path (it belongs to one request).
     batchable: ClassVar[bool | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "predict" in vars(cls):  # one check of the options for every caller (CLI, serve, MLflow, Python)
+            cls.predict = checked_predict(vars(cls)["predict"])  # type: ignore[method-assign]
 
     def __init__(self, config: TaskConfig | None = None) -> None:
         self.config = config if config is not None else self.Config()
@@ -241,7 +260,8 @@ class Task:
     def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
         """Predict for raw inputs (texts, file paths, user ids...) as JSON-ready records.
 
-        :param options: task-specific options (``mltasks predict --set KEY=VALUE``).
+        :param options: task-specific options (``mltasks predict --set KEY=VALUE``), declared in
+            :attr:`predict_options`; they arrive checked and converted to the declared types.
         :raises NotTrainedError: before :meth:`train` or :meth:`load`.
         """
         raise NotImplementedError

@@ -30,18 +30,19 @@ def predict_calls(monkeypatch):
 @pytest.mark.parametrize(
     ("args", "inputs", "options"),
     [
-        (["--set", "episodes=3", "seed=1"], [], {"episodes": 3, "seed": 1}),  # the RL report's command
-        (["a", "b", "--set", "top_k=3"], ["a", "b"], {"top_k": 3}),
-        (["--set", "a=1", "--set", "b=x", "c=true"], [], {"a": 1, "b": "x", "c": True}),
-        (["--set", "top_k=3", "--", "x=1", "--json"], ["x=1", "--json"], {"top_k": 3}),
-        (["--set", "top_k=3", "word"], ["word"], {"top_k": 3}),
-        (["-1", "--set", "k=2.5", "-2"], ["-1", "-2"], {"k": 2.5}),
-        (["--set=a=1", "b=2"], [], {"a": 1, "b": 2}),
+        (["--set", "episodes=3", "seed=1"], [], {"episodes": "3", "seed": "1"}),  # the RL report's command
+        (["a", "b", "--set", "top_k=3"], ["a", "b"], {"top_k": "3"}),
+        (["--set", "a=1", "--set", "b=x", "c=true"], [], {"a": "1", "b": "x", "c": "true"}),
+        (["--set", "top_k=3", "--", "x=1", "--json"], ["x=1", "--json"], {"top_k": "3"}),
+        (["--set", "top_k=3", "word"], ["word"], {"top_k": "3"}),
+        (["-1", "--set", "k=2.5", "-2"], ["-1", "-2"], {"k": "2.5"}),
+        (["--set=a=1", "b=2"], [], {"a": "1", "b": "2"}),
         (["a=b", "--set", "x=y"], ["a=b"], {"x": "y"}),  # before the options, a pair is an input
         (["one", "two"], ["one", "two"], {}),
     ],
 )
 def test_set_takes_several_pairs_and_inputs_stay_inputs(predict_calls, args, inputs, options):
+    """The command line hands the options over as text: the task's declared types convert them."""
     result = invoke("predict", "RUN", *args)
     assert result.exit_code == 0, result.output
     assert predict_calls == [(inputs, options)]

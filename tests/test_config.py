@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
@@ -107,3 +108,71 @@ def test_every_bad_toml_file_is_a_config_error_naming_it(tmp_path):
     with pytest.raises(ConfigError) as info:
         resolve(Cfg, read_toml(path), sources=[str(path)])
     assert str(info.value) == f"{path}: config key 'epochs': 'many' is not a valid int"
+
+
+@dataclass(frozen=True)
+class Quick(TaskConfig):
+    quick_presets = {"epochs": "1", "layers": [8], "limit": None}  # text and TOML-like values both convert
+    epochs: int = field(default=10, metadata={"help": "epochs"})
+    layers: tuple[int, ...] = field(default=(64, 32), metadata={"help": "hidden sizes"})
+    limit: Optional[int] = field(default=100, metadata={"help": "limit"})  # noqa: UP045
+    size: int = field(default=3, metadata={"help": "size", "choices": (3, 5)})
+
+
+def test_quick_presets_fill_only_what_no_layer_set(tmp_path):
+    assert (resolve(Quick).epochs, resolve(Quick).layers) == (10, (64, 32))  # no --quick: no presets
+    quick = resolve(Quick, None, None, {"smoke": True})  # what --quick alone gives
+    assert (quick.epochs, quick.layers, quick.limit) == (1, (8,), None)
+    path = tmp_path / "c.toml"
+    path.write_text("epochs = 4\n")
+    mine = resolve(Quick, read_toml(path), {"layers": "16,16"}, {"smoke": True}, sources=[str(path), "--set"])
+    assert (mine.epochs, mine.layers, mine.limit) == (4, (16, 16), None)  # file and --set beat the presets
+    path.write_text("smoke = true\n")  # smoke from the file counts too
+    assert resolve(Quick, read_toml(path)).epochs == 1
+
+
+def test_quick_config_applies_presets_to_fields_at_their_default():
+    from mltasks.config import quick_config
+
+    quick = quick_config(Quick(epochs=7))
+    assert (quick.smoke, quick.epochs, quick.layers, quick.limit) == (True, 7, (8,), None)
+    assert quick_config(quick) == quick
+
+
+def test_bad_presets_and_field_choices_are_config_errors():
+    from mltasks.config import quick_presets
+
+    class Typo(Quick):
+        quick_presets = {"epoch": 1}
+
+    class Wrong(Quick):
+        quick_presets = {"epochs": "many"}
+
+    with pytest.raises(ConfigError, match="Typo.quick_presets: 'epoch' is not a field it may preset"):
+        quick_presets(Typo)
+    with pytest.raises(ConfigError, match="Wrong.quick_presets: config key 'epochs': 'many' is not a valid int"):
+        resolve(Wrong, {"smoke": "yes"})
+    assert resolve(Quick, {"size": "5"}).size == 5
+    with pytest.raises(ConfigError, match="config key 'size': '4' is not one of 3, 5"):
+        resolve(Quick, {"size": "4"})
+
+
+def test_quick_run_keeps_what_you_set(tmp_path):
+    from click.testing import CliRunner
+
+    from mltasks.cli import cli
+
+    def run(*args: str) -> dict:
+        out = tmp_path / f"r{len(list(tmp_path.iterdir()))}"
+        result = CliRunner().invoke(cli, ["run", "majority", "--out", str(out), *args])
+        assert result.exit_code == 0, result.output
+        return json.loads((out / "config.json").read_text())
+
+    assert run("--quick")["config"]["max_rows"] == 60  # the example plugin's preset
+    saved = run("--quick", "--set", "max_rows=90", "test_size=0.5")
+    assert saved["config"]["max_rows"] == 90 and saved["config"]["smoke"] is True
+    assert run()["config"]["max_rows"] == 0
+    info = CliRunner().invoke(cli, ["info", "majority"]).output
+    assert "Quick presets (--quick; a value you set with --set or --config wins):\n  max_rows=60" in info
+    help_text = " ".join(CliRunner().invoke(cli, ["run", "--help"]).output.split())
+    assert "values you set with --set or --config win" in help_text

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import importlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mltasks import testing
+from mltasks import PredictOption, testing
 from mltasks.testing import check_task
 
 
@@ -334,6 +335,8 @@ def test_no_example_inputs_fail_unless_the_task_takes_none(toy_module):
         ({"predict_options": ["top_k"]}, "predict_options must be a dict"),
         ({"predict_options": {"top-k": "k"}}, "predict_options key 'top-k' is not a keyword name"),
         ({"predict_options": {"top_k": ""}}, "predict_options['top_k'] needs a help text"),
+        ({"predict_options": {"top_k": 3}}, "predict_options['top_k'] must be a PredictOption or a help string"),
+        ({"predict_options": {"top_k": PredictOption(int, "")}}, "predict_options['top_k'] needs a help"),
         ({"greater_is_better": "yes"}, "greater_is_better is 'yes', not a bool"),
         ({"primary_metric": "accuracy"}, "primary_metric 'accuracy' is not among the metrics evaluate returns"),
         ({"input_kind": "none"}, "input_kind is 'none' but example_inputs gave"),
@@ -346,7 +349,7 @@ def test_bad_declarations_fail(toy_module, attrs, fragment):
 
 def test_good_declarations_pass(toy_module):
     cls = broken(toy_module, "Declared", primary_metric="mse", greater_is_better=False,
-                 predict_options={"top_k": "how many"})
+                 predict_options={"top_k": "how many", "k": PredictOption(int | None, "k")})
     testing.checks.check_input_kind(cls())
 
 
@@ -393,3 +396,21 @@ def test_the_package_exports_only_its_own_names():
     assert not hasattr(testing, "__all__")
     assert not hasattr(testing, "check_report")  # the checks live in mltasks.testing.checks
     assert {"parametrize_with_checks", "check_task", "checks_for"} <= set(vars(testing))
+
+
+def _with_presets(toy_module, name, presets):
+    config = dataclass(frozen=True)(type(name + "Config", (toy_module.ToyConfig,), {"quick_presets": presets}))
+    return broken(toy_module, name, Config=config), config
+
+
+def test_the_kit_runs_a_task_as_quick_does(toy_module):
+    from mltasks.testing.state import kit_config
+
+    cls, config = _with_presets(toy_module, "QuickToy", {"epochs": 1, "noise": 0.0})
+    assert (kit_config(cls()).epochs, kit_config(cls()).noise, kit_config(cls()).smoke) == (1, 0.0, True)
+    assert kit_config(cls(config(epochs=5))).epochs == 5  # a value the test set on purpose stays
+
+
+def test_bad_quick_presets_fail_the_config_check(toy_module):
+    cls, _ = _with_presets(toy_module, "TypoPresets", {"epoch": 1})
+    _fails_alone(cls(), "check_config_dataclass", "TypoPresetsConfig.quick_presets: 'epoch' is not a field")

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mltasks.errors import MltasksError, RunDirectoryError
+from mltasks.errors import ConfigError, MltasksError, RunDirectoryError
+from mltasks.predict_options import PredictOption, check, declared
 from mltasks.serve.failures import ClientError
 
 INPUT_KINDS = ("text", "file", "row", "id", "none")
@@ -83,10 +84,15 @@ class Predictor:
         return suffixes
 
     @property
+    def client_options(self) -> dict[str, PredictOption]:
+        """Options a client may set: the declared remote ones minus the paths and modules the
+        server chooses (by name, for plugins that declare no ``remote=False``)."""
+        return {k: spec for k, spec in declared(self.task).items() if spec.remote and not _server_only(k)}
+
+    @property
     def options(self) -> dict[str, str]:
-        """Options a client may set: the declared ones minus the paths the server chooses."""
-        declared = dict(getattr(self.task, "predict_options", {}) or {})
-        return {k: str(v) for k, v in declared.items() if not _server_only(k)}
+        """Option name -> help text of :attr:`client_options` (what ``/v1/info`` lists)."""
+        return {k: spec.help for k, spec in self.client_options.items()}
 
     def _describe(self) -> dict[str, Any]:
         saved = read_json_file(self.run_dir / "config.json")
@@ -110,14 +116,13 @@ class Predictor:
     # a request -------------------------------------------------------------------------
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        """The client's options, refused (422) when one is not among the valid ones."""
-        valid = self.options
-        unknown = sorted(set(options) - set(valid))
-        if unknown:
-            names = ", ".join(sorted(valid)) or "none (this task takes no options)"
-            raise ClientError(422, f"unknown predict option(s) {', '.join(map(repr, unknown))}; "
-                                   f"valid options: {names}")
-        return dict(options)
+        """The client's options converted to their declared types (form fields are text, JSON
+        values may be too) by :func:`mltasks.predict_options.check`; 422 for an option that is
+        not among the client's ones or a value of the wrong type."""
+        try:
+            return check(self.client_options, options)
+        except ConfigError as exc:
+            raise ClientError(422, str(exc)) from None
 
     def json_inputs(self, inputs: list[Any]) -> list[Any]:
         """Inputs of a JSON request in the form ``predict`` takes, per input kind."""
@@ -138,7 +143,7 @@ class Predictor:
     def writes_files(self) -> bool:
         """Whether the task takes server-chosen output paths (RL's ``gif_path``): each request then
         needs its own temp dir."""
-        return any(key.endswith("_path") for key in getattr(self.task, "predict_options", {}) or {})
+        return any(key.endswith("_path") for key in declared(self.task))
 
     @property
     def batchable(self) -> bool:
@@ -214,7 +219,7 @@ class Predictor:
         if self.writes_files:
             if workdir is None:
                 raise ValueError(f"{type(self.task).__name__} writes files: predict needs the request's workdir")
-            for key in getattr(self.task, "predict_options", {}) or {}:
+            for key in declared(self.task):
                 if key.endswith("_path"):  # e.g. RL's gif_path: the server picks it, inside the request's dir
                     options[key] = str(workdir / f"output.{key[: -len('_path')]}")
         if self.input_kind != "none" and not inputs:
@@ -246,8 +251,7 @@ class Predictor:
             if inputs is None:
                 logger.info("no warm-up input for %s files; skipping the warm-up prediction", self.input_suffixes)
                 return
-            declared = getattr(self.task, "predict_options", {}) or {}
-            options = {"episodes": 1} if self.input_kind == "none" and "episodes" in declared else {}
+            options = {"episodes": 1} if self.input_kind == "none" and "episodes" in declared(self.task) else {}
             with self._guard():  # the task itself: no server-chosen output files (an RL GIF) for this one
                 self.task.predict(inputs or None, **options)
         except MltasksError as exc:

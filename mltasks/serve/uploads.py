@@ -6,7 +6,8 @@ Every file is listed in ``saved`` as soon as it exists, so the request removes a
 when it ends, also after an error halfway. One folder for the server, not one per request:
 making and removing a directory per request costs more than the rest of the request on
 some file systems (3 ms here, against 0.1 ms for a file). Non-file form fields are
-prediction options (``options`` may hold a JSON object of them).
+prediction options, as text (``options`` may hold a JSON object of them); the predictor
+converts them to the types the task declares.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mltasks.config import parse_option
 from mltasks.serve.failures import ClientError
 from mltasks.serve.input_limits import check_count, check_file
 
@@ -43,10 +43,11 @@ async def read_files(request: Request, predictor: Predictor, folder: Path, setti
                                '(Content-Type: application/json, {"inputs": [...], "options": {...}}), not files')
     form = await request.form(max_files=10_000, max_fields=1_000)
     try:
-        uploads, options = [], {}
+        uploads: list[Any] = []
+        options: dict[str, Any] = {}
         for key, value in form.multi_items():
             if isinstance(value, str):
-                options.update(_options_field(value) if key == "options" else {key: parse_option(value)})
+                options.update(_options_field(value) if key == "options" else {key: value})
             else:
                 uploads.append(value)
         if not uploads:

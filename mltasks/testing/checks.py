@@ -21,8 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mltasks.config import options
-from mltasks.errors import DataError, NotTrainedError
+from mltasks.config import options, quick_presets
+from mltasks.errors import ConfigError, DataError, NotTrainedError
+from mltasks.predict_options import check_declaration
 from mltasks.task import Splits, Task, TaskConfig
 from mltasks.testing import state
 from mltasks.testing.unpickling import UnpicklingForbidden, forbid_unpickling
@@ -82,7 +83,8 @@ def same(a: Any, b: Any, rtol: float = 1e-6, atol: float = 1e-9, path: str = "")
 
 @check
 def check_config_dataclass(task: Task) -> None:
-    """The config is a frozen TaskConfig dataclass; every field has a default and help text."""
+    """The config is a frozen TaskConfig dataclass; every field has a default and help text, and
+    its ``quick_presets`` name fields with values of their types."""
     cls = type(task).Config
     assert dataclasses.is_dataclass(cls) and issubclass(cls, TaskConfig), f"{cls} is not a TaskConfig dataclass"
     assert cls.__dataclass_params__.frozen, f"{cls.__name__} must be a frozen dataclass"  # type: ignore[attr-defined]
@@ -92,6 +94,10 @@ def check_config_dataclass(task: Task) -> None:
         assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no metadata help text"
     rendered = options(cls)
     assert {o.name for o in rendered} >= {"seed", "smoke"}, "the config must keep TaskConfig's seed and smoke"
+    try:
+        quick_presets(cls)
+    except ConfigError as exc:
+        raise AssertionError(str(exc)) from None
 
 
 @check
@@ -107,7 +113,8 @@ def check_init_stores_config(task: Task) -> None:
 def check_input_kind(task: Task) -> None:
     """What the task declares is well-formed: ``input_kind`` is one of :data:`INPUT_KINDS`
     (``input_suffixes`` like ``".wav"`` for "file", and its example inputs carry them; none
-    for "none"), ``predict_options`` maps option names to help texts, ``greater_is_better``
+    for "none"), ``predict_options`` maps keyword names to :class:`~mltasks.PredictOption` (a type
+    mltasks converts to, a help text) or help strings, ``greater_is_better``
     is a bool and ``primary_metric``, when set, is a metric ``evaluate`` returns."""
     cls = type(task)
     kind = cls.input_kind
@@ -118,11 +125,10 @@ def check_input_kind(task: Task) -> None:
         assert isinstance(suffix, str) and suffix.startswith(".") and len(suffix) > 1, (
             f"input_suffixes entry {suffix!r} should look like '.wav'"
         )
-    options_ = cls.predict_options
-    assert isinstance(options_, dict), f"predict_options must be a dict, got {type(options_).__name__}"
-    for name, text in options_.items():
-        assert isinstance(name, str) and name.isidentifier(), f"predict_options key {name!r} is not a keyword name"
-        assert isinstance(text, str) and text.strip(), f"predict_options[{name!r}] needs a help text"
+    try:
+        check_declaration(cls)
+    except TypeError as exc:
+        raise AssertionError(str(exc)) from None
     # read from the instance: a task whose metric depends on its config declares a property
     primary, greater = task.primary_metric, task.greater_is_better
     assert isinstance(greater, bool), f"greater_is_better is {greater!r}, not a bool"

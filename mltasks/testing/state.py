@@ -37,8 +37,11 @@ def scratch_dir(label: str) -> Path:
 
 
 def kit_config(task: Task) -> Any:
-    """The task's config in smoke mode on one thread (how the kit runs every task)."""
-    return dataclasses.replace(task.config, smoke=True, num_threads=1)
+    """The task's config as ``--quick`` makes it (smoke mode and the config's quick presets, see
+    :func:`mltasks.config.quick_config`) on one thread: how the kit runs every task."""
+    from mltasks.config import quick_config
+
+    return dataclasses.replace(quick_config(task.config), num_threads=1)
 
 
 def registered_name(task: Task) -> str | None:

@@ -78,7 +78,9 @@ class Runner:
         elif block.lang == "console":
             self.console(block)
         elif block.lang in ("python", "py"):
-            code = compile(self.text(block.code), block.where, "exec")
+            # dont_inherit: the example runs as a reader's script would, without this module's
+            # `from __future__ import annotations` (string annotations break dataclasses defined here)
+            code = compile(self.text(block.code), block.where, "exec", dont_inherit=True)
             exec(code, self.namespace)  # the manual's own example
         else:
             status, output = self.shell(block, "set -euo pipefail\n" + self.text(block.code))

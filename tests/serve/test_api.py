@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 import mltasks  # noqa: E402
 from mltasks.cli import cli  # noqa: E402
 from mltasks.errors import RunDirectoryError  # noqa: E402
+from mltasks.predict_options import help_texts  # noqa: E402
 from mltasks.serve import app  # noqa: E402
 from mltasks.serve.predictor import Predictor  # noqa: E402
 
@@ -35,8 +36,9 @@ def test_health_and_info(client, majority_run):
     info = client.get("/v1/info").json()
     assert info["task"] == "majority" and info["run"] == "run"
     assert info["plugin"]["distribution"] == "mltasks-majority" and info["plugin"]["version"]
-    declared = mltasks.get_task("majority").predict_options
+    declared = help_texts(mltasks.get_task("majority"))
     assert info["input_kind"] == "text" and info["input_suffixes"] == [] and info["predict_options"] == declared
+    assert declared["top_k"].startswith("also list the K most likely")
     saved = json.loads((majority_run / "metrics.json").read_text())
     assert info["metrics"]["metrics"] == saved["metrics"]
     assert info["primary_metric"]["name"] == "accuracy" and info["primary_metric"]["greater_is_better"] is True
@@ -66,7 +68,10 @@ def test_long_requests_run_in_batches(majority_run, request_tmp, ready):
 
 
 @pytest.mark.parametrize(("kwargs", "status", "words"), [
-    ({"json": {"inputs": IRIS, "options": {"topk": 2}}}, 422, ["'topk'", "valid options:"]),
+    ({"json": {"inputs": IRIS, "options": {"topk": 2}}}, 422, ["unknown predict option 'topk'", "valid:"]),
+    ({"json": {"inputs": IRIS, "options": {"top_k": "many"}}}, 422, ["option 'top_k': 'many' is not a valid int"]),
+    ({"json": {"inputs": IRIS, "options": {"top_k": 2.5}}}, 422, ["predict option 'top_k': 2.5 is not a valid int"]),
+    ({"json": {"inputs": IRIS, "options": {"top_k": 0}}}, 400, ["top_k must be a positive integer"]),
     ({"json": {"inputs": "5.1,3.5,1.4,0.2"}}, 422, ["inputs", "array"]),
     ({"json": {"inputs": IRIS, "extra": 1}}, 422, ["extra"]),
     ({"json": {"inputs": []}}, 422, ["at least one input"]),
@@ -176,6 +181,11 @@ def test_uploads_round_trip_under_their_own_names(wave_client, wave_task, make_w
     assert pictures and all(p.startswith("data:image/gif;base64,") for p in pictures)
 
 
+def test_option_text_is_converted_to_the_declared_type(client):
+    body = client.post("/v1/predict", json={"inputs": IRIS[:1], "options": {"top_k": "2"}}).json()
+    assert len(body["predictions"][0]["top"]) == 2  # "2" became the int the task declares
+
+
 def test_options_as_a_json_form_field(wave_client, make_wav):
     response = wave_client.post("/v1/predict", files={"files": ("a.wav", make_wav(1.0))},
                                 data={"options": json.dumps({"unit": "ms"})})
@@ -194,7 +204,7 @@ def test_info_hides_options_that_name_server_files_or_modules(wave_client):
     ({"files": ("notes.txt", b"hello")}, {}, 415, ["notes.txt", ".txt", ".wav"]),
     ({"files": ("noext", b"hello")}, {}, 415, ["no suffix"]),
     ({"files": ("big.wav", b"\0" * (2 << 20))}, {}, 413, ["limit"]),
-    ({"files": ("a.wav", b"RIFF")}, {"gif_path": "/tmp/x.gif"}, 422, ["gif_path", "valid options: unit"]),
+    ({"files": ("a.wav", b"RIFF")}, {"gif_path": "/tmp/x.gif"}, 422, ["gif_path", "valid: unit"]),
     ({"files": ("a.wav", b"RIFF")}, {"env_module": "os"}, 422, ["env_module"]),
     ({"files": ("a.wav", b"RIFF")}, {"options": "[1, 2]"}, 422, ["json object"]),
     ({"unit": (None, "ms")}, {}, 422, ["no file"]),

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task
+from mltasks import Evaluation, PredictOption, Progress, Report, RunContext, Splits, Task
 from mltasks.errors import ConfigError, DataError, RunDirectoryError
 from mltasks.plots import confusion_matrix
 from mltasks.rundir import read_json
@@ -40,7 +40,9 @@ class MajorityTask(Task):
     primary_metric = "accuracy"
     greater_is_better = True
     input_kind = "text"  # each input is one row of feature values: "5.1,3.5,1.4,0.2"
-    predict_options = {"top_k": "also list the K most likely classes with their probabilities (default 1)"}
+    # mltasks checks the names and converts the values (--set top_k=3 is text) before predict runs
+    predict_options = {"top_k": PredictOption(int, "also list the K most likely classes with their "
+                                                   "probabilities (default 1)")}
 
     @classmethod
     def sample_data(cls, directory: Path) -> Path:
@@ -56,6 +58,9 @@ class MajorityTask(Task):
         """Read the CSV (default: iris) and split it, stratified by label, with the data seed."""
         path = _default_csv() if source is None else Path(source)
         table, names = read_csv(path, self.config.label_col)
+        if 0 < self.config.max_rows < len(table):  # a random sample (--quick), before the split
+            keep = np.sort(np.random.default_rng(self.config.data_seed).permutation(len(table))[: self.config.max_rows])
+            table = Table(table.features[keep], [table.labels[i] for i in keep], table.columns, table.source)
         classes = sorted(set(table.labels))
         if len(classes) < 2:
             raise DataError(f"{path}: needs at least two classes, found {classes}")
@@ -136,15 +141,12 @@ class MajorityTask(Task):
         """Predict a label for each input: a list of numbers or a ``"5.1,3.5,1.4,0.2"`` string.
 
         :param options: see :attr:`predict_options` (``top_k``: with K > 1, each record also
-            lists the K most likely classes).
-        :raises ConfigError: an unknown option or a bad ``top_k``.
+            lists the K most likely classes); they arrive checked and converted to their types.
+        :raises ConfigError: a ``top_k`` below 1.
         """
         self.check_is_trained()
-        unknown = sorted(set(options) - set(self.predict_options))
-        if unknown:
-            raise ConfigError(f"unknown predict option {unknown[0]!r}; valid: {', '.join(self.predict_options)}")
         top_k = options.get("top_k", 1)
-        if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
+        if top_k < 1:
             raise ConfigError(f"top_k must be a positive integer, got {top_k!r}")
         rows = []
         for item in inputs or []:

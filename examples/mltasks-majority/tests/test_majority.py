@@ -50,8 +50,20 @@ def test_cli_predict_with_options(iris_run, mltasks_cli):
     assert result.exit_code == 2 and result.output == "Error: top_k must be a positive integer, got 0\n"
     result = mltasks_cli("predict", str(iris_run), "5.1,3.5,1.4,0.2", "--set", "topk=2")
     assert result.exit_code == 2 and "unknown predict option 'topk'; valid: top_k" in result.output
+    result = mltasks_cli("predict", str(iris_run), "5.1,3.5,1.4,0.2", "--set", "top_k=two")  # mltasks checks the type
+    assert result.exit_code == 2 and result.output == "Error: predict option 'top_k': 'two' is not a valid int\n"
 
 
 def test_planted_or_missing_model_files_are_refused(iris_run, tmp_path):
     tried = assert_refuses_payloads(iris_run, ["5.1,3.5,1.4,0.2"], tmp_path)
     assert tried == 2 * 5  # task_config.json, classes.json and three .npy files: planted, then removed
+
+
+def test_quick_samples_rows_unless_you_say_otherwise(tmp_path):
+    import mltasks
+
+    quick = mltasks.run("majority", quick=True, out=tmp_path / "q")
+    mine = mltasks.run("majority", quick=True, overrides={"max_rows": "0"}, out=tmp_path / "all")
+    assert (quick.config.max_rows, mine.config.max_rows) == (60, 0)  # the preset, then what you set
+    assert MajorityTask(quick.config).load_data(None).sizes() == {"train": 42, "test": 18}
+    assert MajorityTask(mine.config).load_data(None).sizes() == {"train": 105, "test": 45}

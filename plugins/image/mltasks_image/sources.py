@@ -26,23 +26,17 @@ from mltasks_image.data import IMAGE_SUFFIXES, ImageSet, grey_to_set, load_files
 
 DEFAULT_FILE = "fashion_mnist_subset.npz"
 SPLIT_NAMES = ("train", "val", "test")
-SMOKE_PER_CLASS = 12  # images per class in smoke mode (tests, --quick)
-SMOKE_SIZE = 32
 
 
 def input_size(config: ImageConfig) -> int:
-    """The network input side: ``image_size``, its automatic choice (224, the backbone's native
+    """The network input side: ``image_size``, or its automatic choice (224, the backbone's native
     size, for a linear probe and for fine-tuning on cached frozen blocks; 96 when every block
-    runs each epoch), or a tiny one in smoke mode."""
-    if config.smoke:
-        return SMOKE_SIZE
+    runs each epoch); ``--quick`` presets 32."""
     return config.image_size or (224 if config.strategy == "linear-probe" or config.trunk_cached else 96)
 
 
 def _cap(config: ImageConfig) -> int:
-    if config.smoke:
-        return min(SMOKE_PER_CLASS, config.max_per_class or SMOKE_PER_CLASS)
-    return config.max_per_class
+    return config.max_per_class  # --quick presets 12
 
 
 def _take_per_class(labels: np.ndarray, cap: int, seed: int) -> np.ndarray:

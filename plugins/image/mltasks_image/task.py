@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task, weights
+from mltasks import Evaluation, PredictOption, Progress, Report, RunContext, Splits, Task, weights
 from mltasks.errors import ConfigError, DataError
 
 from mltasks_image.config import ImageConfig
@@ -34,8 +34,8 @@ class ImageTask(Task):
     greater_is_better = True
     input_kind = "file"
     input_suffixes = IMAGE_SUFFIXES
-    predict_options = {"top_k": "how many labels (with probabilities) to return per image; default: the "
-                                "config's top_k"}
+    predict_options = {"top_k": PredictOption(int, "how many labels (with probabilities) to return per image; "
+                                                   "default: the config's top_k")}
 
     @classmethod
     def sample_data(cls, directory: Path) -> Path:
@@ -143,19 +143,13 @@ class ImageTask(Task):
         """Top-k labels of image files: ``[{"input", "label", "probability", "top_k": [...]}]``, one
         record per file, in order.
 
-        :param options: ``top_k`` (default: the config's); see :attr:`predict_options`.
+        :param options: ``top_k`` (default: the config's); see :attr:`predict_options` (checked and
+            converted before predict runs).
         """
         self.check_is_trained()
         if not inputs:
             raise DataError("predict needs image files, e.g. mltasks predict RUN_DIR cat.jpg")
-        unknown = sorted(set(options) - set(self.predict_options))
-        if unknown:
-            raise ConfigError(f"unknown predict option(s) {', '.join(unknown)}; valid: "
-                              f"{', '.join(self.predict_options)}")
-        try:
-            top_k = int(options.get("top_k", self.config.top_k))
-        except (TypeError, ValueError):
-            raise ConfigError(f"top_k={options.get('top_k')!r}: must be an integer") from None
+        top_k = options.get("top_k", self.config.top_k)
         if top_k < 1:
             raise ConfigError(f"top_k={top_k}: must be at least 1")
         paths = [str(p) for p in ([inputs] if isinstance(inputs, (str, Path)) else inputs)]

@@ -18,14 +18,14 @@ from mltasks_image.data import ImageSet
 from mltasks_image.features import cached_features
 from mltasks_image.models import ImageClassifier
 
-SMOKE_EPOCHS = 1
 SMOKE_MAX_STEPS = 3
 
 
 def fit_config(config: ImageConfig, has_val: bool, lr: float | None = None) -> FitConfig:
-    """The engine's options for this task's config (smoke mode: one short epoch)."""
+    """The engine's options for this task's config (smoke mode: a few steps per epoch, no warm-up;
+    its one epoch is the config's quick preset)."""
     return FitConfig(
-        epochs=SMOKE_EPOCHS if config.smoke else config.fit_epochs,
+        epochs=config.fit_epochs,
         max_steps=SMOKE_MAX_STEPS if config.smoke else None,
         batch_size=config.batch_size, lr=lr or config.fit_lr, weight_decay=config.weight_decay,
         optimizer="adamw", scheduler="cosine", warmup_ratio=0.0 if config.smoke else 0.05, grad_clip=1.0,

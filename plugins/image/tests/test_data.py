@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mltasks.config import quick_config
 from mltasks.errors import DataError
 from PIL import Image
 
@@ -26,12 +27,12 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_sample_folder_is_split_stratified(folder: Path) -> None:
-    splits = ImageTask(ImageConfig(smoke=True)).load_data(folder)
+    splits = ImageTask(quick_config(ImageConfig())).load_data(folder)
     assert splits.sizes() == {"train": 23, "val": 6, "test": 7}
     assert splits.train.classes == ["bag", "sneaker", "trouser"]
     assert set(splits.test.labels) == {0, 1, 2}  # every class in the test split
     assert splits.train.images.shape[1:] == (32, 32, 3) and splits.train.images.dtype == np.uint8
-    again = ImageTask(ImageConfig(smoke=True)).load_data(folder)
+    again = ImageTask(quick_config(ImageConfig())).load_data(folder)
     assert again.test.paths == splits.test.paths  # same seed, same split
 
 
@@ -40,7 +41,7 @@ def test_grey_rgba_and_palette_images_become_rgb(tmp_path: Path) -> None:
         (tmp_path / cls).mkdir()
         for i in range(3):
             Image.new(mode, (40, 30)).save(tmp_path / cls / f"{i}.png")
-    splits = ImageTask(ImageConfig(smoke=True, val_fraction=0.0, test_fraction=0.34)).load_data(tmp_path)
+    splits = ImageTask(quick_config(ImageConfig(val_fraction=0.0, test_fraction=0.34))).load_data(tmp_path)
     assert splits.train.images.shape[-1] == 3 and splits.val is None
 
 
@@ -117,7 +118,7 @@ def test_default_data_is_balanced_and_small() -> None:
     assert arrays["train_images"].shape == (2000, 28, 28) and arrays["test_images"].shape == (1000, 28, 28)
     assert np.bincount(arrays["train_labels"]).tolist() == [200] * 10
     assert np.bincount(arrays["test_labels"]).tolist() == [100] * 10
-    splits = ImageTask(ImageConfig(smoke=True)).load_data(None)
+    splits = ImageTask(quick_config(ImageConfig())).load_data(None)
     assert splits.sizes() == {"train": 96, "val": 24, "test": 60}
     assert len(splits.train.classes) == 10
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import mltasks
 import numpy as np
 import pytest
+from mltasks.config import quick_config
 from mltasks.progress import null_progress
 
 from mltasks_image.config import ImageConfig
@@ -24,7 +25,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_feature_cache_is_reused_and_content_addressed(sample: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLTASKS_CACHE_DIR", str(tmp_path))
-    config = ImageConfig(smoke=True, num_threads=1)
+    config = quick_config(ImageConfig(num_threads=1))
     first = ImageTask(config)
     splits = first.load_data(sample)
     first.train(splits, null_progress())
@@ -41,7 +42,7 @@ def test_feature_cache_is_reused_and_content_addressed(sample: Path, tmp_path: P
 
 
 def test_linear_head_option_and_saved_files(sample: Path, tmp_path: Path) -> None:
-    task = ImageTask(ImageConfig(smoke=True, num_threads=1, head="linear"))
+    task = ImageTask(quick_config(ImageConfig(num_threads=1, head="linear")))
     splits = task.load_data(sample)
     task.train(splits, null_progress())
     assert task.history_ and "val_accuracy" in task.history_[-1] and task.history_[-1]["val_loss"] < 10
@@ -57,7 +58,7 @@ def test_linear_head_option_and_saved_files(sample: Path, tmp_path: Path) -> Non
 def test_finetune_evaluation_uses_plain_images(sample: Path) -> None:
     import torch
 
-    task = ImageTask(ImageConfig(smoke=True, num_threads=1, strategy="finetune", unfreeze=2))
+    task = ImageTask(quick_config(ImageConfig(num_threads=1, strategy="finetune", unfreeze=2)))
     splits = task.load_data(sample)
     task.train(splits, null_progress())
     total = sum(p.numel() for p in task.model_.parameters())
@@ -102,3 +103,14 @@ def test_cli_predict_prints_top_labels(sample: Path, tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "mltasks", "predict", str(run), str(tmp_path / "nope.png")],
                          capture_output=True, text=True, env=env, timeout=300)
     assert bad.returncode == 2 and "nope.png" in bad.stderr
+
+
+def test_quick_presets_yield_to_what_you_set() -> None:
+    from mltasks.runner import resolve_config
+
+    from mltasks_image.sources import input_size
+
+    quick = resolve_config(ImageTask, quick=True, overrides={"image_size": "64"})
+    assert (quick.epochs, quick.image_size, quick.max_per_class, input_size(quick)) == (1, 64, 12, 64)
+    plain = resolve_config(ImageTask)
+    assert (plain.epochs, plain.image_size, plain.max_per_class, input_size(plain)) == (0, 0, 0, 224)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from mltasks import TaskConfig
 from mltasks.errors import ConfigError
@@ -27,6 +27,10 @@ def model_list(models: str) -> list[str]:
 @dataclass(frozen=True)
 class KaggleConfig(TaskConfig):
     """Options of the kaggle task: data schema, models, cross-validation and hyperparameters."""
+
+    #: ``--quick``: 2 folds, 20 trees, 30 boosting rounds (on at most 300 training rows); every value
+    #: you set yourself wins.
+    quick_presets: ClassVar[dict[str, Any]] = {"folds": 2, "rf_n_estimators": 20, "hgb_max_iter": 30}
 
     competition: Literal["titanic", "ames", "churn"] = field(
         default="titanic",

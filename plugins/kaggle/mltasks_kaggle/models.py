@@ -11,9 +11,6 @@ from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone
 from mltasks_kaggle.config import KaggleConfig
 from mltasks_kaggle.features import preprocessor
 
-SMOKE_TREES = 20
-SMOKE_ROUNDS = 30
-
 
 def estimator(name: str, problem: str, config: KaggleConfig) -> Any:
     """An unfitted estimator for a model name and problem type, with the config's hyperparameters."""
@@ -33,15 +30,13 @@ def estimator(name: str, problem: str, config: KaggleConfig) -> Any:
         return Ridge(alpha=1.0 / config.linear_c)
     if name == "rf":
         rf = RandomForestClassifier if classify else RandomForestRegressor
-        trees = min(config.rf_n_estimators, SMOKE_TREES) if config.smoke else config.rf_n_estimators
-        return rf(n_estimators=trees, max_features=config.rf_max_features,
+        return rf(n_estimators=config.rf_n_estimators, max_features=config.rf_max_features,
                   min_samples_leaf=config.rf_min_samples_leaf, random_state=seed,
                   n_jobs=config.num_threads or -1)  # trees are seeded: any n_jobs gives the same forest
     if name == "hgb":
         hgb = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
-        rounds = min(config.hgb_max_iter, SMOKE_ROUNDS) if config.smoke else config.hgb_max_iter
         # no early stopping: it would hold out rows of its own, unlike the other models
-        return hgb(learning_rate=config.hgb_learning_rate, max_iter=rounds,
+        return hgb(learning_rate=config.hgb_learning_rate, max_iter=config.hgb_max_iter,
                    max_depth=config.hgb_max_depth or None, max_leaf_nodes=config.hgb_max_leaf_nodes,
                    l2_regularization=config.hgb_l2, early_stopping=False, random_state=seed)
     raise ValueError(f"unknown model {name!r}")

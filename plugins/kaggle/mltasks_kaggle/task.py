@@ -18,9 +18,9 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from mltasks import Evaluation, Progress, Report, Splits, Task
+from mltasks import Evaluation, PredictOption, Progress, Report, Splits, Task
 from mltasks.errors import DataError, RunDirectoryError
 from mltasks.runfiles import read_run_json
 
@@ -39,8 +39,8 @@ from mltasks_kaggle.data import (
 )
 from mltasks_kaggle.saved_types import SAVED_TYPES
 
-SMOKE_ROWS = 300
-SMOKE_FOLDS = 2
+SMOKE_ROWS = 300  # training rows of a smoke run (no field: --quick's other values are quick_presets)
+SMOKE_FOLDS = KaggleConfig.quick_presets["folds"]  # what benchmarks/kaggle.py reads
 PIPELINE_FILE = "pipeline.skops"
 #: Module prefix of the plugin's own classes and functions a saved pipeline may name (blends,
 #: the column converters of the preprocessing).
@@ -57,7 +57,7 @@ class KaggleTask(Task):
     greater_is_better = True
     input_kind = "row"
     input_suffixes = (".csv",)
-    predict_options: dict[str, str] = {}
+    predict_options: ClassVar[dict[str, PredictOption]] = {}  # none: mltasks refuses every option
 
     # Data ------------------------------------------------------------------------
 
@@ -171,7 +171,7 @@ class KaggleTask(Task):
         fmt = table.submission
         submission = fmt.kind if fmt is not None and fmt.kind != "value" else None
         metric, reason = cv.ranking_metric(cfg.metric, schema.problem, submission)
-        n_folds = min(SMOKE_FOLDS if cfg.smoke else cfg.folds, len(y))
+        n_folds = min(cfg.folds, len(y))
         folds = cv.folds(y, schema.problem, n_folds, cfg.data_seed, cfg.cv_repeats)
         repeated = f" x {cfg.cv_repeats} repeats" if cfg.cv_repeats > 1 else ""
         progress.log(f"kaggle: {schema.problem} target {schema.target!r}, {len(schema.features)} features, "
@@ -277,10 +277,6 @@ class KaggleTask(Task):
         import pandas as pd
 
         self.check_is_trained()
-        if options:
-            from mltasks.errors import ConfigError
-
-            raise ConfigError(f"kaggle predict takes no options (got {', '.join(sorted(options))})")
         if inputs is None or (not isinstance(inputs, dict) and not inputs):
             raise DataError("kaggle predict needs CSV files or rows, e.g. mltasks predict RUN new.csv "
                             "or '{\"age\": 30}'")

@@ -7,6 +7,7 @@ import mltasks
 import pandas as pd
 import pytest
 from kaggle_competitions import synthetic, write_competition
+from mltasks.config import quick_config
 from mltasks.progress import null_progress
 
 from mltasks_kaggle.config import KaggleConfig
@@ -32,7 +33,7 @@ def test_integer_row_index_is_dropped_and_the_report_says_so(tmp_path):
 
 
 def _folds(folder, **config):
-    task = KaggleTask(KaggleConfig(smoke=True, models="linear", **FAST, **config))
+    task = KaggleTask(quick_config(KaggleConfig(models="linear", **FAST, **config)))
     task.train(task.load_data(folder), null_progress())
     return task.oof_["fold"].tolist(), task.cv_metrics_
 
@@ -62,7 +63,7 @@ def test_repeated_folds_average_over_partitions_and_report_each_repeat(tmp_path)
     reports = []
     progress = null_progress()
     progress.subscribe(lambda e: reports.append((e.unit, e.step, e.metrics)) if e.kind == "metrics" else None)
-    task = KaggleTask(KaggleConfig(smoke=True, models="linear", cv_repeats=3, split_seed=7, **FAST))
+    task = KaggleTask(quick_config(KaggleConfig(models="linear", cv_repeats=3, split_seed=7, **FAST)))
     task.train(task.load_data(folder), progress)
     # the tuner's signal: the CV mean so far after each repeat, under the name it optimises
     assert [(unit, step) for unit, step, _ in reports] == [("repeat", 1), ("repeat", 2), ("repeat", 3)]
@@ -84,7 +85,7 @@ def test_a_hopeless_kaggle_trial_is_pruned_before_its_next_repeat(tmp_path):
     trial = optuna.create_study(direction="maximize", pruner=Always()).ask()
     progress = null_progress()
     progress.subscribe(pruning_subscriber(trial, "cv_score"))  # what mltasks tune attaches to a trial's run
-    task = KaggleTask(KaggleConfig(smoke=True, models="linear", cv_repeats=3, **FAST))
+    task = KaggleTask(quick_config(KaggleConfig(models="linear", cv_repeats=3, **FAST)))
     with pytest.raises(optuna.TrialPruned, match="repeat 1"):
         task.train(task.load_data(folder), progress)
     assert list(trial.study.trials[0].intermediate_values) == [1]  # stopped before the second repeat
@@ -92,7 +93,7 @@ def test_a_hopeless_kaggle_trial_is_pruned_before_its_next_repeat(tmp_path):
 
 def test_regression_is_ranked_by_rmse(tmp_path):
     folder = write_competition(tmp_path / "c", synthetic(120, "regression"))
-    task = KaggleTask(KaggleConfig(smoke=True, models="linear", **FAST))
+    task = KaggleTask(quick_config(KaggleConfig(models="linear", **FAST)))
     task.train(task.load_data(folder), null_progress())
     assert task.metric_ == "neg_root_mean_squared_error" and "RMSE" in task.metric_reason_
     assert next(iter(task.evaluate(task.load_data(folder).test))) == "neg_root_mean_squared_error"

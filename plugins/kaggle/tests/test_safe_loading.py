@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from mltasks import sklearn_io
 from mltasks.cli import cli
+from mltasks.config import quick_config
 from mltasks.testing.payloads import WAYS, assert_refuses_payloads, model_files, pickle_payload
 
 from mltasks_kaggle.saved_types import SAVED_TYPES
@@ -88,7 +89,7 @@ def test_every_model_the_plugin_fits_is_in_its_allow_list(tmp_path: Path) -> Non
     kinds = {"num": "numeric", "cat": "categorical", "when": "datetime", "txt": "text"}
     targets = {"binary": rng.choice(["y", "n"], size=n), "multiclass": rng.choice([0, 1, 2], size=n),
                "regression": rng.normal(size=n)}
-    config = KaggleConfig(smoke=True, text_columns="hash", num_threads=1)
+    config = quick_config(KaggleConfig(text_columns="hash", num_threads=1))
     for problem, y in targets.items():
         fitted = [pipeline(name, problem, kinds, config).fit(frame, y) for name in ("linear", "rf", "hgb")]
         for i, model in enumerate([*fitted, blend(fitted, problem)]):

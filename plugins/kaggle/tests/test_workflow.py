@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from kaggle_competitions import synthetic, write_competition
+from mltasks.config import quick_config
 from mltasks.errors import ConfigError, DataError
 from mltasks.progress import null_progress
 
@@ -123,8 +124,8 @@ def test_single_csv_holds_out_a_labelled_test(tmp_path):
     path = tmp_path / "table.csv"
     synthetic(200, "binary").to_csv(path, index=False)
     with pytest.raises(DataError, match="target"):
-        KaggleTask(KaggleConfig(smoke=True)).load_data(path)
-    task = KaggleTask(KaggleConfig(smoke=True, target="y", models="linear", **FAST))
+        KaggleTask(quick_config(KaggleConfig())).load_data(path)
+    task = KaggleTask(quick_config(KaggleConfig(target="y", models="linear", **FAST)))
     splits = task.load_data(path)
     assert splits.test_labelled and len(splits.test) == 40 and len(splits.train) == 160
     task.train(splits, null_progress())
@@ -186,7 +187,7 @@ def test_same_seed_same_leaderboard(tmp_path):
     folder = write_competition(tmp_path / "c", synthetic(120, "binary"))
     boards = []
     for _ in range(2):
-        task = KaggleTask(KaggleConfig(smoke=True, **FAST))
+        task = KaggleTask(quick_config(KaggleConfig(**FAST)))
         boards.append(task.train(task.load_data(folder), null_progress()).leaderboard_)
     assert [r["model"] for r in boards[0]] == [r["model"] for r in boards[1]]
     np.testing.assert_allclose([r["roc_auc"] for r in boards[0]], [r["roc_auc"] for r in boards[1]], rtol=1e-9)
@@ -199,3 +200,17 @@ def test_default_titanic_full_run(tmp_path):
     assert result.split == "cv" and result.metrics["roc_auc"] > 0.8 and result.metrics["accuracy"] > 0.75
     sub = pd.read_csv(result.run_dir / "submission.csv")
     assert list(sub.columns) == ["PassengerId", "survived"] and len(sub) == 393
+
+
+def test_quick_presets_and_options(titanic_run):
+    _, result = titanic_run
+    config = result.task.config  # run with --quick: the presets, as nothing set them
+    assert (config.folds, config.rf_n_estimators, config.hgb_max_iter) == (2, 20, 30)
+    from mltasks.runner import resolve_config
+
+    mine = resolve_config(KaggleTask, quick=True, overrides={"folds": "4", "rf_n_estimators": "50"})
+    assert (mine.folds, mine.rf_n_estimators, mine.hgb_max_iter) == (4, 50, 30)
+    plain = resolve_config(KaggleTask)
+    assert (plain.folds, plain.rf_n_estimators, plain.hgb_max_iter) == (5, 200, 300)
+    with pytest.raises(ConfigError, match="unknown predict option 'top_k'; valid: none"):
+        result.task.predict([{"age": 30}], top_k=2)

@@ -28,9 +28,8 @@ def build_model(config: RecommenderConfig, alpha: float | None = None) -> Any:
         "random_state": config.seed,
         "num_threads": config.num_threads,
     }
-    if config.smoke:  # seconds, not minutes (BPR's epochs are cheap but it needs many)
-        common["factors"] = min(config.factors, 16)
-        common["iterations"] = min(common["iterations"], 100 if config.model == "bpr" else 5)
+    if config.smoke and not config.iterations:  # the model's smoke default: seconds, not minutes (BPR's
+        common["iterations"] = 100 if config.model == "bpr" else 5  # epochs are cheap but it needs many)
     if config.model == "als":
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
-from mltasks import Evaluation, Report, RunContext, Splits, Task
+from mltasks import Evaluation, PredictOption, Report, RunContext, Splits, Task
 from mltasks.errors import ConfigError, DataError
 from mltasks.progress import Progress
 
@@ -25,9 +25,10 @@ from mltasks_recommender.split import Interactions, build_splits
 
 #: Options of :meth:`RecommenderTask.predict` (``mltasks predict RUN USER... --set KEY=VALUE``).
 PREDICT_OPTIONS = {
-    "k": "length of each recommendation list (default: the run's k)",
-    "similar_to": "an item id: list the items most similar to it instead of recommending to users",
-    "filter_seen": "never recommend a user's training items (default true)",
+    "k": PredictOption(int, "length of each recommendation list (default: the run's k)"),
+    "similar_to": PredictOption(str, "an item id: list the items most similar to it instead of recommending "
+                                     "to users"),
+    "filter_seen": PredictOption(bool, "never recommend a user's training items (default true)"),
 }
 #: Fewer evaluated users than this make ranking metrics too noisy to compare models.
 FEW_USERS = 10
@@ -49,7 +50,7 @@ class RecommenderTask(Task):
     primary_metric: ClassVar[str] = ""
     greater_is_better: ClassVar[bool] = True
     input_kind: ClassVar[str] = "id"
-    predict_options: ClassVar[dict[str, str]] = PREDICT_OPTIONS
+    predict_options: ClassVar[dict[str, PredictOption]] = PREDICT_OPTIONS
 
     @classmethod
     def sample_data(cls, directory: Path) -> Path:
@@ -200,25 +201,20 @@ class RecommenderTask(Task):
         """Top-k items per user id (one record per input), or the items most similar to
         ``similar_to=ITEM``.
 
-        :param options: see :data:`PREDICT_OPTIONS`. Unknown users get the most popular
-            items, with a message saying so.
+        :param options: see :data:`PREDICT_OPTIONS` (checked and converted to their types before
+            predict runs). Unknown users get the most popular items, with a message saying so.
         """
         self.check_is_trained()
-        unknown = set(options) - set(PREDICT_OPTIONS)
-        if unknown:
-            raise ConfigError(f"unknown predict option(s) {', '.join(sorted(unknown))}; "
-                              f"valid: {', '.join(PREDICT_OPTIONS)}")
         k = options.get("k", self.config.k)
-        if isinstance(k, bool) or not str(k).strip().isdigit() or int(str(k)) < 1:
+        if k < 1:
             raise ConfigError(f"predict option k must be a whole number >= 1, got {k!r}")
-        k = int(str(k))
         if options.get("similar_to") is not None:
-            return self._similar(str(options["similar_to"]), k)
+            return self._similar(options["similar_to"], k)
         if inputs is None or (isinstance(inputs, (list, tuple)) and not inputs):
             raise ConfigError("predict needs user ids (or --set similar_to=ITEM for similar items)")
         if isinstance(inputs, (str, int)):
             inputs = [inputs]
-        filter_seen = _flag(options.get("filter_seen", True), "filter_seen")
+        filter_seen = options.get("filter_seen", True)
         index = {u: i for i, u in enumerate(self.users_)}
         rows = [index.get(str(u).strip(), -1) for u in inputs]
         known = np.array([r for r in rows if r >= 0], dtype=np.int64)
@@ -299,20 +295,3 @@ class RecommenderTask(Task):
             scored, _ = splits.scored()
             evaluation = self.evaluate(scored)
         return build_report(self, splits, evaluation, Path(run_dir))
-
-
-def _flag(value: Any, name: str) -> bool:
-    """A yes/no predict option: a bool, 0/1, or true/false (yes/no, on/off) as text.
-
-    :raises ConfigError: anything else, naming the option.
-    """
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"predict option {name} must be true or false, got {value!r}")

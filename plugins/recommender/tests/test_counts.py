@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from mltasks.cli import cli
+from mltasks.config import quick_config
 from mltasks.progress import Progress
 
 from mltasks_recommender.confidence import COUNT_SCHEMES, weigh
@@ -104,7 +105,7 @@ def test_weightings_scale_to_mean_one():
 
 def test_a_filter_that_drops_over_10_percent_warns(sample_csv, tmp_path):
     """min_rating on ratings (the sample: 5 of 23 ratings per user are low) and zero counts."""
-    task = RecommenderTask(RecommenderConfig(smoke=True, **FAST))
+    task = RecommenderTask(quick_config(RecommenderConfig(**FAST)))
     splits = task.load_data(sample_csv)
     (step,) = splits.info["filters"]
     assert step["dropped"] == 400 and step["total"] == 1840 and step["fraction"] == pytest.approx(0.2174, abs=1e-4)
@@ -117,7 +118,7 @@ def test_a_filter_that_drops_over_10_percent_warns(sample_csv, tmp_path):
         zeros = [[f"z{i:04d}", f"t{i % 120:04d}", "0"] for i in range(int(share / (1 - share) * len(rows)))]
         with path.open("w", newline="") as fh:
             csv.writer(fh).writerows([["user_id", "track_id", "plays"], *rows, *zeros])
-        task = RecommenderTask(RecommenderConfig(smoke=True, confidence="linear", alpha=100.0, **FAST))
+        task = RecommenderTask(quick_config(RecommenderConfig(confidence="linear", alpha=100.0, **FAST)))
         splits = task.load_data(path)
         assert splits.info["filters"][0]["dropped"] == len(zeros)
         events = _events(task, splits)

@@ -57,7 +57,7 @@ def test_predict_known_unknown_and_similar(trained):
     with pytest.raises(NotTrainedError):
         RecommenderTask().predict(["u000"])
     for bad in ("0", "three", 2.5, True):
-        with pytest.raises(ConfigError, match="option k"):
+        with pytest.raises(ConfigError, match="option '?k'?"):  # the type (mltasks), the range (the task)
             task.predict(["u000"], k=bad)
     with pytest.raises(ConfigError, match="valid: k, similar_to, filter_seen"):
         task.predict(["u000"], n=3)
@@ -160,3 +160,17 @@ def test_default_data_als_beats_popularity():
     m = task.train(splits, null_progress()).evaluate(splits.test)
     assert m["precision_at_10"] >= 1.5 * m["popularity_precision_at_10"]
     assert m["ndcg_at_10"] > m["popularity_ndcg_at_10"]
+
+
+def test_quick_presets_and_typed_options(trained):
+    from mltasks.runner import resolve_config
+
+    assert resolve_config(RecommenderTask, quick=True).factors == 16
+    assert resolve_config(RecommenderTask, quick=True, overrides={"factors": "32"}).factors == 32
+    assert resolve_config(RecommenderTask).factors == 64
+    task, splits = trained
+    (record,) = task.predict(["u000"], k="20", filter_seen="false")  # text, as --set gives it
+    seen = {splits.train.items[i] for i in splits.train.relevant(0)}
+    assert len(record["items"]) == 20 and seen & {r["item"] for r in record["items"]}
+    with pytest.raises(ConfigError, match="predict option 'filter_seen': 'maybe' is not a valid bool"):
+        task.predict(["u000"], filter_seen="maybe")

@@ -59,8 +59,8 @@ FAMILY_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("ppo", "toy-text"): dict(n_envs=8, n_steps=256, batch_size=256, n_epochs=4, gamma=0.99, gae_lambda=0.95,
                               ent_coef=0.05, learning_rate=1e-3),
 }
-#: Steps of a smoke run: a couple of thousand keeps the conformance kit within seconds.
-SMOKE_TIMESTEPS = 2048
+#: Steps of a smoke run: a couple of thousand keeps the conformance kit within seconds (--quick's preset).
+SMOKE_TIMESTEPS = int(RLConfig.quick_presets["timesteps"])
 #: Classic-control and toy-text steps cost microseconds: subprocesses would spend more on
 #: pickling than on stepping.
 CHEAP_FAMILIES = ("classic-control", "toy-text")
@@ -108,11 +108,12 @@ def _value(spec: Any) -> Any:
 
 
 def plan(config: RLConfig, env_id: str) -> Plan:
-    """Resolve the hyperparameters: zoo table (else the family's defaults) < config overrides <
-    smoke-mode limits; the steps follow :func:`~mltasks_rl.budgets.default_timesteps`.
+    """Resolve the hyperparameters: zoo table (else the family's defaults) < config overrides;
+    the steps follow :func:`~mltasks_rl.budgets.default_timesteps`.
 
-    In smoke mode one environment (a DummyVecEnv, for determinism) and SMOKE_TIMESTEPS steps
-    are used, with the zoo's per-env rollout length (PPO's minibatch is capped at the rollout).
+    ``--quick`` presets one environment (a DummyVecEnv, for determinism) and SMOKE_TIMESTEPS steps
+    (the config's ``quick_presets``), with the zoo's per-env rollout length (PPO's minibatch is
+    capped at the rollout); in smoke mode DQN also starts learning within the few steps.
     """
     table = dict(ZOO.get((config.algo, env_id)) or FAMILY_DEFAULTS.get((config.algo, env_family(env_id)), {}))
     zoo_steps = table.pop("timesteps", None)
@@ -137,11 +138,8 @@ def plan(config: RLConfig, env_id: str) -> Plan:
         zoo_linear = isinstance(base_lr, LinearSchedule)
         linear = config.lr_schedule == "linear" or (config.lr_schedule == "auto" and zoo_linear)
         kwargs["learning_rate"] = LinearSchedule(lr) if linear else float(lr)
-    if config.smoke:
-        n_envs = 1  # one DummyVecEnv: fast and bit-for-bit reproducible
-        timesteps = config.timesteps or SMOKE_TIMESTEPS
-        if config.algo == "dqn":  # start learning early enough to update within the few steps
-            kwargs["learning_starts"] = min(int(kwargs.get("learning_starts", 100)), 256)
+    if config.smoke and config.algo == "dqn":  # start learning early enough to update within the few steps
+        kwargs["learning_starts"] = min(int(kwargs.get("learning_starts", 100)), 256)
     if config.algo == "ppo" and "batch_size" in kwargs:
         rollout = int(kwargs.get("n_steps", 2048)) * n_envs
         kwargs["batch_size"] = min(int(kwargs["batch_size"]), rollout)

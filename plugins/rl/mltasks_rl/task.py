@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
-from mltasks import Evaluation, Report, RunContext, Splits, Task
+from mltasks import Evaluation, PredictOption, Report, RunContext, Splits, Task
 from mltasks.errors import ConfigError, DataError
 from mltasks.progress import Progress
 
@@ -41,19 +41,18 @@ from mltasks_rl.saving import (
 
 #: Options of :meth:`RLTask.predict` (``mltasks predict RUN --set KEY=VALUE ...``).
 PREDICT_OPTIONS = {
-    "episodes": "number of episodes to play (default 5)",
-    "seed": "reset seed of the first episode (>= 0); episode i uses seed + i (default: fixed seeds no "
-            "evaluation uses)",
-    "deterministic": "pick the most likely action (default true); false samples from the policy",
-    "record": "'gif' records the first episode as an animated GIF",
-    "gif_path": "where the GIF goes (implies record=gif; default ./<env>-episode.gif, never inside the run)",
-    "max_frames": "most frames recorded in the GIF (default 400)",
-}
-#: Options :meth:`RLTask.predict` takes from the command line only: not declared in
-#: ``predict_options``, so ``serve`` refuses them from a client (a request never names a module to import).
-COMMAND_LINE_OPTIONS = {
-    "env_module": "a package to import that registers the run's environment (mltasks never imports a "
-                  "module the run directory names: you name it again)",
+    "episodes": PredictOption(int, "number of episodes to play (default 5)"),
+    "seed": PredictOption(int, "reset seed of the first episode (>= 0); episode i uses seed + i (default: fixed "
+                               "seeds no evaluation uses)"),
+    "deterministic": PredictOption(bool, "pick the most likely action (default true); false samples from the "
+                                         "policy"),
+    "record": PredictOption(Literal["gif", "none"], "'gif' records the first episode as an animated GIF"),
+    "gif_path": PredictOption(str, "where the GIF goes (implies record=gif; default ./<env>-episode.gif, never "
+                                   "inside the run)"),
+    "max_frames": PredictOption(int, "most frames recorded in the GIF (default 400)"),
+    # the command line's only (remote=False): serve refuses it from a client, a request never names a module
+    "env_module": PredictOption(str, "a package to import that registers the run's environment (mltasks never "
+                                     "imports a module the run directory names: you name it again)", remote=False),
 }
 
 
@@ -72,7 +71,7 @@ class RLTask(Task):
     primary_metric: ClassVar[str] = "mean_return"
     greater_is_better: ClassVar[bool] = True
     input_kind: ClassVar[str] = "none"
-    predict_options: ClassVar[dict[str, str]] = PREDICT_OPTIONS
+    predict_options: ClassVar[dict[str, PredictOption]] = PREDICT_OPTIONS
 
     @classmethod
     def sample_data(cls, directory: Path) -> str:
@@ -101,7 +100,7 @@ class RLTask(Task):
         else:
             env_id, modules = resolve_env_id(text, cfg.env_module)
         plan = make_plan(cfg, env_id)
-        episodes = 5 if cfg.smoke else cfg.eval_episodes
+        episodes = cfg.eval_episodes  # --quick presets 5
         return Splits(
             train=EnvSplit(env_id, "train", plan.timesteps, cfg.seed, modules),
             val=EnvSplit(env_id, "val", episodes, SEED_BASE["val"] + cfg.seed, modules),
@@ -132,7 +131,7 @@ class RLTask(Task):
         env_id = splits.train.env_id
         plan = make_plan(cfg, env_id)
         zoo = zoo_timesteps(plan.algo, env_id)
-        budget = "--set timesteps" if cfg.timesteps else "smoke" if cfg.smoke else f"budget={cfg.budget}"
+        budget = "smoke" if cfg.smoke else "--set timesteps" if cfg.timesteps else f"budget={cfg.budget}"
         if budget != "budget=cpu" or not zoo or zoo <= plan.timesteps:
             zoo = None  # only a cpu-budget run is told about the zoo's longer one
         longer = f"; the zoo's {zoo:,} with --set budget=zoo" if zoo else ""
@@ -206,22 +205,15 @@ class RLTask(Task):
 
         :param inputs: episode reset seeds (integers >= 0); none: ``episodes`` episodes from
             ``seed`` (or fixed seeds no evaluation uses).
-        :param options: see :data:`PREDICT_OPTIONS` and :data:`COMMAND_LINE_OPTIONS`; a GIF
-            never goes into the run directory.
-        :raises ConfigError: an unknown or invalid option. :raises DataError: a bad seed, or an
-            environment module only the run names.
+        :param options: see :data:`PREDICT_OPTIONS` (checked and converted to their types before
+            predict runs); a GIF never goes into the run directory.
+        :raises ConfigError: a count below 1. :raises DataError: a bad seed, or an environment
+            module only the run names.
         """
         self.check_is_trained()
-        valid = {**PREDICT_OPTIONS, **COMMAND_LINE_OPTIONS}
-        unknown = set(options) - set(valid)
-        if unknown:
-            raise ConfigError(f"unknown predict option(s) {sorted(unknown)}; valid: {', '.join(valid)}")
         seeds = self._seeds(inputs, options)
-        record = str(options.get("record") or "").lower()
-        if record not in ("", "none", "gif"):
-            raise ConfigError(f"predict option 'record' must be 'gif', got {record!r}")
-        want_gif = record == "gif" or bool(options.get("gif_path"))
-        deterministic = _flag(options.get("deterministic", True), "deterministic")
+        want_gif = options.get("record") == "gif" or bool(options.get("gif_path"))
+        deterministic = options.get("deterministic", True)
         max_frames = _count(options.get("max_frames", 400), "max_frames")
         self._ensure_env(str(options.get("env_module") or ""))
         records = []
@@ -252,7 +244,7 @@ class RLTask(Task):
         else:
             count = _count(options.get("episodes", 5), "episodes")
             first = options.get("seed")
-            start = SEED_BASE["predict"] + self.config.seed if first is None else _integer(first, "seed")
+            start = SEED_BASE["predict"] + self.config.seed if first is None else first
             seeds = [start + i for i in range(count)]
         negative = [s for s in seeds if s < 0]
         if negative:
@@ -349,28 +341,7 @@ def _load_config(cls: type[RLTask], directory: Path) -> RLConfig:
         raise DataError(f"{directory / 'task_config.json'}: not a valid config ({type(exc).__name__})") from None
 
 
-def _integer(value: Any, name: str) -> int:
-    try:
-        if isinstance(value, bool) or float(value) != int(float(value)):
-            raise ValueError
-        return int(float(value))
-    except (TypeError, ValueError):
-        raise ConfigError(f"predict option {name!r} must be an integer, got {value!r}") from None
-
-
-def _count(value: Any, name: str) -> int:
-    number = _integer(value, name)
+def _count(number: int, name: str) -> int:
     if number < 1:
         raise ConfigError(f"predict option {name!r} must be at least 1, got {number}")
     return number
-
-
-def _flag(value: Any, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"predict option {name!r} must be true or false, got {value!r}")

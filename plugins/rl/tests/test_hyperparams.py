@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from mltasks.config import resolve
+from mltasks.config import quick_config, resolve
 from mltasks.errors import ConfigError
 
 from mltasks_rl.config import RLConfig
@@ -36,10 +36,10 @@ def test_acrobot_normalizes_and_unknown_envs_use_sb3_defaults():
 
 
 def test_smoke_uses_one_env_and_few_steps():
-    p = plan(RLConfig(smoke=True), "CartPole-v1")
+    p = plan(quick_config(RLConfig()), "CartPole-v1")
     assert (p.n_envs, p.vec_env, p.timesteps) == (1, "dummy", 2048)
     assert p.kwargs["batch_size"] == 32  # capped at the rollout of one env
-    assert plan(RLConfig(smoke=True, algo="dqn"), "CartPole-v1").kwargs["learning_starts"] == 256
+    assert plan(quick_config(RLConfig(algo="dqn")), "CartPole-v1").kwargs["learning_starts"] == 256
 
 
 def test_auto_vectorisation_uses_subprocesses_for_costly_envs():
@@ -52,3 +52,11 @@ def test_auto_vectorisation_uses_subprocesses_for_costly_envs():
 def test_bad_values_raise_config_error(values):
     with pytest.raises(ConfigError):
         resolve(RLConfig, values)
+
+
+def test_quick_presets_yield_to_what_you_set():
+    mine = resolve(RLConfig, {"smoke": "true", "n_envs": "2", "timesteps": "512"})  # --quick --set ...
+    p = plan(mine, "CartPole-v1")
+    assert (p.n_envs, p.timesteps, mine.eval_episodes) == (2, 512, 5)
+    full = plan(resolve(RLConfig, {}), "CartPole-v1")
+    assert full.n_envs == 8 and full.timesteps > 2048

@@ -7,6 +7,7 @@ import json
 import mltasks
 import numpy as np
 import pytest
+from mltasks.config import quick_config
 from mltasks.errors import ConfigError, DataError
 from mltasks.progress import null_progress
 
@@ -115,7 +116,7 @@ def test_save_load_gives_identical_actions(cartpole_run):
 
 
 def test_vecnormalize_statistics_are_saved_as_json_and_used(tmp_path):
-    task = RLTask(RLConfig(smoke=True, num_threads=1, algo="a2c", timesteps=1000))
+    task = RLTask(quick_config(RLConfig(num_threads=1, algo="a2c", timesteps=1000)))
     splits = task.load_data("Acrobot-v1")
     task.train(splits, null_progress())
     assert task.normalizer_ is not None and task.normalizer_.count > 1000
@@ -151,7 +152,7 @@ def test_missing_env_module_is_a_data_error():
 
 
 def test_dqn_refuses_a_continuous_action_space():
-    task = RLTask(RLConfig(smoke=True, algo="dqn", timesteps=100))
+    task = RLTask(quick_config(RLConfig(algo="dqn", timesteps=100)))
     with pytest.raises(ConfigError, match="discrete"):
         task.train(task.load_data("Pendulum-v1"), null_progress())
 

@@ -175,8 +175,9 @@ def test_serve_clients_cannot_name_a_module(cartpole_run):
     from mltasks.serve.failures import ClientError
     from mltasks.serve.predictor import Predictor
 
-    assert "env_module" not in RLTask.predict_options
+    assert RLTask.predict_options["env_module"].remote is False
     predictor = Predictor.load(cartpole_run.run_dir)
+    assert "env_module" not in predictor.options and "episodes" in predictor.options
     with pytest.raises(ClientError) as caught:
         predictor.check_options({"env_module": "evilmod"})
     assert caught.value.status == 422 and "env_module" in caught.value.message

@@ -15,17 +15,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task, weights
-from mltasks.errors import ConfigError, DataError
+from mltasks import Evaluation, PredictOption, Progress, Report, RunContext, Splits, Task, weights
+from mltasks.errors import DataError
 
 from mltasks_text.config import TextConfig
 from mltasks_text.data import TextDataset, load_text_splits, write_sample_data
 from mltasks_text.metrics import headline
 
 LABELS_FILE = "labels.json"
-#: Smoke runs (``--quick``, the kit) keep the transformer this cheap: a first look in seconds.
+#: Epochs of a smoke run (``--quick``, the kit) left at ``epochs=None``: a first look in seconds (cnn/lstm 5).
 SMOKE_EPOCHS = {"transformer": 1, "blend": 1}
-SMOKE_MAX_LENGTH = 24
 
 
 def _uses_pretrained(cfg: TextConfig) -> bool:
@@ -46,8 +45,8 @@ class TextTask(Task):
     primary_metric: ClassVar[str] = "accuracy"
     greater_is_better: ClassVar[bool] = True
     input_kind: ClassVar[str] = "text"
-    predict_options: ClassVar[dict[str, str]] = {"top_k": "how many of the most likely classes each record lists "
-                                                          "(default 3)"}
+    predict_options: ClassVar[dict[str, PredictOption]] = {
+        "top_k": PredictOption(int, "how many of the most likely classes each record lists (default 3)")}
 
     @classmethod
     def sample_data(cls, directory: Path) -> Path:
@@ -57,20 +56,20 @@ class TextTask(Task):
     def load_data(self, source: str | Path | None) -> Splits:
         """Read a folder or a CSV/TSV/JSONL file (``None``: the embedded fortunes topics) into splits."""
         cfg = self.config
-        return load_text_splits(source, seed=cfg.data_seed, smoke=cfg.smoke, text_col=cfg.text_col,
+        return load_text_splits(source, seed=cfg.data_seed, text_col=cfg.text_col,  # --quick: max_per_class preset
                                 label_col=cfg.label_col, val_size=cfg.val_size, test_size=cfg.test_size,
                                 max_per_class=cfg.max_per_class, warn=_warn)
 
     def effective_config(self) -> TextConfig:
-        """The config as trained: ``model=auto`` resolved; smoke runs cut to one epoch (cnn/lstm 5)
-        of short texts without early stopping, so they finish in seconds."""
+        """The config as trained: ``model=auto`` resolved; in smoke runs ``epochs=None`` is one
+        epoch (cnn/lstm 5), so they finish in seconds (the rest of ``--quick`` is the config's
+        ``quick_presets``, which values set explicitly override)."""
         from dataclasses import replace
 
         cfg = replace(self.config, model=self.config.chosen_model())
-        if not cfg.smoke:
-            return cfg
-        return replace(cfg, epochs=min(int(cfg.resolved("epochs")), SMOKE_EPOCHS.get(cfg.model, 5)),
-                       max_length=min(cfg.max_length, SMOKE_MAX_LENGTH), patience=None)
+        if cfg.smoke and cfg.epochs is None:
+            cfg = replace(cfg, epochs=SMOKE_EPOCHS.get(cfg.model, 5))
+        return cfg
 
     def train(self, splits: Splits, progress: Progress, context: RunContext | None = None) -> TextTask:
         """Fit the configured model on ``splits.train`` (``splits.val`` for early stopping).
@@ -152,12 +151,7 @@ class TextTask(Task):
         if inputs is None:
             raise DataError("text: give one or more texts to classify (or --file with one text per line)")
         texts = [inputs] if isinstance(inputs, str) else [str(t) for t in inputs]
-        try:
-            top_k = max(1, int(options.pop("top_k", 3)))
-        except ValueError as exc:
-            raise ConfigError(f"predict option top_k: {exc}") from None
-        if options:
-            raise ConfigError(f"unknown predict option(s) {', '.join(options)}; the text task takes top_k")
+        top_k = max(1, options.get("top_k", 3))  # checked and converted to int before predict runs
         probs = self.predict_proba(texts)
         records = []
         for text, row in zip(texts, probs):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from mltasks.config import quick_config
 from mltasks.progress import null_progress
 
 from mltasks_text.blend import WEIGHTS, choose_weight
@@ -56,7 +57,7 @@ def test_step_clock_estimates_from_the_measured_rate() -> None:
 
 
 def test_blend_trains_saves_and_reports_its_parts(sample_csv: Path, tiny_bert_dir: Path, tmp_path: Path) -> None:
-    task = TextTask(TextConfig(model="blend", pretrained=str(tiny_bert_dir), num_threads=1, smoke=True))
+    task = TextTask(quick_config(TextConfig(model="blend", pretrained=str(tiny_bert_dir), num_threads=1)))
     splits = task.load_data(sample_csv)
     task.train(splits, null_progress())
     evaluation = task.evaluate(splits.test)
@@ -94,7 +95,7 @@ def test_a_neural_report_fits_the_tfidf_baseline_beside_it(sample_csv: Path, tmp
 def test_the_default_is_the_blend_of_one_epoch() -> None:
     from mltasks_text.neural import training_budget
 
-    assert TextConfig().chosen_model() == "blend" and TextConfig(smoke=True).chosen_model() == "tfidf"
+    assert TextConfig().chosen_model() == "blend" and quick_config(TextConfig()).chosen_model() == "tfidf"
     cfg = TextConfig(model="blend")
     assert training_budget(cfg, 4189) == (1, None)  # 6,000 short texts: one epoch
     assert training_budget(cfg, 20000) == (1, 563)  # larger data: one partial epoch of ~9,000 texts

@@ -11,6 +11,7 @@ import mltasks
 import pytest
 from click.testing import CliRunner
 from mltasks.cli import cli
+from mltasks.config import quick_config
 from mltasks.errors import ConfigError
 from mltasks.progress import null_progress
 
@@ -18,8 +19,9 @@ from mltasks_text.config import TextConfig
 from mltasks_text.task import TextTask
 
 
-def _train(sample_csv: Path, **options) -> tuple[TextTask, object]:
-    task = TextTask(TextConfig(num_threads=1, **options))
+def _train(sample_csv: Path, quick: bool = False, **options) -> tuple[TextTask, object]:
+    config = TextConfig(num_threads=1, **options)
+    task = TextTask(quick_config(config) if quick else config)
     splits = task.load_data(sample_csv)
     return task.train(splits, null_progress()), splits
 
@@ -54,7 +56,8 @@ def test_neural_from_scratch_learns_sample(model: str, sample_csv: Path, tmp_pat
 
 
 def test_cnn_with_pretrained_tokenizer(sample_csv: Path, tmp_path: Path) -> None:
-    task, _ = _train(sample_csv, model="cnn", tokenizer="pretrained", epochs=2, embed_dim=16, hidden_size=8, smoke=True)
+    task, _ = _train(sample_csv, model="cnn", tokenizer="pretrained", epochs=2, embed_dim=16, hidden_size=8,
+                     quick=True)
     task.save(tmp_path)
     assert (tmp_path / "tokenizer" / "tokenizer.json").is_file() and not (tmp_path / "vocab.json").exists()
     assert len(task.model_.tokenizer) == 30522  # MiniLM's WordPiece vocabulary
@@ -62,7 +65,7 @@ def test_cnn_with_pretrained_tokenizer(sample_csv: Path, tmp_path: Path) -> None
 
 
 def test_frozen_transformer_trains_only_the_head(sample_csv: Path, tmp_path: Path) -> None:
-    task, splits = _train(sample_csv, model="transformer", finetune="frozen", smoke=True)
+    task, splits = _train(sample_csv, model="transformer", finetune="frozen", quick=True)
     net = task.model_.model
     before = {k: v.clone() for k, v in net.encoder.state_dict().items()}
     from mltasks_text.pretrained import load_encoder, resolve_pretrained
@@ -128,4 +131,26 @@ def test_transformer_epochs_follow_the_data_size() -> None:
     assert training_budget(cfg, 20000) == (1, 563)  # larger data: one partial epoch of ~9,000 texts
     assert training_budget(TextConfig(model="transformer", epochs=5), 4189) is None  # the user's choice wins
     assert training_budget(TextConfig(model="cnn"), 4189) is None
-    assert TextConfig().chosen_model() in ("blend", "tfidf") and TextConfig(smoke=True).chosen_model() == "tfidf"
+    assert TextConfig().chosen_model() in ("blend", "tfidf") and quick_config(TextConfig()).chosen_model() == "tfidf"
+
+
+def test_quick_presets_apply_only_where_nothing_was_set() -> None:
+    from mltasks.runner import resolve_config
+
+    quick = resolve_config(TextTask, quick=True)
+    assert (quick.model, quick.max_per_class, quick.max_length, quick.patience) == ("tfidf", 12, 24, None)
+    mine = resolve_config(TextTask, quick=True, overrides={"model": "cnn", "max_length": "40", "patience": "2"})
+    assert (mine.model, mine.max_per_class, mine.max_length, mine.patience) == ("cnn", 12, 40, 2)
+    plain = resolve_config(TextTask)
+    assert (plain.model, plain.max_per_class, plain.max_length, plain.patience) == ("auto", None, 64, 4)
+    assert TextTask(quick_config(TextConfig(model="cnn"))).effective_config().epochs == 5
+    assert TextTask(quick_config(TextConfig(model="cnn", epochs=8))).effective_config().epochs == 8
+
+
+def test_predict_options_are_typed(sample_csv: Path) -> None:
+    task, _ = _train(sample_csv, model="tfidf")
+    assert len(task.predict(["a kernel panic"], top_k="2")[0]["top"]) == 2  # text, as --set gives it
+    with pytest.raises(ConfigError, match="predict option 'top_k': 'many' is not a valid int"):
+        task.predict(["a kernel panic"], top_k="many")
+    with pytest.raises(ConfigError, match="unknown predict option 'topk'; valid: top_k"):
+        task.predict(["a kernel panic"], topk=2)
