@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import mltasks
+from mltasks.config import quick_config
 from mltasks.report import markdown_table
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,7 +170,8 @@ def sweep(candidates: list[dict[str, Any]], seed: int, threads: int, quick: bool
     from mltasks.seeding import seed_everything, set_threads
 
     set_threads(threads)
-    config = LLMConfig(seed=seed, split_seed=0, num_threads=threads, smoke=quick)
+    config = LLMConfig(seed=seed, split_seed=0, num_threads=threads)
+    config = quick_config(config) if quick else config
     splits = LLMTask(config).load_data(None)
     path = resolve_pretrained("")
     tokenizer = load_tokenizer(path)

@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 
 import mltasks
+from mltasks.config import quick_config
 
 OUT = Path(__file__).resolve().parent / "results" / "speech.json"
 TESTDATA = Path("/usr/share/pocketsphinx/test/data")
@@ -158,7 +159,7 @@ def cross_part(quick: bool) -> dict[str, Any]:
     from mltasks.progress import null_progress
 
     torch.set_num_threads(2)
-    config = SpeechConfig(smoke=quick, num_threads=2)
+    config = quick_config(SpeechConfig(num_threads=2)) if quick else SpeechConfig(num_threads=2)
     base = SpeechTask(config).load_data(None)
 
     def pick(split: Any, keep: Any) -> Any:
@@ -523,7 +524,7 @@ def windows_part(quick: bool, cache: Path | None) -> dict[str, Any]:
     from mltasks.progress import null_progress
 
     torch.set_num_threads(1)
-    task = SpeechTask(SpeechConfig(num_threads=1, smoke=quick))
+    task = SpeechTask(quick_config(SpeechConfig(num_threads=1)) if quick else SpeechConfig(num_threads=1))
     splits = task.load_data(None)
     began = time.perf_counter()
     if cache is not None and (cache / "base.npy").is_file() and not quick:

@@ -109,7 +109,8 @@ RANGES = {
     "image": ("image_size=33", "epochs=-1", "batch_size=0", "bn_momentum=2", "unfreeze=-2", "val_fraction=1.5",
               "top_k=0", "reg_c=-1"),
     "speech": ("sample_rate=100", "clip_seconds=0", "vtlp=0.9", "min_confidence=1.5", "window_hop_s=0",
-               "augment_copies=-1", "beam_width=0", "snr_db=30,5", "augment_kinds=bogus", "snr_db=1,2,3"),
+               "augment_copies=-1", "beam_width=0", "snr_db=30,5", "augment_kinds=bogus", "snr_db=1,2,3", "lr=-1",
+               "dropout=1", "noise_prob=1.5", "max_per_class=-1"),
     "rl": ("timesteps=-1", "n_envs=-1", "gamma=0", "gamma=1.5", "learning_rate=-1", "net_arch=0,64",
            "eval_episodes=0", "n_steps=0"),
     "recommender": ("factors=0", "iterations=-1", "regularization=-1", "alpha=-1", "k=0", "holdout=0",
@@ -117,7 +118,8 @@ RANGES = {
     "kaggle": ("folds=1", "cv_repeats=0", "ensemble=-1", "max_categories=0", "rf_max_features=2",
                "models=bogus", "models=linear,linear", "hgb_learning_rate=0", "metric=bogus"),
     "llm": ("sparsity=1", "distill_alpha=2", "lora_r=-1", "temperature=0", "batch_size=0", "student_layers=0",
-            "ngram_order=0"),
+            "ngram_order=0", "lr=-1", "epochs=0", "max_steps=-1", "max_length=-1", "val_size=0", "test_size=1",
+            "test_size=0.9", "lora_dropout=1.5", "lora_alpha=0", "latency_repeats=-1", "distill_epochs=-1"),
 }
 
 
@@ -265,7 +267,7 @@ PREDICT_BAD = {  # task: [(name, extra inputs or None for the valid ones, sets, 
                                                                     "distilled")],
     "kaggle": [("missing-csv", ["nowhere.csv"], (), "nowhere.csv"), ("garbage-csv", "garbage.csv", (), "garbage.csv"),
                ("other-columns", "other.csv", (), "other.csv"), ("unknown-option", None, ("top_k=2",), "top_k")],
-    "recommender": [("k-zero", None, ("k=0",), "option k"), ("k-text", None, ("k=abc",), "option k"),
+    "recommender": [("k-zero", None, ("k=0",), "option k"), ("k-text", None, ("k=abc",), "option 'k'"),
                     ("similar-to-unknown", [], ("similar_to=nosuch-item",), "nosuch-item"),
                     ("filter-seen-maybe", None, ("filter_seen=maybe",), "filter_seen")],
 }

@@ -147,14 +147,8 @@ def _accepted(task: str, value: str, reason: str, *, data: bool = True, extra=()
 
 OUT_OF_RANGE += [
     _accepted("text", "weight_decay=-1", "plugins/text TextConfig.__post_init__", extra=("model=tfidf",)),
-    _accepted("speech", "lr=-1", "plugins/speech SpeechConfig.__post_init__"),
     _accepted("rl", "gae_lambda=2", "plugins/rl RLConfig.__post_init__", data=False,
               extra=("timesteps=64", "eval_episodes=1")),
-    _accepted("llm", "lr=-1", "plugins/llm LLMConfig.__post_init__ (also epochs=0, max_steps=-1, max_length=-1, "
-              "val_size=0, test_size=1, lora_dropout=1.5, lora_alpha=0, latency_repeats=-1, distill_epochs=-1 and "
-              "val_size + test_size >= 1 pass)",
-              extra=lambda c: (f"pretrained={c.runs['llm'].parent / 'tiny-bert'}", "distill=false",
-                               "latency_repeats=1")),
 ]
 
 # --- config-file: bad TOML files per task ---------------------------------------------------------------
@@ -282,8 +276,7 @@ class SharedRuns:
                     sys.path.remove(str(LLM_TESTS))
                 options["pretrained"] = str(tiny_bert(self.root / "tiny-bert"))
             data = None if task == "rl" else str(self.sample(task))
-            result = mltasks.run(task, data=data, quick=True, out=self.root / f"run-{task}", overrides=options,
-                                 command=["mltasks", "run", task])
+            result = mltasks.run(task, data=data, quick=True, out=self.root / f"run-{task}", overrides=options)
             self.runs[task] = result.run_dir
         return self.runs[task]
 
@@ -362,8 +355,6 @@ RUN_DIR = [row for task in TASKS for row in (
 PREDICT_XFAIL = {
     ("text", "top-k-zero"): "plugins/text TextTask.predict accepts top_k=0 (answers one class): refuse top_k < 1 "
                             "with a ConfigError naming top_k",
-    ("speech", "top-k-zero"): "plugins/speech SpeechTask.predict accepts top_k=0 (answers one word): refuse top_k < 1 "
-                              "with a ConfigError naming top_k",
 }
 
 

@@ -121,7 +121,7 @@ def train_adapted(cfg: Any, path: Any, base: EncoderClassifier, train: EncodedTe
     step = stage(progress, context, "adapted", main=True)
     result = fit(model, by_length(train, cfg), by_length(val, cfg), loss_fn=cross_entropy_loss,
                  val_metrics_fn=accuracy_counts,
-                 config=fit_config(cfg, lr=cfg.learning_rate(), epochs=1 if cfg.smoke else cfg.epochs,
+                 config=fit_config(cfg, lr=cfg.learning_rate(), epochs=cfg.epochs,
                                    max_steps=cfg.max_steps, batch_size=1, prebatched=True),
                  collate_fn=UnwrapCollate(PadCollate(pad_id)), **step.fit_options())
     model = result.model
@@ -174,7 +174,7 @@ def train_distilled(
 
     keep = corpus_vocab(train.ids, special_ids) if cfg.student_vocab == "corpus" else None
     student = make_student(teacher, cfg.student_layers, keep)
-    epochs = 1 if cfg.smoke else (cfg.distill_epochs or 2 * cfg.epochs)
+    epochs = cfg.distill_epochs or 2 * cfg.epochs  # --quick presets 1
     train_t, val_t = with_targets(train, progress), with_targets(val, None)
     step = stage(progress, context, "distilled", main=False)
     result = fit(student, by_length(train_t, cfg), by_length(val_t, cfg),

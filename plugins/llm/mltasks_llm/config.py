@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from mltasks import TaskConfig
 from mltasks.errors import ConfigError
 
-VARIANTS = ("base", "adapted", "quantized", "pruned", "distilled")
+#: the variants a run can build (and predict can name).
+Variant = Literal["base", "adapted", "quantized", "pruned", "distilled"]
+VARIANTS: tuple[str, ...] = get_args(Variant)
+#: what 0 means for the fields where it picks a value (named in range errors).
+_ZERO = {"max_steps": "by epochs or mode", "max_length": "by mode", "distill_epochs": "twice epochs",
+         "latency_repeats": "by mode", "max_per_class": "no cap"}
 
 
 @dataclass(frozen=True)
 class LLMConfig(TaskConfig):
     """Adapt a pretrained language model, then compress it; every variant is measured."""
+
+    #: ``--quick``: 12 texts per class, one epoch (classify) or 3 optimizer steps (generate; in classify
+    #: they cap the one epoch), a one-epoch student; smoke runs also read at most 60 documents in
+    #: generate mode and score fewer blocks (see lm_data.py and pipeline.py). Every value you set wins.
+    quick_presets: ClassVar[dict[str, Any]] = {"max_per_class": 12, "epochs": 1, "max_steps": 3, "distill_epochs": 1}
 
     mode: Literal["classify", "generate"] = field(
         default="classify",
@@ -49,12 +59,12 @@ class LLMConfig(TaskConfig):
     epochs: int = field(
         default=4,
         metadata={"help": "training epochs (classify); 4 epochs of ~1,000 docs at 64 tokens fit the "
-                          "~10 minute CPU budget of a default run"},
+                          "~10 minute CPU budget of a default run; --quick presets 1"},
     )
     max_steps: int = field(
         default=0,
         metadata={"help": "optimizer steps; 0: epochs for classify, 40 for generate (a LoRA step of "
-                          "8 x 128 tokens through SmolLM2-135M takes ~10 s on 2 CPU cores)"},
+                          "8 x 128 tokens through SmolLM2-135M takes ~10 s on 2 CPU cores); --quick presets 3"},
     )
     lr: float = field(
         default=0.0,
@@ -74,7 +84,7 @@ class LLMConfig(TaskConfig):
     max_per_class: int = field(
         default=150,
         metadata={"help": "cap of documents per class before splitting (classify; 0: no cap); keeps "
-                          "the default fine-tune within ~10 minutes on 2 CPU cores"},
+                          "the default fine-tune within ~10 minutes on 2 CPU cores; --quick presets 12"},
     )
     quantize: bool = field(
         default=True,
@@ -120,7 +130,9 @@ class LLMConfig(TaskConfig):
                           "with the teacher's targets computed on the masked texts (one teacher forward pass "
                           "per step); 0: the stored targets of the unmasked texts"},
     )
-    distill_epochs: int = field(default=0, metadata={"help": "student epochs; 0: twice the teacher's epochs"})
+    distill_epochs: int = field(
+        default=0, metadata={"help": "student epochs; 0: twice the teacher's epochs; --quick presets 1"}
+    )
     primary: Literal["adapted", "quantized", "pruned", "distilled"] = field(
         default="adapted",
         metadata={"help": "the variant that evaluate/predict use; the others are reported and saved too"},
@@ -130,7 +142,7 @@ class LLMConfig(TaskConfig):
     latency_repeats: int = field(
         default=0,
         metadata={"help": "timed repetitions per batch-1 latency figure (a quarter of them at batch 32); "
-                          "0: 20 for classify, 5 for generate (a batch-32 LM forward takes seconds), 3 in smoke mode"},
+                          "0: 20 for classify, 5 for generate (a batch-32 LM forward takes seconds), 3 with --quick"},
     )
 
     def __post_init__(self) -> None:
@@ -153,6 +165,22 @@ class LLMConfig(TaskConfig):
             raise ConfigError("temperature, batch_size and student_layers must be positive")
         if self.ngram_order < 1:
             raise ConfigError(f"ngram_order={self.ngram_order} must be at least 1")
+        for name in ("epochs", "lora_alpha", "max_new_tokens"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")
+        for name in ("max_steps", "max_length", "distill_epochs", "latency_repeats", "max_per_class"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be at least 0 (0: {_ZERO[name]})")
+        if self.lr < 0:
+            raise ConfigError(f"lr={self.lr} must be at least 0 (0: by method)")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            raise ConfigError(f"lora_dropout={self.lora_dropout} must be in [0, 1)")
+        for name in ("val_size", "test_size"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be in (0, 1)")
+        if self.val_size + self.test_size >= 1.0:
+            raise ConfigError(f"val_size + test_size = {self.val_size + self.test_size:g} must be below 1 "
+                              "(the rest trains)")
 
     # Resolved defaults (the "0 means auto" fields) --------------------------------
 

@@ -15,9 +15,9 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar
 
-from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task, weights
-from mltasks.errors import ConfigError, DataError
-from mltasks_llm.config import VARIANTS, LLMConfig
+from mltasks import Evaluation, PredictOption, Progress, Report, RunContext, Splits, Task, weights
+from mltasks.errors import DataError
+from mltasks_llm.config import VARIANTS, LLMConfig, Variant
 
 
 def _warn(message: str) -> None:
@@ -37,8 +37,10 @@ class LLMTask(Task):
     Config = LLMConfig
     config: LLMConfig
     input_kind: ClassVar[str] = "text"
-    predict_options: ClassVar[dict[str, str]] = {
-        "variant": "which model answers: " + ", ".join(VARIANTS) + " (default: the run's primary variant)"}
+    # mltasks checks the names and the values (a variant no run builds) before predict runs
+    predict_options: ClassVar[dict[str, PredictOption]] = {
+        "variant": PredictOption(Variant, "which model answers: " + ", ".join(VARIANTS)
+                                 + " (default: the run's primary variant)")}
 
     @property
     def primary_metric(self) -> str:  # type: ignore[override]
@@ -69,7 +71,7 @@ class LLMTask(Task):
                                   test_size=cfg.test_size, text_col=cfg.text_col or None, max_docs=None, warn=_warn)
         from mltasks_text.api import load_text_splits
 
-        splits = load_text_splits(source, seed=cfg.data_seed, smoke=cfg.smoke, text_col=cfg.text_col or None,
+        splits = load_text_splits(source, seed=cfg.data_seed, text_col=cfg.text_col or None,
                                   label_col=cfg.label_col or None, val_size=cfg.val_size, test_size=cfg.test_size,
                                   max_per_class=cfg.max_per_class or None, warn=_warn)
         if len(splits.val) == 0 or len(splits.test) == 0:
@@ -121,7 +123,8 @@ class LLMTask(Task):
     def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
         """classify: label and probabilities per text; generate: a greedy continuation per prompt.
 
-        :param options: ``variant`` (base, adapted, quantized, pruned, distilled).
+        :param options: ``variant`` (base, adapted, quantized, pruned, distilled), checked before
+            predict runs; a variant this run did not build is a DataError naming the ones it did.
         """
         from mltasks_llm import pipeline
 
@@ -129,11 +132,7 @@ class LLMTask(Task):
         texts = [inputs] if isinstance(inputs, str) else [str(t) for t in (inputs or [])]
         if not texts:
             raise DataError("predict needs at least one input text (a prompt in generate mode)")
-        unknown = set(options) - set(self.predict_options)
-        if unknown:
-            raise ConfigError(f"unknown predict option(s) {', '.join(sorted(unknown))}; the llm task takes "
-                              + ", ".join(self.predict_options))
-        return pipeline.predict(self, texts, str(options.get("variant") or self.config.primary))
+        return pipeline.predict(self, texts, options.get("variant") or self.config.primary)
 
     def example_inputs(self, dataset: Any) -> list[Any]:
         """Three texts (classify) or the first words of three documents as prompts (generate)."""

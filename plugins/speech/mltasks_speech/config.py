@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from mltasks import TaskConfig
 from mltasks.errors import ConfigError
@@ -11,7 +11,10 @@ from mltasks.errors import ConfigError
 #: the voice augmentations of the whisper-tiny keyword model (mltasks_speech.voice_augment).
 AUGMENT_KINDS = ("speed", "pitch", "formant", "noise", "reverb")
 #: how the windows of a clip longer than clip_seconds make one prediction (mltasks_speech.windows).
-WINDOW_PICKS = ("confident", "mean", "loudest", "loud-confident")
+WindowPick = Literal["confident", "mean", "loudest", "loud-confident"]
+WINDOW_PICKS: tuple[str, ...] = get_args(WindowPick)
+#: the CTC decoders of transcribe mode.
+Decoder = Literal["greedy", "beam"]
 
 
 def _h(text: str) -> dict[str, str]:
@@ -21,6 +24,10 @@ def _h(text: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class SpeechConfig(TaskConfig):
     """Options of ``mltasks run speech``; ``--set mode=transcribe`` switches to CTC transcription."""
+
+    #: ``--quick``: two epochs on at most 12 clips per word (transcribe mode also keeps a few
+    #: utterances: see transcribe.py); every value you set yourself wins.
+    quick_presets: ClassVar[dict[str, Any]] = {"epochs": 2, "max_per_class": 12}
 
     mode: Literal["keyword", "transcribe"] = field(
         default="keyword",
@@ -63,7 +70,7 @@ class SpeechConfig(TaskConfig):
         default=0.25, metadata=_h("keyword predict: a clip longer than clip_seconds (after trimming) is scored over "
                                   "windows of clip_seconds this far apart, the last flush with its end"),
     )
-    window_pick: Literal["confident", "mean", "loudest", "loud-confident"] = field(
+    window_pick: WindowPick = field(
         default="loud-confident", metadata=_h("keyword predict: how the windows of a long clip give one answer: the "
                                          "window with the most confident word, the mean over windows, the loudest "
                                          "window, or the most confident of the windows holding at least a quarter "
@@ -91,7 +98,7 @@ class SpeechConfig(TaskConfig):
     )
     epochs: int = field(
         default=0, metadata=_h("training epochs (the best epoch by validation is kept); 0: 30 for keyword, 28 for "
-                               "transcribe (WER 0.065 in 596 s on 2 idle cores)"),
+                               "transcribe (WER 0.065 in 596 s on 2 idle cores); --quick presets 2"),
     )
     batch_size: int = field(default=64, metadata=_h("clips per training batch"))
     lr: float = field(default=3e-3, metadata=_h("peak learning rate (AdamW, one-cycle schedule)"))
@@ -134,13 +141,13 @@ class SpeechConfig(TaskConfig):
     skip_bad_audio: bool = field(
         default=False, metadata=_h("skip corrupt, empty or silent files with a warning instead of failing"),
     )
-    max_per_class: int = field(default=0, metadata=_h("cap on clips per word (0 = all)"))
+    max_per_class: int = field(default=0, metadata=_h("keyword: cap on clips per word (0 = all; --quick presets 12)"))
     hidden: int = field(default=128, metadata=_h("transcribe: GRU hidden size per direction"))
     frame_stride: int = field(
         default=2, metadata=_h("transcribe: 10 ms feature frames per CTC output frame (2 = 20 ms, 3 = 30 ms: "
                                "shorter sequences, faster training)"),
     )
-    decoder: Literal["greedy", "beam"] = field(
+    decoder: Decoder = field(
         default="greedy", metadata=_h("transcribe: CTC decoding, greedy (best path, no dependencies) or beam "
                                       "(torchaudio's flashlight beam search; needs mltasks-speech[beam])"),
     )
@@ -183,6 +190,18 @@ class SpeechConfig(TaskConfig):
             raise ConfigError(f"augment_kinds: unknown {unknown}; expected some of {', '.join(AUGMENT_KINDS)}")
         if self.epochs < 0:
             raise ConfigError(f"epochs={self.epochs} must be at least 1 (or 0 for the mode's default)")
+        if not self.lr > 0:
+            raise ConfigError(f"lr={self.lr} must be positive")
+        for name in ("weight_decay", "time_shift_s", "f_max"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 0")
+        for name in ("patience", "max_per_class"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name}={getattr(self, name)} must be >= 0 (0 = off)")
+        if not 0 <= self.dropout < 1:
+            raise ConfigError(f"dropout={self.dropout} must lie in [0, 1)")
+        if not 0 <= self.noise_prob <= 1:
+            raise ConfigError(f"noise_prob={self.noise_prob} must lie in [0, 1]")
         for name in ("batch_size", "n_mels", "width", "hidden", "beam_width", "frame_stride"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name}={getattr(self, name)} must be at least 1")

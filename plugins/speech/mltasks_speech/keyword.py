@@ -24,9 +24,6 @@ from mltasks_speech.features import FeatureSpec
 from mltasks_speech.layout import Item, assign_splits, cap_per_class, find_items
 from mltasks_speech.models import build_keyword_model
 
-#: smoke runs keep at most this many clips per word in each split.
-SMOKE_CAP = 12
-
 
 def _noise_bank(root: Path, sample_rate: int) -> torch.Tensor | None:
     """Speech Commands' ``_background_noise_/*.wav`` joined into one signal, if the folder exists."""
@@ -53,10 +50,7 @@ def load_keyword(source: str | Path | None, config: SpeechConfig) -> Splits:
         items, how = split_default(items, config.val_fraction, config.test_fraction, config.data_seed)
     else:
         how = assign_splits(items, config.val_fraction, config.test_fraction, config.data_seed, None, notes)
-    cap = SMOKE_CAP if config.smoke else config.max_per_class
-    if config.smoke and config.max_per_class:
-        cap = min(cap, config.max_per_class)
-    items = cap_per_class(items, cap, config.data_seed)
+    items = cap_per_class(items, config.max_per_class, config.data_seed)  # --quick presets 12
     classes = sorted({i.label for i in items if i.split == "train"})
     if len(classes) < 2:
         raise DataError(f"{root}: the training split holds {len(classes)} word(s); at least two are needed")
@@ -107,8 +101,8 @@ def feature_spec(config: SpeechConfig, train: ClipSet | Any) -> FeatureSpec:
 
 
 def fit_config(config: SpeechConfig, monitor: str, mode: str) -> FitConfig:
-    """The engine's settings for this task (smoke: two short epochs)."""
-    return FitConfig(epochs=2 if config.smoke else config.epochs_for_mode(), batch_size=config.batch_size, lr=config.lr,
+    """The engine's settings for this task (``--quick`` presets two epochs)."""
+    return FitConfig(epochs=config.epochs_for_mode(), batch_size=config.batch_size, lr=config.lr,
                      weight_decay=config.weight_decay, optimizer="adamw", scheduler="onecycle", grad_clip=5.0,
                      patience=config.patience or None, monitor=monitor, mode=mode, device=config.device,
                      seed=config.seed)

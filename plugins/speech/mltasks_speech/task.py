@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from mltasks import Evaluation, Progress, Report, RunContext, Splits, Task, weights
+from mltasks import Evaluation, PredictOption, Progress, Report, RunContext, Splits, Task, weights
 from mltasks.errors import ConfigError, DataError, MltasksError
 from mltasks.rundir import read_json
 from mltasks.torch import load_weights, save_weights
 
 from mltasks_speech import keyword, transcribe
 from mltasks_speech.audio import AUDIO_SUFFIXES, is_audio, load_clip
-from mltasks_speech.config import WINDOW_PICKS, SpeechConfig
+from mltasks_speech.config import Decoder, SpeechConfig, WindowPick
 from mltasks_speech.ctc import CTCModel
 from mltasks_speech.default_data import write_sample
 from mltasks_speech.features import FeatureSpec
@@ -73,14 +73,17 @@ class SpeechTask(Task):
         """A lower word error rate is better."""
         return self.config.mode != "transcribe"
 
+    # mltasks checks the names and converts the values (--set top_k=3 is text) before predict runs
     predict_options = {
-        "top_k": "keyword mode: how many of the most likely words each record lists (default 3)",
-        "min_confidence": "keyword mode: answer 'unknown' when the best word's calibrated probability is below "
-                          "this (default: the run's min_confidence setting)",
-        "window_pick": "keyword mode: how the windows of a clip longer than the model's window give one answer: "
-                       "confident, mean or loudest (default: the run's window_pick setting)",
-        "decoder": "transcribe mode: greedy (best path) or beam (beam search; needs mltasks-speech[beam]); "
-                   "default: the run's decoder setting",
+        "top_k": PredictOption(int, "keyword mode: how many of the most likely words each record lists (default 3)"),
+        "min_confidence": PredictOption(float, "keyword mode: answer 'unknown' when the best word's calibrated "
+                                               "probability is below this, in [0, 1) (default: the run's "
+                                               "min_confidence setting)"),
+        "window_pick": PredictOption(WindowPick, "keyword mode: how the windows of a clip longer than the model's "
+                                                 "window give one answer: confident, mean, loudest or loud-confident "
+                                                 "(default: the run's window_pick setting)"),
+        "decoder": PredictOption(Decoder, "transcribe mode: greedy (best path) or beam (beam search; needs "
+                                          "mltasks-speech[beam]); default: the run's decoder setting"),
     }
 
     # data ------------------------------------------------------------------------------
@@ -187,19 +190,13 @@ class SpeechTask(Task):
         """Label (with probability and the top-k words) or transcript of each audio file.
 
         :param inputs: file paths or folders of audio files.
-        :param options: see :attr:`predict_options`.
+        :param options: see :attr:`predict_options`; they arrive checked and converted to their types.
+        :raises ConfigError: a ``top_k`` below 1 or a ``min_confidence`` outside [0, 1).
         """
         self.check_is_trained()
-        unknown = sorted(set(options) - set(self.predict_options))
-        if unknown:
-            raise ConfigError(f"unknown predict option(s) {', '.join(unknown)}; valid: "
-                              + ", ".join(self.predict_options))
-        if options.get("decoder") not in (None, "greedy", "beam"):
-            raise ConfigError(f"decoder={options['decoder']!r}: expected greedy or beam")
-        try:
-            top_k = max(1, int(options.get("top_k", 3)))
-        except (TypeError, ValueError):
-            raise ConfigError(f"top_k={options['top_k']!r}: expected a whole number") from None
+        top_k = options.get("top_k", 3)
+        if top_k < 1:
+            raise ConfigError(f"top_k={top_k}: must be at least 1")
         paths = _expand(inputs)
         rate = self.config.sample_rate
         notes: list[str] = []
@@ -291,17 +288,11 @@ class SpeechTask(Task):
 
 
 def _keyword_options(config: SpeechConfig, options: dict[str, Any]) -> tuple[float, str]:
-    """``min_confidence`` and ``window_pick`` of one predict call: the options given, else the run's."""
-    try:
-        min_confidence = float(options.get("min_confidence", config.min_confidence))
-    except (TypeError, ValueError):
-        raise ConfigError(f"min_confidence={options['min_confidence']!r}: expected a number in [0, 1)") from None
+    """``min_confidence`` and ``window_pick`` of one predict call (already typed): the options given, else the run's."""
+    min_confidence = options.get("min_confidence", config.min_confidence)
     if not 0 <= min_confidence < 1:
         raise ConfigError(f"min_confidence={min_confidence}: expected a number in [0, 1)")
-    pick = str(options.get("window_pick", config.window_pick))
-    if pick not in WINDOW_PICKS:
-        raise ConfigError(f"window_pick={pick!r}: expected one of {', '.join(WINDOW_PICKS)}")
-    return min_confidence, pick
+    return min_confidence, options.get("window_pick", config.window_pick)
 
 
 def _show(notes: list[str]) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from mltasks.config import quick_config
 from mltasks.errors import ConfigError
 from mltasks.progress import null_progress
 
@@ -75,7 +76,7 @@ def test_combine_picks_the_confident_the_mean_or_the_loudest_window() -> None:
 
 @pytest.fixture(scope="module")
 def trained(sample_dir: Path) -> SpeechTask:
-    task = SpeechTask(SpeechConfig(smoke=True, num_threads=1))
+    task = SpeechTask(quick_config(SpeechConfig(num_threads=1)))
     return task.train(task.load_data(sample_dir), null_progress())
 
 
@@ -136,3 +137,8 @@ def test_predict_options_are_checked(trained: SpeechTask, sample_dir: Path) -> N
         trained.predict([clip], min_confidence=1.5)
     with pytest.raises(ConfigError, match="window_pick"):
         trained.predict([clip], window_pick="first")
+    with pytest.raises(ConfigError, match="top_k"):
+        trained.predict([clip], top_k=0)
+    with pytest.raises(ConfigError, match="unknown predict option 'topk'"):
+        trained.predict([clip], topk=2)
+    assert len(trained.predict([clip], top_k="2", min_confidence="0")[0]["top"]) == 2  # text, as --set gives it

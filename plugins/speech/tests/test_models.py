@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import torch
+from mltasks.config import quick_config
 from mltasks.progress import null_progress
 
 from mltasks_speech.augment import Mixup
@@ -59,7 +60,7 @@ def test_ctc_frame_stride_sets_the_output_frame_rate() -> None:
 
 
 def test_a_saved_transcriber_keeps_its_frame_stride(sample_dir: Path, tmp_path: Path) -> None:
-    task = SpeechTask(SpeechConfig(mode="transcribe", frame_stride=3, smoke=True, num_threads=1))
+    task = SpeechTask(quick_config(SpeechConfig(mode="transcribe", frame_stride=3, num_threads=1)))
     splits = task.load_data(sample_dir / "manifest.csv")
     task.train(splits, null_progress())
     task.save(tmp_path / "model")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from mltasks.cli import cli
+from mltasks.config import quick_config
 from mltasks.errors import ConfigError, DataError, MissingDependencyError
 from mltasks.progress import null_progress
 
@@ -60,6 +61,25 @@ def test_epochs_default_by_mode() -> None:
         SpeechConfig(epochs=-1)
 
 
+def test_quick_presets_yield_to_what_you_set() -> None:
+    from mltasks.config import resolve
+
+    quick = resolve(SpeechConfig, {"smoke": "true"})
+    assert (quick.epochs, quick.max_per_class) == (2, 12)  # two epochs on 12 clips per word
+    mine = resolve(SpeechConfig, {"smoke": "true"}, {"epochs": "3", "max_per_class": "0"})
+    assert (mine.epochs, mine.max_per_class) == (3, 0)
+    plain = resolve(SpeechConfig, {})
+    assert (plain.epochs, plain.max_per_class) == (0, 0)
+
+
+@pytest.mark.parametrize("key, value", [("lr", -1.0), ("lr", 0.0), ("weight_decay", -0.1), ("patience", -1),
+                                        ("dropout", 1.0), ("noise_prob", 1.5), ("time_shift_s", -0.1),
+                                        ("max_per_class", -1), ("f_max", -1.0)])
+def test_out_of_range_values_name_their_key(key: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=key):
+        SpeechConfig(**{key: value})
+
+
 def test_bad_config_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="mode=transcribe"):
         SpeechConfig(pretrained="pocketsphinx")
@@ -68,7 +88,7 @@ def test_bad_config_is_a_config_error() -> None:
 
 
 def test_transcribe_reads_manifest_and_decodes(sample_dir: Path) -> None:
-    task = SpeechTask(SpeechConfig(mode="transcribe", smoke=True, num_threads=1))
+    task = SpeechTask(quick_config(SpeechConfig(mode="transcribe", num_threads=1)))
     splits = task.load_data(sample_dir / "manifest.csv")
     assert len(splits.train) > 0 and all(t for t in splits.train.texts)
     task.train(splits, null_progress())
@@ -108,7 +128,7 @@ def test_manifest_errors_name_the_file(tmp_path: Path) -> None:
 @pytest.mark.skipif(importlib.util.find_spec("pocketsphinx") is None, reason="pocketsphinx is not installed")
 def test_pocketsphinx_with_digit_grammar(sample_dir: Path) -> None:
     words = "zero,one,two,three,four,five,six,seven,eight,nine,oh"
-    task = SpeechTask(SpeechConfig(mode="transcribe", pretrained="pocketsphinx", grammar=words, smoke=True))
+    task = SpeechTask(quick_config(SpeechConfig(mode="transcribe", pretrained="pocketsphinx", grammar=words)))
     splits = task.load_data(sample_dir)
     task.train(splits, null_progress())
     metrics = task.evaluate(splits.test)
@@ -122,7 +142,7 @@ def test_whisper_without_faster_whisper_says_what_to_install(sample_dir: Path, t
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    task = SpeechTask(SpeechConfig(mode="transcribe", pretrained="whisper-tiny", smoke=True))
+    task = SpeechTask(quick_config(SpeechConfig(mode="transcribe", pretrained="whisper-tiny")))
     splits = task.load_data(sample_dir)
     monkeypatch.setitem(sys.modules, "faster_whisper", None)  # as if not installed
     with pytest.raises(MissingDependencyError, match=r"pip install 'mltasks-speech\[whisper\]'"):

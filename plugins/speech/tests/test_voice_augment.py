@@ -75,12 +75,13 @@ def test_copies_are_seeded_and_drawn_from_the_kinds_given() -> None:
 
 
 def test_the_whisper_classifier_trains_on_one_copy_of_every_clip(sample_dir) -> None:
+    from mltasks.config import quick_config
     from mltasks.progress import Progress
 
     from mltasks_speech.config import SpeechConfig
     from mltasks_speech.task import SpeechTask
 
-    task = SpeechTask(SpeechConfig(smoke=True, num_threads=1))  # the default: one copy, speed/formant/noise
+    task = SpeechTask(quick_config(SpeechConfig(num_threads=1)))  # the default: one copy, speed/formant/noise
     splits = task.load_data(sample_dir)
     progress = Progress(enabled=False, quiet=True)
     lines: list[str] = []

@@ -12,6 +12,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from mltasks.cli import cli
+from mltasks.config import quick_config
 from mltasks.errors import MissingDependencyError
 from mltasks.progress import null_progress
 from safetensors import safe_open
@@ -50,7 +51,7 @@ def test_log_mel_matches_faster_whisper_when_installed() -> None:
 
 
 def test_features_do_not_depend_on_the_thread_count(sample_dir: Path) -> None:
-    splits = SpeechTask(SpeechConfig(smoke=True)).load_data(sample_dir)
+    splits = SpeechTask(quick_config(SpeechConfig())).load_data(sample_dir)
     waves = splits.train.waves[:8].float() / 32767.0
     spec = FeatureSpec(clip_samples=waves.shape[1])
     one, two = (WhisperKeyword(spec, 4, threads=n).features(waves) for n in (1, 2))
@@ -76,7 +77,7 @@ def test_whisper_keyword_hears_unheard_voices(tmp_path: Path) -> None:
 
 
 def test_a_folder_without_a_whisper_model_is_named(sample_dir: Path, tmp_path: Path) -> None:
-    task = SpeechTask(SpeechConfig(smoke=True, pretrained_path=str(tmp_path)))
+    task = SpeechTask(quick_config(SpeechConfig(pretrained_path=str(tmp_path))))
     with pytest.raises(MissingDependencyError, match="no CTranslate2 model.bin"):
         task.train(task.load_data(sample_dir), null_progress())
     out = tmp_path / "run"
