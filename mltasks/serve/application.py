@@ -26,13 +26,15 @@ import logging
 import os
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mltasks.errors import ConfigError, MissingDependencyError, RunDirectoryError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from fastapi import FastAPI
 
     from mltasks.serve.batcher import Batcher
@@ -71,6 +73,8 @@ class Settings:
     request_timeout: float = 60.0
     tmp_dir: str | None = None
     model_process: bool = False
+    #: the machine user's predict options (``--set KEY=VALUE``), every request's defaults
+    predict_options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         problems = [f"{name} must be > 0, got {getattr(self, name)}" for name in (
@@ -161,7 +165,8 @@ class Model:
             if self.predictor is None:
                 started = time.perf_counter()
                 self.predictor = load_predictor(self.settings.run_dir, max_batch=self.settings.max_batch_size,
-                                                model_process=self.settings.model_process)
+                                                model_process=self.settings.model_process,
+                                                options=self.settings.predict_options)
                 self.metrics.load_seconds.set(time.perf_counter() - started)
                 logger.info("loaded %s (%s)", self.settings.run_dir, self.predictor.info["task"])
             return self.predictor
@@ -219,18 +224,21 @@ class Model:
             self._uploads = None
 
 
-def load_predictor(run_dir: str | Path, *, max_batch: int, model_process: bool) -> Predictor:
+def load_predictor(run_dir: str | Path, *, max_batch: int, model_process: bool,
+                   options: Mapping[str, Any] | None = None) -> Predictor:
     """The run's predictor: loaded here, or in a model process of its own (:mod:`mltasks.serve.process`).
 
-    :raises MltasksError: the run cannot be loaded.
+    :param options: the machine user's predict options (``mltasks serve --set``): checked against
+        the loaded task's declaration, then every request's defaults (:meth:`Predictor.set_defaults`).
+    :raises MltasksError: the run cannot be loaded, or an option is unknown or has a bad value.
     """
     if model_process:
         from mltasks.serve.process import RemotePredictor
 
-        return RemotePredictor.spawn(run_dir, max_batch=max_batch)
+        return RemotePredictor.spawn(run_dir, max_batch=max_batch, options=options)
     from mltasks.serve.predictor import Predictor
 
-    return Predictor.load(run_dir, max_batch=max_batch)
+    return Predictor.load(run_dir, max_batch=max_batch, options=options)
 
 
 def app(run_dir: str | Path, *, max_batch_size: int | None = None,
@@ -239,7 +247,7 @@ def app(run_dir: str | Path, *, max_batch_size: int | None = None,
         max_image_pixels: int = Settings.max_image_pixels, max_audio_seconds: float = Settings.max_audio_seconds,
         request_timeout: float = Settings.request_timeout, tmp_dir: str | Path | None = None,
         model_process: bool = False, predictor: Predictor | None = None, load_seconds: float | None = None,
-        max_batch: int | None = None) -> FastAPI:
+        max_batch: int | None = None, predict_options: Mapping[str, Any] | None = None) -> FastAPI:
     """The ASGI app serving one finished run.
 
     :param run_dir: the run directory (``config.json`` and ``model/`` are checked now, the
@@ -261,9 +269,14 @@ def app(run_dir: str | Path, *, max_batch_size: int | None = None,
     :param predictor: an already loaded model (``mltasks serve`` loads it before starting).
     :param load_seconds: how long loading ``predictor`` took (the ``/metrics`` gauge).
     :param max_batch: the former name of ``max_batch_size``.
+    :param predict_options: predict options every request gets (``mltasks serve --set``), as values
+        or as text: any option the task declares, those a client may not set (``remote=False``)
+        included; a request's own options override the ones a client may set. Checked when the
+        model is loaded (now, for a given ``predictor``).
     :raises MissingDependencyError: a package of the ``serve`` extra is not installed.
     :raises RunDirectoryError: ``run_dir`` is not a finished run.
-    :raises ConfigError: a limit is out of range.
+    :raises ConfigError: a limit is out of range; an unknown predict option or a bad value (with
+        ``predictor``).
     """
     require_serve()
     _precheck(Path(run_dir))
@@ -272,9 +285,12 @@ def app(run_dir: str | Path, *, max_batch_size: int | None = None,
     settings = Settings(str(run_dir), int(max_batch_size),
                         float(max_batch_wait_ms), int(max_queue), int(max_inputs), float(max_upload_mb),
                         int(max_image_pixels), float(max_audio_seconds), float(request_timeout),
-                        None if tmp_dir is None else str(tmp_dir), bool(model_process))
+                        None if tmp_dir is None else str(tmp_dir), bool(model_process),
+                        dict(predict_options or {}))
     if predictor is not None:
         predictor.max_batch = settings.max_batch_size
+        if predict_options:
+            predictor.set_defaults(predict_options)
         predictor.info["max_batch"] = settings.max_batch_size
     from mltasks.serve.metrics import Metrics
     from mltasks.serve.routes import build

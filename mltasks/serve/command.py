@@ -2,21 +2,27 @@
 
 Only click is imported here; FastAPI and uvicorn (extra ``mltasks[serve]``) are imported
 when the command runs. Everything that can fail is checked before the server starts, each
-with exit status 2 and one ``Error:`` line: the run directory is loaded, the limits are
-checked, the host is resolved and the port is bound once.
+with exit status 2 and one ``Error:`` line: the run directory is loaded, the limits and the
+``--set`` predict options are checked, the host is resolved and the port is bound once.
 """
 
 from __future__ import annotations
 
 import click
 
+from mltasks.cli_group import SetPairsCommand
 from mltasks.serve.network import KEEP_ALIVE_S, bind, loopback
 
 _loopback = loopback  # the name the tests know
 
 
-@click.command()
+@click.command(cls=SetPairsCommand)
 @click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+              help="Predict options for every request (see /v1/info); a request's own options override "
+                   "them, except those only the machine's user may give (a module to import: rl's "
+                   "env_module), which no client may name. Checked at start-up; each --set takes one or "
+                   "more pairs.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to bind; 0.0.0.0 exposes the model (no authentication) to the network.")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
@@ -52,27 +58,34 @@ _loopback = loopback  # the name the tests know
                    "or in the server's process.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True,
               help="Log one line per request (costs throughput: the log is written by the serving process).")
-def serve(run_dir: str, host: str, port: int, workers: int, max_batch_size: int, max_batch_wait_ms: float,
-          max_queue: int, max_inputs: int, max_upload_mb: float, max_image_pixels: int, max_audio_seconds: float,
-          request_timeout: float, tmp_dir: str | None, keep_alive: int, model_process: bool,
-          access_log: bool) -> None:
+def serve(run_dir: str, sets: tuple[str, ...], host: str, port: int, workers: int, max_batch_size: int,
+          max_batch_wait_ms: float, max_queue: int, max_inputs: int, max_upload_mb: float, max_image_pixels: int,
+          max_audio_seconds: float, request_timeout: float, tmp_dir: str | None, keep_alive: int,
+          model_process: bool, access_log: bool) -> None:
     """Serve RUN_DIR's model: POST /v1/predict, GET /v1/info, /health/live, /health/ready, /metrics,
-    a try-it page at / and the API docs at /docs."""
+    a try-it page at / and the API docs at /docs.
+
+    \b
+      mltasks serve RUN --set top_k=3
+      mltasks serve RL_RUN --set env_module=mypkg.envs
+    """
+    from mltasks.config import parse_assignments
     from mltasks.serve.application import Settings, require_serve
 
     require_serve()
+    options = parse_assignments(sets)  # text: the task's declared types convert it (a bad pair: exit 2)
     settings = Settings(run_dir=run_dir, max_batch_size=max_batch_size, max_batch_wait_ms=max_batch_wait_ms,
                         max_queue=max_queue, max_inputs=max_inputs, max_upload_mb=max_upload_mb,
                         max_image_pixels=max_image_pixels, max_audio_seconds=max_audio_seconds,
                         request_timeout=request_timeout, tmp_dir=tmp_dir,
-                        model_process=model_process)  # a bad limit: exit 2
+                        model_process=model_process, predict_options=options)  # a bad limit: exit 2
     import time
 
     from mltasks.serve.application import load_predictor
 
     started = time.perf_counter()
-    # a bad run dir fails here, exit 2 (with --workers N, each worker loads its own copy later)
-    predictor = load_predictor(run_dir, max_batch=max_batch_size, model_process=model_process)
+    # a bad run dir or --set option fails here, exit 2 (with --workers N, each worker loads its own copy later)
+    predictor = load_predictor(run_dir, max_batch=max_batch_size, model_process=model_process, options=options)
     load_seconds = time.perf_counter() - started
     sock = bind(host, port)  # a port in use or a bad host fails here, exit 2
     if not loopback(host):
@@ -82,6 +95,8 @@ def serve(run_dir: str, host: str, port: int, workers: int, max_batch_size: int,
     click.echo(f"Serving {predictor.info['task']} run {run_dir} on http://{shown}:{port}/ "
                f"(API reference at /docs; {workers} worker{'s' if workers > 1 else ''}, batches of up to "
                f"{max_batch_size}{'' if predictor.batchable else ' (this task is not batched)'})", err=True)
+    if options:
+        click.echo("Predict options for every request: " + " ".join(f"{k}={v}" for k, v in options.items()), err=True)
     from mltasks.serve.server import run_server
 
     run_server(settings, predictor, load_seconds, sock, workers=workers, keep_alive=keep_alive,

@@ -99,6 +99,13 @@ class InfoResponse(BaseModel):
     input_kind: str = Field(description="text | file | row | id | none", examples=["text"])
     input_suffixes: list[str] = Field(description="accepted file suffixes for input_kind 'file'")
     predict_options: dict[str, str] = Field(description="option name -> help text")
+    option_defaults: dict[str, Any] = Field(
+        default_factory=dict, description="the server's values (mltasks serve --set) of predict_options: every "
+                                          "request gets them unless it gives its own", examples=[{"top_k": 3}])
+    server_options: list[str] = Field(
+        default_factory=list, description="options the server set (mltasks serve --set) that a request may neither "
+                                          "give nor override (a module to import); their values are not shown",
+        examples=[["env_module"]])
     max_batch: int = Field(description="inputs per predict call (= batching.max_batch_size)")
     max_upload_mb: float = Field(description="largest request body accepted (= limits.max_upload_mb)")
     batching: BatchingInfo

@@ -16,7 +16,7 @@ import logging
 import math
 import mimetypes
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +45,9 @@ class Predictor:
     :param run_dir: the finished run directory.
     :param task: the task loaded with :func:`mltasks.load_run`.
     :param max_batch: inputs per ``predict`` call.
+    :param defaults: the machine user's predict options (``mltasks serve --set``), checked and
+        converted (:meth:`set_defaults`): every request gets them, a request's own options override
+        the client's ones.
     """
 
     run_dir: Path
@@ -52,20 +55,47 @@ class Predictor:
     max_batch: int = 64
     info: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, run_dir: str | Path, *, max_batch: int = 64) -> Predictor:
-        """Load and check a run directory (a bad one raises :class:`~mltasks.errors.MltasksError`)."""
+    def load(cls, run_dir: str | Path, *, max_batch: int = 64,
+             options: Mapping[str, Any] | None = None) -> Predictor:
+        """Load and check a run directory (a bad one raises :class:`~mltasks.errors.MltasksError`).
+
+        :param options: the machine user's predict options (``mltasks serve --set``), as values or
+            as text; see :meth:`set_defaults`.
+        :raises ConfigError: an unknown option or a bad value among ``options``.
+        """
         from mltasks import load_run
 
         run_dir = Path(run_dir)
-        task = load_run(run_dir)
+        task = load_run(run_dir)  # as ``mltasks predict --set``: load first, options go to predict
         predictor = cls(run_dir, task, max_batch=max_batch)
-        predictor.info = predictor._describe()
         if predictor.input_kind not in INPUT_KINDS:
             raise RunDirectoryError(f"{type(task).__name__}.input_kind is {predictor.input_kind!r}; "
                                     f"serve knows {', '.join(INPUT_KINDS)}")
+        predictor.set_defaults(options or {})
         return predictor
+
+    def set_defaults(self, options: Mapping[str, Any]) -> None:
+        """Take the machine user's predict options (``mltasks serve --set KEY=VALUE``) as every
+        request's defaults, and show them in ``/v1/info``.
+
+        The user may set any declared option, those a client may not (``remote=False``, RL's
+        ``env_module``) included; a client still may not name those, and overrides only the
+        client's own options. Options naming output files that serve chooses per request (RL's
+        ``gif_path``) are refused: each request's file goes to its own folder and back in its answer.
+
+        :raises ConfigError: an unknown option or a value that does not convert to its declared type.
+        """
+        checked = check(self.task, options)
+        if self.writes_files:
+            chosen = [name for name in checked if name.endswith("_path")]
+            if chosen:
+                raise ConfigError(f"predict option {chosen[0]!r}: serve chooses it for each request (a file in the "
+                                  "request's own folder, sent back in its answer); it cannot be set at start-up")
+        self.defaults = checked
+        self.info = self._describe()
 
     # what the task declares ------------------------------------------------------------
 
@@ -94,6 +124,19 @@ class Predictor:
         """Option name -> help text of :attr:`client_options` (what ``/v1/info`` lists)."""
         return {k: spec.help for k, spec in self.client_options.items()}
 
+    @property
+    def option_defaults(self) -> dict[str, Any]:
+        """The start-up values (:attr:`defaults`) of the options a client may override, as JSON."""
+        client = self.client_options
+        return {k: _jsonable(v, None, {}) for k, v in self.defaults.items() if k in client}
+
+    @property
+    def server_options(self) -> list[str]:
+        """The options set at start-up that a client may neither set nor override; their values
+        (a module, a path on the server) are not shown."""
+        client = self.client_options
+        return sorted(k for k in self.defaults if k not in client)
+
     def _describe(self) -> dict[str, Any]:
         saved = read_json_file(self.run_dir / "config.json")
         run_info = read_json_file(self.run_dir / "run.json")
@@ -110,17 +153,20 @@ class Predictor:
             "input_kind": self.input_kind,
             "input_suffixes": self.input_suffixes,
             "predict_options": self.options,
+            "option_defaults": self.option_defaults,
+            "server_options": self.server_options,
             "max_batch": self.max_batch,
         }
 
     # a request -------------------------------------------------------------------------
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
-        """The client's options converted to their declared types (form fields are text, JSON
-        values may be too) by :func:`mltasks.predict_options.check`; 422 for an option that is
-        not among the client's ones or a value of the wrong type."""
+        """A request's effective options: the start-up :attr:`defaults` overridden by the client's
+        options, which are converted to their declared types (form fields are text, JSON values
+        may be too) by :func:`mltasks.predict_options.check`; 422 for an option that is not among
+        the client's ones (one set at start-up included) or a value of the wrong type."""
         try:
-            return check(self.client_options, options)
+            return {**self.defaults, **check(self.client_options, options)}
         except ConfigError as exc:
             raise ClientError(422, str(exc)) from None
 
@@ -219,9 +265,7 @@ class Predictor:
         if self.writes_files:
             if workdir is None:
                 raise ValueError(f"{type(self.task).__name__} writes files: predict needs the request's workdir")
-            for key in declared(self.task):
-                if key.endswith("_path"):  # e.g. RL's gif_path: the server picks it, inside the request's dir
-                    options[key] = str(workdir / f"output.{key[: -len('_path')]}")
+            options.update(_output_paths(self.task, workdir))
         if self.input_kind != "none" and not inputs:
             raise ClientError(422, "inputs: give at least one input")
         batches = [inputs[i:i + self.max_batch] for i in range(0, len(inputs), self.max_batch)] or [[]]
@@ -251,8 +295,12 @@ class Predictor:
             if inputs is None:
                 logger.info("no warm-up input for %s files; skipping the warm-up prediction", self.input_suffixes)
                 return
-            options = {"episodes": 1} if self.input_kind == "none" and "episodes" in declared(self.task) else {}
-            with self._guard():  # the task itself: no server-chosen output files (an RL GIF) for this one
+            options = dict(self.defaults)  # the start-up options (RL's env_module: the environment's module)
+            if self.input_kind == "none" and "episodes" in declared(self.task):
+                options["episodes"] = 1
+            if options and self.writes_files:  # what they make the task write (RL's record=gif) goes here
+                options.update(_output_paths(self.task, workdir))
+            with self._guard():  # the task itself: no server-chosen output files (an RL GIF) without defaults
                 self.task.predict(inputs or None, **options)
         except MltasksError as exc:
             logger.info("warm-up prediction refused its made-up input (%s); the model is loaded", exc)
@@ -277,6 +325,11 @@ class Call:
     options: dict[str, Any]
     workdir: Path | None
     names: dict[str, str]
+
+
+def _output_paths(task: Any, workdir: Path) -> dict[str, str]:
+    """The server-chosen output paths (RL's ``gif_path``), inside the request's own folder."""
+    return {key: str(workdir / f"output.{key[: -len('_path')]}") for key in declared(task) if key.endswith("_path")}
 
 
 def _server_only(option: str) -> bool:

@@ -6,12 +6,14 @@ loop take turns: requests are neither read nor answered while a batch runs. In a
 process (LitServe's inference workers) the two run at the same time on two cores; the
 server process keeps only what the task declares and the run's ``/v1/info``.
 
-The child loads the run with :meth:`Predictor.load` (so a bad run fails as it does
-in-process), then answers ``predict_batch`` and ``warm_up`` calls over two pipes, one at a
-time (the batcher's single thread sends them). It ignores SIGINT and SIGTERM: the server
-decides when to stop (after draining its requests) and closes the pipes; a server that
-dies closes them too. Only Python objects the two processes make cross the pipe (the run's files
-are read by the child alone, as ``mltasks.load_run`` reads them).
+The child reads the machine user's predict options (``mltasks serve --set``) from the pipe,
+loads the run with :meth:`Predictor.load` and checks the options there (so a bad run or a bad
+option fails as it does in-process), then answers ``predict_batch``, ``warm_up`` and
+``set_defaults`` calls over two pipes, one at a time (the batcher's single thread sends
+them). It ignores SIGINT and SIGTERM: the server decides when to stop (after draining its
+requests) and closes the pipes; a server that dies closes them too. Only Python objects the
+two processes make cross the pipe (the run's files are read by the child alone, as
+``mltasks.load_run`` reads them).
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ from mltasks.serve.failures import HTTPFailure
 from mltasks.serve.predictor import Call, Predictor
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 logger = logging.getLogger("mltasks.serve")
-_CALLS = ("predict_batch", "warm_up")
+_CALLS = ("predict_batch", "warm_up", "set_defaults")
 
 
 class ModelProcessError(RuntimeError):
@@ -62,10 +64,13 @@ class ModelProcess:
 
     :param run_dir: the run directory.
     :param max_batch: inputs per ``predict`` call.
-    :raises MltasksError: the run cannot be loaded (the child's error, as raised there).
+    :param options: the machine user's predict options (``mltasks serve --set``), sent to the child
+        through the pipe and checked there (:meth:`Predictor.set_defaults`).
+    :raises MltasksError: the run cannot be loaded or an option is refused (the child's error, as
+        raised there).
     """
 
-    def __init__(self, run_dir: str | Path, max_batch: int) -> None:
+    def __init__(self, run_dir: str | Path, max_batch: int, options: Mapping[str, Any] | None = None) -> None:
         child_reads, parent_writes = os.pipe()
         parent_reads, child_writes = os.pipe()
         self._process = subprocess.Popen(
@@ -77,6 +82,7 @@ class ModelProcess:
         self._receive = Connection(parent_reads, writable=False)
         self._lock = threading.Lock()
         try:
+            self._send.send(dict(options or {}))  # the child reads them before it loads the run
             kind, payload = self._receive.recv()
         except (EOFError, OSError):
             self.close()
@@ -87,6 +93,7 @@ class ModelProcess:
             raise payload
         self.declared: dict[str, Any] = payload[0]
         self.info: dict[str, Any] = payload[1]
+        self.defaults: dict[str, Any] = payload[2]
 
     @property
     def alive(self) -> bool:
@@ -128,15 +135,24 @@ class RemotePredictor(Predictor):
     process: ModelProcess | None = None
 
     @classmethod
-    def spawn(cls, run_dir: str | Path, *, max_batch: int = 32) -> RemotePredictor:
-        """Start the model process and wait until it has loaded the run.
+    def spawn(cls, run_dir: str | Path, *, max_batch: int = 32,
+              options: Mapping[str, Any] | None = None) -> RemotePredictor:
+        """Start the model process and wait until it has loaded the run and taken ``options``
+        (:meth:`Predictor.set_defaults`, in the child).
 
-        :raises MltasksError: the run cannot be loaded.
+        :raises MltasksError: the run cannot be loaded, or an option is unknown or has a bad value.
         """
-        process = ModelProcess(run_dir, max_batch)
+        process = ModelProcess(run_dir, max_batch, options)
         predictor = cls(Path(run_dir), SimpleNamespace(**process.declared), max_batch=max_batch, process=process)
         predictor.info = dict(process.info)
+        predictor.defaults = dict(process.defaults)
         return predictor
+
+    def set_defaults(self, options: Mapping[str, Any]) -> None:
+        """:meth:`Predictor.set_defaults` in the model process (its warm-up uses them), then here
+        (requests are merged with them here)."""
+        assert self.process is not None
+        self.defaults, self.info = self.process.call("set_defaults", dict(options))
 
     @property
     def alive(self) -> bool:
@@ -160,11 +176,15 @@ class RemotePredictor(Predictor):
 
 
 def _child(run_dir: str, max_batch: int, receive: Connection, send: Connection) -> None:
-    """The model process: load, say ready, answer calls until the pipe closes."""
+    """The model process: read the start-up options, load, say ready, answer calls until the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the server drains first, then closes the pipe
     try:
-        predictor = Predictor.load(run_dir, max_batch=max_batch)
+        options = receive.recv()
+    except (EOFError, OSError):
+        return
+    try:
+        predictor = Predictor.load(run_dir, max_batch=max_batch, options=options)
     except BaseException as exc:  # noqa: BLE001 - reported to the server, which exits 2 or 1
         send.send(("failed", _portable(exc)))
         return
@@ -173,7 +193,7 @@ def _child(run_dir: str, max_batch: int, receive: Connection, send: Connection) 
                 "input_suffixes": tuple(predictor.input_suffixes),
                 "predict_options": dict(getattr(task, "predict_options", {}) or {}),
                 "batchable": getattr(task, "batchable", None), "thread_safe": bool(getattr(task, "thread_safe", False))}
-    send.send(("ready", (declared, predictor.info)))
+    send.send(("ready", (declared, predictor.info, predictor.defaults)))
     while True:
         try:
             method, args = receive.recv()
@@ -186,6 +206,9 @@ def _child(run_dir: str, max_batch: int, receive: Connection, send: Connection) 
                 calls, predictor.max_batch = args
                 result: Any = [_portable(r) if isinstance(r, BaseException) else r
                                for r in predictor.predict_batch(calls)]
+            elif method == "set_defaults":
+                predictor.set_defaults(args[0])
+                result = (predictor.defaults, predictor.info)
             else:
                 predictor.warm_up()
                 result = None

@@ -36,7 +36,8 @@ def run_server(settings: Settings, predictor: Predictor, load_seconds: float, so
     options = dict(host=host, port=port, log_level="info", access_log=access_log, timeout_keep_alive=keep_alive,
                    timeout_graceful_shutdown=int(settings.request_timeout) + 5)
     if workers == 1:
-        served = app(settings.run_dir, predictor=predictor, load_seconds=load_seconds, **_limits(settings))
+        limits = {k: v for k, v in _limits(settings).items() if k != "predict_options"}  # the predictor has them
+        served = app(settings.run_dir, predictor=predictor, load_seconds=load_seconds, **limits)
         server = uvicorn.Server(uvicorn.Config(served, **options))  # type: ignore[arg-type]
         server.run(sockets=[sock])
         return

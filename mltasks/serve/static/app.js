@@ -202,10 +202,12 @@ function noneInput() {
 
 function renderOptions() {
   const box = $("options");
+  const defaults = info.option_defaults || {};
   for (const [name, help] of Object.entries(info.predict_options)) {
     if (info.input_kind === "none" && (name === "record" || name === "episodes")) continue;
+    const hint = name in defaults ? `${help} (server default: ${JSON.stringify(defaults[name])})` : help;
     box.append(el("label", {}, el("span", {}, name),
-      el("input", { type: "text", name, placeholder: help, title: help, "data-option": name })));
+      el("input", { type: "text", name, placeholder: hint, title: hint, "data-option": name })));
   }
   box.hidden = box.querySelectorAll("input").length === 0;
 }
