@@ -133,36 +133,32 @@ def register_tasks(register):
 '''
 
 
-def test_tune_minimises_a_declared_lower_is_better_metric(make_distribution, tmp_path: Path):
+def _shift_study(make_distribution, tmp_path: Path, trials: int, *extra: str) -> tuple[dict, list[dict]]:
+    """Tune the shift task over ``shift`` in [0, 1]: study.json and the rows of trials.csv."""
     pytest.importorskip("optuna")
     site = make_distribution("mltasks-shift", "shift_plugin", LOWER_PLUGIN, entry="shift")
     (site / "shift_task.py").write_text(LOWER_TASK)
     space = tmp_path / "space.toml"
     space.write_text('[shift]\ntype = "float"\nlow = 0.0\nhigh = 1.0\n')
     out = tmp_path / "study"
-    result = CliRunner().invoke(cli, ["tune", "shift", "--space", str(space), "--trials", "6", "--out", str(out)])
+    result = CliRunner().invoke(cli, ["tune", "shift", "--space", str(space), "--trials", str(trials),
+                                      "--out", str(out), *extra])
     assert result.exit_code == 0, result.output
-    summary = json.loads((out / "study.json").read_text())
-    assert summary["metric"] == "error" and summary["direction"] == "minimize"
     with (out / "trials.csv").open() as fh:
-        values = [float(row["val_error"]) for row in csv.DictReader(fh) if row["val_error"]]
+        return json.loads((out / "study.json").read_text()), list(csv.DictReader(fh))
+
+
+def test_tune_minimises_a_declared_lower_is_better_metric(make_distribution, tmp_path: Path):
+    summary, rows = _shift_study(make_distribution, tmp_path, 6)
+    assert summary["metric"] == "error" and summary["direction"] == "minimize"
+    values = [float(row["val_error"]) for row in rows if row["val_error"]]
     assert len(values) == 6 and summary["best"]["value"] == min(values)  # the lowest error, not the highest
 
 
 def test_tune_ranks_by_what_the_task_declares_under_the_studys_fixed_values(make_distribution, tmp_path: Path):
-    pytest.importorskip("optuna")
-    site = make_distribution("mltasks-shift", "shift_plugin", LOWER_PLUGIN, entry="shift")
-    (site / "shift_task.py").write_text(LOWER_TASK)
-    space = tmp_path / "space.toml"
-    space.write_text('[shift]\ntype = "float"\nlow = 0.0\nhigh = 1.0\n')
-    out = tmp_path / "study"
-    result = CliRunner().invoke(cli, ["tune", "shift", "--space", str(space), "--trials", "4", "--out", str(out),
-                                      "--set", "rank_by=score"])
-    assert result.exit_code == 0, result.output
-    summary = json.loads((out / "study.json").read_text())
+    summary, rows = _shift_study(make_distribution, tmp_path, 4, "--set", "rank_by=score")
     assert summary["metric"] == "score" and summary["direction"] == "maximize"  # not the default mode's error
-    with (out / "trials.csv").open() as fh:
-        values = [float(row["val_score"]) for row in csv.DictReader(fh) if row["val_score"]]
+    values = [float(row["val_score"]) for row in rows if row["val_score"]]
     assert len(values) == 4 and summary["best"]["value"] == max(values)
 
 
