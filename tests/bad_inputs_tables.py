@@ -105,14 +105,16 @@ COMMON_RANGES = (("seed-negative", "seed=-1", "'seed'"), ("num-threads-negative"
                  ("seed-too-large", "seed=4294967296", "'seed'"))
 RANGES = {
     "text": ("val_size=0", "test_size=1.5", "max_features=0", "epochs=0", "lr=-1", "batch_size=0", "dropout=1.5",
-             "min_freq=0"),
+             "min_freq=0", "weight_decay=-1", "warmup_ratio=1", "C=0", "lr=nan", "epoch_budget=0", "max_length=0",
+             "patience=0", "embed_dim=0", "hidden_size=0", "max_per_class=0"),
     "image": ("image_size=33", "epochs=-1", "batch_size=0", "bn_momentum=2", "unfreeze=-2", "val_fraction=1.5",
               "top_k=0", "reg_c=-1"),
     "speech": ("sample_rate=100", "clip_seconds=0", "vtlp=0.9", "min_confidence=1.5", "window_hop_s=0",
                "augment_copies=-1", "beam_width=0", "snr_db=30,5", "augment_kinds=bogus", "snr_db=1,2,3", "lr=-1",
                "dropout=1", "noise_prob=1.5", "max_per_class=-1"),
     "rl": ("timesteps=-1", "n_envs=-1", "gamma=0", "gamma=1.5", "learning_rate=-1", "net_arch=0,64",
-           "eval_episodes=0", "n_steps=0"),
+           "eval_episodes=0", "n_steps=0", "gae_lambda=2", "gae_lambda=-0.5", "ent_coef=-1", "learning_rate=nan",
+           "batch_size=0", "n_epochs=0", "report_points=0", "max_episode_steps=-1"),
     "recommender": ("factors=0", "iterations=-1", "regularization=-1", "alpha=-1", "k=0", "holdout=0",
                     "min_rating=nan", "min_rating=inf"),
     "kaggle": ("folds=1", "cv_repeats=0", "ensemble=-1", "max_categories=0", "rf_max_features=2",

@@ -128,29 +128,6 @@ def _range_rows(task: str) -> list[Case]:
 
 OUT_OF_RANGE = [row for task in TASKS for row in _range_rows(task)]
 
-
-def _accepted(task: str, value: str, reason: str, *, data: bool = True, extra=()) -> Case:
-    """A value the plugin's config accepts today: the run trains (on the shared run's sample data) before
-    anything refuses it, so the row is a strict xfail naming the check to add."""
-
-    def args(ctx: Ctx) -> list[str]:
-        ctx.run(task)
-        line = ["run", task, "--quick", "--out", str(ctx.tmp.parent / "accepted")]
-        if data:
-            line += ["--data", str(ctx.samples[task])]
-        return line + ["--set", "num_threads=1", value, *(extra(ctx) if callable(extra) else extra)]
-
-    key = value.split("=")[0]
-    return Case("out-of-range", f"{task}-{value.replace('=', '-')}-accepted", args, key,
-                xfail=f"{reason}: {key} is not checked", needs=needs(task, f"run:{task}"))
-
-
-OUT_OF_RANGE += [
-    _accepted("text", "weight_decay=-1", "plugins/text TextConfig.__post_init__", extra=("model=tfidf",)),
-    _accepted("rl", "gae_lambda=2", "plugins/rl RLConfig.__post_init__", data=False,
-              extra=("timesteps=64", "eval_episodes=1")),
-]
-
 # --- config-file: bad TOML files per task ---------------------------------------------------------------
 
 
@@ -174,11 +151,7 @@ CONFIG_FILE = [row for task in TASKS for row in (
 
 # --- bad-data: data each task cannot use, per accepted format -------------------------------------------
 
-DATA_XFAIL = {
-    ("rl", "dqn-continuous"): "plugins/rl: the algo/action-space check runs in train (agent.build), after the runner "
-                              "logged the data line and rl its plan line, so the error is the third line; check "
-                              "algo against the env's action space in RLTask.load_data",
-}
+DATA_XFAIL: dict[tuple[str, str], str] = {}  # (task, case) -> where to fix it: none today
 
 BAD_DATA = [
     run_case("bad-data", task, name, sets, fragment, data=data, files=files, xfail=DATA_XFAIL.get((task, name), ""))
@@ -329,9 +302,7 @@ def _config(ctx: Ctx, run: Path, value: object) -> None:
     ctx.write(run / "config.json", value if isinstance(value, (str, bytes)) else json.dumps(value))
 
 
-SWAP_XFAIL = {"rl": "plugins/rl task._load_config turns the ConfigError of another task's task_config.json into a "
-                    "DataError, so load_run cannot say the run does not fit task 'rl': re-raise ConfigError there "
-                    "(or mltasks/finished.py load_run: compare run.json's task with config.json's first)"}
+SWAP_XFAIL: dict[str, str] = {}  # task swapped in -> where to fix it: none today
 
 RUN_DIR = [row for task in TASKS for row in (
     _copy_case("run-dir", task, "config-list", lambda c, r: _config(c, r, [1]), "predict", "config.json"),
@@ -352,10 +323,7 @@ RUN_DIR = [row for task in TASKS for row in (
 
 # --- predict: options and inputs each task must refuse ------------------------------------------------
 
-PREDICT_XFAIL = {
-    ("text", "top-k-zero"): "plugins/text TextTask.predict accepts top_k=0 (answers one class): refuse top_k < 1 "
-                            "with a ConfigError naming top_k",
-}
+PREDICT_XFAIL: dict[tuple[str, str], str] = {}  # (task, case) -> where to fix it: none today
 
 
 def _predict_args(task: str, inputs, sets: tuple[str, ...]):

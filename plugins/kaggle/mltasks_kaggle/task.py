@@ -14,7 +14,6 @@ directory from anyone never runs its code.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,13 +36,12 @@ from mltasks_kaggle.data import (
     infer_problem,
     read_csv,
 )
+from mltasks_kaggle.rows import input_frames, json_value, prediction_records
 from mltasks_kaggle.saved_types import SAVED_TYPES
 
 SMOKE_ROWS = 300  # training rows of a smoke run (no field: --quick's other values are quick_presets)
 SMOKE_FOLDS = KaggleConfig.quick_presets["folds"]  # what benchmarks/kaggle.py reads
 PIPELINE_FILE = "pipeline.skops"
-#: Module prefix of the plugin's own classes and functions a saved pipeline may name (blends,
-#: the column converters of the preprocessing).
 
 
 class KaggleTask(Task):
@@ -274,48 +272,16 @@ class KaggleTask(Task):
         :returns: one record per row: the id (when known), ``prediction`` and, for classification,
             ``probabilities`` per class.
         """
-        import pandas as pd
-
         self.check_is_trained()
-        if inputs is None or (not isinstance(inputs, dict) and not inputs):
-            raise DataError("kaggle predict needs CSV files or rows, e.g. mltasks predict RUN new.csv "
-                            "or '{\"age\": 30}'")
         records: list[dict[str, Any]] = []
-        for item in [inputs] if isinstance(inputs, (str, Path, dict)) else list(inputs):
-            if isinstance(item, dict) or str(item).lstrip().startswith("{"):
-                row = item if isinstance(item, dict) else _json_row(str(item))
-                frame = pd.DataFrame([{c: row.get(c) for c in self.schema_.features}])
-                frame = frame.astype({c: float for c in self.schema_.features
-                                      if self.kinds_.get(c) == "numeric" and frame[c].isna().all()})
-                if self.schema_.id_column and self.schema_.id_column in row:
-                    frame[self.schema_.id_column] = [row[self.schema_.id_column]]
-                source: Any = "JSON input"
-            else:
-                frame, source = read_csv(Path(str(item))), Path(str(item))
-            records += self._records(frame, source)
+        for frame, source in input_frames(inputs, self.schema_, self.kinds_):
+            records += prediction_records(frame, self.predict_frame(frame, source), self.schema_)
         return records
-
-    def _records(self, frame: Any, source: Any) -> list[dict[str, Any]]:
-        schema = self.schema_
-        pred = self.predict_frame(frame, source)
-        ids = frame[schema.id_column].tolist() if schema.id_column and schema.id_column in frame else None
-        out = []
-        for i in range(len(frame)):
-            record: dict[str, Any] = {}
-            if ids is not None and schema.id_column:
-                record[schema.id_column] = _json_value(ids[i])
-            if schema.problem == "regression":
-                record["prediction"] = float(pred[i])
-            else:
-                record["prediction"] = _json_value(schema.classes[int(pred[i].argmax())])
-                record["probabilities"] = {str(c): float(p) for c, p in zip(schema.classes, pred[i])}
-            out.append(record)
-        return out
 
     def example_inputs(self, dataset: Any) -> list[dict[str, Any]]:
         """The first three rows of a split as records (column -> JSON value), the form ``predict`` takes."""
         frame = dataset.frame[[c for c in self.schema_.features if c in dataset.frame.columns]].head(3)
-        return [{k: _json_value(v) for k, v in row.items()} for row in frame.to_dict("records")]
+        return [{k: json_value(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
     # Persistence -----------------------------------------------------------------
 
@@ -332,7 +298,7 @@ class KaggleTask(Task):
         meta = {"schema": self.schema_.to_dict(), "kinds": self.kinds_, "metric": self.metric_,
                 "metric_reason": self.metric_reason_, "best": self.best_, "cv_metrics": self.cv_metrics_,
                 "leaderboard": self.leaderboard_, "sklearn": sklearn.__version__}
-        (directory / "meta.json").write_text(json.dumps(meta, indent=2, default=_json_value), encoding="utf-8")
+        (directory / "meta.json").write_text(json.dumps(meta, indent=2, default=json_value), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> KaggleTask:
@@ -386,22 +352,3 @@ def _load_config(cls: type[KaggleTask], directory: Path) -> KaggleConfig:
     assert isinstance(config, KaggleConfig)
     return config
 
-
-def _json_row(text: str) -> dict[str, Any]:
-    """One JSON object (a row given on the command line)."""
-    try:
-        row = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"input {text[:60]!r} is not a JSON object: {exc}") from None
-    if not isinstance(row, dict):
-        raise DataError(f"input {text[:60]!r} is not a JSON object (column -> value)")
-    return row
-
-
-def _json_value(value: Any) -> Any:
-    """A JSON-ready scalar (numpy types unwrapped, NaN -> None)."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value

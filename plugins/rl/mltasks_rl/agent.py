@@ -71,12 +71,22 @@ def policy_name(observation_space: Any) -> str:
     return "MlpPolicy"
 
 
-def build_model(plan: Plan, venv: Any, seed: int, device: str) -> Any:
-    """The SB3 model for the plan (raises ConfigError when the algorithm cannot act in the env)."""
+def check_algo_fits(algo: str, env_id: str, action_space: Any) -> None:
+    """Refuse an algorithm that cannot act in ``action_space`` (DQN needs a discrete one); PPO
+    and A2C take boxes, discrete, multi-discrete and multi-binary spaces, SB3 checks those.
+
+    :raises ConfigError: naming the algo, the environment and its action space.
+    """
     from gymnasium import spaces
 
-    if plan.algo == "dqn" and not isinstance(venv.action_space, spaces.Discrete):
-        raise ConfigError(f"algo 'dqn' needs a discrete action space; {plan.env_id} has {venv.action_space}")
+    if algo == "dqn" and not isinstance(action_space, spaces.Discrete):
+        raise ConfigError(f"algo 'dqn' needs a discrete action space; {env_id} has {action_space} "
+                          "(use --set algo=ppo or algo=a2c)")
+
+
+def build_model(plan: Plan, venv: Any, seed: int, device: str) -> Any:
+    """The SB3 model for the plan (raises ConfigError when the algorithm cannot act in the env)."""
+    check_algo_fits(plan.algo, plan.env_id, venv.action_space)
     policy_kwargs = {"net_arch": list(plan.net_arch)} if plan.net_arch else None
     policy = policy_name(venv.observation_space)
     if device == "auto" and policy != "CnnPolicy":

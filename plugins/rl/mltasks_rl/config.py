@@ -6,6 +6,7 @@ Hyperparameters left at ``None`` (or 0) come from the per-environment table in
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -95,7 +96,13 @@ class RLConfig(TaskConfig):
                 raise ConfigError(f"config key {name!r}: must be at least 1, got {value}")
         if self.gamma is not None and not 0.0 < self.gamma <= 1.0:
             raise ConfigError(f"config key 'gamma': must be in (0, 1], got {self.gamma}")
-        if self.learning_rate is not None and self.learning_rate <= 0:
+        if self.gae_lambda is not None and not 0.0 <= self.gae_lambda <= 1.0:
+            raise ConfigError(f"config key 'gae_lambda': must be in [0, 1], got {self.gae_lambda}")
+        if self.ent_coef is not None and not 0.0 <= self.ent_coef < math.inf:
+            raise ConfigError(f"config key 'ent_coef': must be >= 0, got {self.ent_coef}")
+        if self.learning_rate is not None and not 0.0 < self.learning_rate < math.inf:
             raise ConfigError(f"config key 'learning_rate': must be > 0, got {self.learning_rate}")
+        if self.algo == "ppo" and self.batch_size == 1:  # SB3 normalises advantages over the minibatch
+            raise ConfigError("config key 'batch_size': PPO needs minibatches of at least 2, got 1")
         if any(size < 1 for size in self.net_arch):
             raise ConfigError(f"config key 'net_arch': layer sizes must be positive, got {self.net_arch}")

@@ -141,14 +141,20 @@ def make_env(env_id: str, render_mode: str | None = None, max_episode_steps: int
     return env
 
 
-def describe(env_id: str, max_episode_steps: int = 0) -> dict[str, Any]:
-    """Spaces, episode limit, reward threshold and family of an environment (for run.json)."""
+def describe(env_id: str, max_episode_steps: int = 0,
+             check: Callable[[Any], None] | None = None) -> dict[str, Any]:
+    """Spaces, episode limit, reward threshold and family of an environment (for run.json).
+
+    :param check: called with the environment first (the task refuses an algo that cannot act in it).
+    """
     import gymnasium as gym
 
     from mltasks_rl.budgets import env_family
 
     env = make_env(env_id, max_episode_steps=max_episode_steps)
     try:
+        if check is not None:
+            check(env)
         spec = gym.spec(env_id)
         return {
             "env": env_id,

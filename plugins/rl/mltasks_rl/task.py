@@ -15,7 +15,7 @@ from mltasks import Evaluation, PredictOption, Report, RunContext, Splits, Task
 from mltasks.errors import ConfigError, DataError
 from mltasks.progress import Progress
 
-from mltasks_rl.agent import EnvFactory, restore_model, train_agent
+from mltasks_rl.agent import EnvFactory, check_algo_fits, restore_model, train_agent
 from mltasks_rl.config import RLConfig
 from mltasks_rl.envs import (
     DEFAULT_ENV,
@@ -86,7 +86,8 @@ class RLTask(Task):
         A task loaded from a run imports only the ``env_module`` the user gives now
         (``evaluate --set env_module=PKG``); a ``module:EnvId`` naming another module is refused.
         :raises DataError: an unknown id (close matches listed), a path instead of an id, or a
-            module only the run names.
+            module only the run names. :raises ConfigError: an algo that cannot act in the
+            environment's action space (DQN on a continuous one).
         """
         cfg = self.config
         loaded = getattr(self, "model_dir_", None) is not None
@@ -99,13 +100,15 @@ class RLTask(Task):
             env_id, modules = resolve_env_id(text, cfg.env_module, importer)
         else:
             env_id, modules = resolve_env_id(text, cfg.env_module)
+        info = describe(env_id, cfg.max_episode_steps,
+                        check=lambda env: check_algo_fits(cfg.algo, env_id, env.action_space))
         plan = make_plan(cfg, env_id)
         episodes = cfg.eval_episodes  # --quick presets 5
         return Splits(
             train=EnvSplit(env_id, "train", plan.timesteps, cfg.seed, modules),
             val=EnvSplit(env_id, "val", episodes, SEED_BASE["val"] + cfg.seed, modules),
             test=EnvSplit(env_id, "test", episodes, SEED_BASE["test"] + cfg.seed, modules),
-            info={**describe(env_id, cfg.max_episode_steps), "hyperparameters": plan.describe()},
+            info={**info, "hyperparameters": plan.describe()},
         )
 
     def _named_by(self, text: Any) -> str:
@@ -330,11 +333,15 @@ class RLTask(Task):
 
 
 def _load_config(cls: type[RLTask], directory: Path) -> RLConfig:
-    """The saved config; DataError naming the file when it is binary or not a valid config."""
+    """The saved config; DataError naming the file when it is unreadable or binary. A ConfigError (an
+    unknown key or a bad value: another task's config) goes through, so that ``load_run`` can say
+    the run does not fit task 'rl'."""
     from mltasks.errors import MltasksError
 
     try:
         return cls.load_config(directory)  # type: ignore[return-value]
+    except ConfigError:  # a config of another task (or edited by hand): load_run says the run does not fit rl
+        raise
     except MltasksError as exc:
         raise DataError(str(exc)) from None
     except (UnicodeDecodeError, ValueError, TypeError) as exc:

@@ -48,10 +48,20 @@ def test_auto_vectorisation_uses_subprocesses_for_costly_envs():
 
 
 @pytest.mark.parametrize("values", [{"eval_episodes": "0"}, {"gamma": "1.5"}, {"n_steps": "0"},
-                                    {"net_arch": "64,0"}, {"learning_rate": "-1"}])
+                                    {"net_arch": "64,0"}, {"learning_rate": "-1"}, {"learning_rate": "nan"},
+                                    {"gae_lambda": "2"}, {"gae_lambda": "-0.1"}, {"gae_lambda": "nan"},
+                                    {"ent_coef": "-0.01"}, {"ent_coef": "inf"}, {"gamma": "nan"},
+                                    {"batch_size": "1"}, {"n_epochs": "0"}, {"report_points": "0"},
+                                    {"max_episode_steps": "-1"}])
 def test_bad_values_raise_config_error(values):
-    with pytest.raises(ConfigError):
+    (key,) = values
+    with pytest.raises(ConfigError, match=f"'{key}'"):
         resolve(RLConfig, values)
+
+
+def test_edge_values_are_accepted():
+    config = resolve(RLConfig, {"gae_lambda": "0", "ent_coef": "0", "gamma": "1", "batch_size": "1", "algo": "dqn"})
+    assert (config.gae_lambda, config.ent_coef, config.gamma, config.batch_size) == (0.0, 0.0, 1.0, 1)
 
 
 def test_quick_presets_yield_to_what_you_set():

@@ -127,3 +127,14 @@ def test_the_kit_payloads_are_refused(cartpole_run, tmp_path):
     nested 100,000 deep, a symlink out of the run."""
     tried = assert_refuses_payloads(cartpole_run.run_dir, (), tmp_path / "planted", ways=WAYS)
     assert tried >= 10  # 3 files x (planted, missing, truncated) + 2 JSON code payloads + 1 symlink
+
+
+@pytest.mark.parametrize("saved", [{"epochs": 3}, {"gae_lambda": 2}])
+def test_another_tasks_config_says_the_run_does_not_fit_rl(run_copy, saved):
+    """A task_config.json of another task (or a bad value) is the run's mismatch, not unreadable data."""
+    from mltasks.errors import RunDirectoryError
+
+    run, _ = run_copy
+    (run / "model" / "task_config.json").write_text(json.dumps(saved))
+    with pytest.raises(RunDirectoryError, match=f"does not fit task 'rl'.*{next(iter(saved))}"):
+        mltasks.load_run(run)

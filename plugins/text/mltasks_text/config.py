@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from importlib.util import find_spec
 from typing import Any, ClassVar, Literal
@@ -112,10 +113,14 @@ class TextConfig(TaskConfig):
             if getattr(self, opt) is not None:
                 positive[opt] = getattr(self, opt)
         for name, value in positive.items():
-            if value <= 0:
+            if not 0 < value < math.inf:  # also refuses nan and inf
                 raise ConfigError(f"config key {name!r}: {value} must be positive")
-        if not 0.0 <= self.dropout < 1.0 or not 0.0 <= self.warmup_ratio < 1.0:
-            raise ConfigError("config keys 'dropout' and 'warmup_ratio' must lie in [0, 1)")
+        if not 0.0 <= self.weight_decay < math.inf:
+            raise ConfigError(f"config key 'weight_decay': {self.weight_decay} must be 0 or more")
+        for name in ("dropout", "warmup_ratio"):
+            value = getattr(self, name)
+            if not 0.0 <= value < 1.0:
+                raise ConfigError(f"config key {name!r}: {value} must lie in [0, 1)")
 
     def chosen_model(self) -> str:
         """The model ``auto`` stands for: blend with the offline MiniLM installed, else tfidf

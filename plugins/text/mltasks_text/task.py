@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from mltasks import Evaluation, PredictOption, Progress, Report, RunContext, Splits, Task, weights
-from mltasks.errors import DataError
+from mltasks.errors import ConfigError, DataError
 
 from mltasks_text.config import TextConfig
 from mltasks_text.data import TextDataset, load_text_splits, write_sample_data
@@ -146,12 +146,18 @@ class TextTask(Task):
         return Evaluation(metrics, details=details)
 
     def predict(self, inputs: Any = None, **options: Any) -> list[dict[str, Any]]:
-        """Label each text with its probability and the ``top_k`` (option, default 3) most likely classes."""
+        """Label each text with its probability and the ``top_k`` (option, default 3) most likely classes.
+
+        :param options: see :attr:`predict_options`; they arrive checked and converted to their types.
+        :raises ConfigError: a ``top_k`` below 1.
+        """
         self.check_is_trained()
+        top_k = options.get("top_k", 3)
+        if top_k < 1:
+            raise ConfigError(f"top_k={top_k}: must be at least 1")
         if inputs is None:
             raise DataError("text: give one or more texts to classify (or --file with one text per line)")
         texts = [inputs] if isinstance(inputs, str) else [str(t) for t in inputs]
-        top_k = max(1, options.get("top_k", 3))  # checked and converted to int before predict runs
         probs = self.predict_proba(texts)
         records = []
         for text, row in zip(texts, probs):

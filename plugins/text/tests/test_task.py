@@ -91,6 +91,16 @@ def test_config_validation() -> None:
     assert TextConfig(model="cnn").resolved("lr") == 2e-3 and TextConfig(model="transformer", lr=1e-4).resolved("lr")
 
 
+@pytest.mark.parametrize("key, value", [("weight_decay", -1.0), ("weight_decay", float("nan")), ("lr", -1.0),
+                                        ("lr", float("inf")), ("C", 0.0), ("C", float("nan")), ("epoch_budget", 0),
+                                        ("max_length", 0), ("patience", 0), ("embed_dim", 0), ("hidden_size", 0),
+                                        ("max_per_class", 0), ("dropout", 1.0), ("warmup_ratio", -0.1),
+                                        ("warmup_ratio", 1.0), ("test_size", 0.0)])
+def test_out_of_range_values_name_their_key(key: str, value: float) -> None:
+    with pytest.raises(ConfigError, match=f"'{key}'"):
+        TextConfig(**{key: value})
+
+
 def test_run_predict_and_report_through_cli(sample_csv: Path, tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "run"
@@ -154,3 +164,5 @@ def test_predict_options_are_typed(sample_csv: Path) -> None:
         task.predict(["a kernel panic"], top_k="many")
     with pytest.raises(ConfigError, match="unknown predict option 'topk'; valid: top_k"):
         task.predict(["a kernel panic"], topk=2)
+    with pytest.raises(ConfigError, match="top_k=0: must be at least 1"):
+        task.predict(["a kernel panic"], top_k=0)
