@@ -58,9 +58,14 @@ class RunRequest:
         """The tracker asked for: the arguments, else the config file's ``[run]`` table, else the
         environment (:func:`~mltasks.tracking.choice.run_tracker`); None when tracking is off."""
         table = read_toml(self.config_file, table="run") if self.config_file else {}
-        return run_tracker(self.track if self.track is not None else table.get("track"),
-                           experiment=self.experiment or table.get("experiment"), log_model=self.track_model,
-                           register=self.register or table.get("register"))
+        try:
+            return run_tracker(self.track if self.track is not None else table.get("track"),
+                               experiment=self.experiment or table.get("experiment"), log_model=self.track_model,
+                               register=self.register or table.get("register"))
+        except ConfigError as exc:
+            if self.track is None and "track" in table:  # the file chose the tracker: name it
+                raise ConfigError(f"{self.config_file}: [run] {exc}") from None
+            raise
 
 
 def resolve_config(task_cls: type[Task], *, config_file: str | Path | None = None,
