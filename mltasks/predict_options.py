@@ -43,9 +43,15 @@ class PredictOption:
         return type_name(self.type)
 
 
+#: names an untyped (legacy) option may not be set by a remote client under: a file, folder or
+#: module on the server (a typed PredictOption says so itself with ``remote=False``)
+_SERVER_SUFFIXES = ("_path", "_dir", "_file", "_module")
+
+
 def declared(owner: Any) -> dict[str, PredictOption]:
     """The predict options of a task, a task class or a ``predict_options`` mapping, each as a
-    :class:`PredictOption` (a plain help string becomes an untyped one).
+    :class:`PredictOption` (a plain help string becomes an untyped one, kept from remote clients
+    when its name says it points at the server: ``*_path``, ``*_dir``, ``*_file``, ``*_module``).
 
     :raises TypeError: the declaration is not a mapping of names to help strings or PredictOptions.
     """
@@ -57,7 +63,7 @@ def declared(owner: Any) -> dict[str, PredictOption]:
         if isinstance(spec, PredictOption):
             out[str(name)] = spec
         elif isinstance(spec, str):
-            out[str(name)] = PredictOption(Untyped, spec)
+            out[str(name)] = PredictOption(Untyped, spec, remote=not str(name).endswith(_SERVER_SUFFIXES))
         else:
             raise TypeError(f"predict_options[{name!r}] must be a PredictOption or a help string, "
                             f"got {type(spec).__name__}")

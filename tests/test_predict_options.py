@@ -71,6 +71,15 @@ def test_remote_callers_see_only_remote_options():
         check({}, {"x": 1})
 
 
+def test_an_untyped_option_naming_a_server_path_or_module_is_kept_from_remote_callers():
+    legacy = {"top_k": "how many", "out_dir": "where", "plugin_module": "what to import", "gif_path": "to"}
+    assert {k: o.remote for k, o in declared(legacy).items()} == {
+        "top_k": True, "out_dir": False, "plugin_module": False, "gif_path": False}
+    assert check(legacy, {"top_k": "2"}, remote=True) == {"top_k": 2}
+    with pytest.raises(ConfigError, match="unknown predict option 'out_dir'; valid: top_k$"):
+        check(legacy, {"out_dir": "/etc"}, remote=True)
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [

@@ -115,9 +115,8 @@ class Predictor:
 
     @property
     def client_options(self) -> dict[str, PredictOption]:
-        """Options a client may set: the declared remote ones minus the paths and modules the
-        server chooses (by name, for plugins that declare no ``remote=False``)."""
-        return {k: spec for k, spec in declared(self.task).items() if spec.remote and not _server_only(k)}
+        """Options a client may set: the declared remote ones (:func:`mltasks.predict_options.declared`)."""
+        return {k: spec for k, spec in declared(self.task).items() if spec.remote}
 
     @property
     def options(self) -> dict[str, str]:
@@ -330,12 +329,6 @@ class Call:
 def _output_paths(task: Any, workdir: Path) -> dict[str, str]:
     """The server-chosen output paths (RL's ``gif_path``), inside the request's own folder."""
     return {key: str(workdir / f"output.{key[: -len('_path')]}") for key in declared(task) if key.endswith("_path")}
-
-
-def _server_only(option: str) -> bool:
-    """Options naming a file, folder or module on the server are never the client's to choose:
-    a client could read or write server files, or import code (RL's ``env_module``)."""
-    return option.endswith(("_path", "_dir", "_file", "_module"))
 
 
 def _row(item: Any, index: int) -> dict[str, Any]:

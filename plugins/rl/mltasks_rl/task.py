@@ -48,7 +48,7 @@ PREDICT_OPTIONS = {
                                          "policy"),
     "record": PredictOption(Literal["gif", "none"], "'gif' records the first episode as an animated GIF"),
     "gif_path": PredictOption(str, "where the GIF goes (implies record=gif; default ./<env>-episode.gif, never "
-                                   "inside the run)"),
+                                   "inside the run)", remote=False),  # a path on the server: serve chooses it
     "max_frames": PredictOption(int, "most frames recorded in the GIF (default 400)"),
     # the command line's only (remote=False): serve refuses it from a client, a request never names a module
     "env_module": PredictOption(str, "a package to import that registers the run's environment (mltasks never "
