@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from mltasks import plugins
+
+if "bad_inputs_support" not in sys.modules:  # the corpus's machinery, imported by name (tests/ is not a package)
+    _spec = importlib.util.spec_from_file_location("bad_inputs_support",
+                                                   Path(__file__).with_name("bad_inputs_support.py"))
+    assert _spec is not None and _spec.loader is not None
+    sys.modules["bad_inputs_support"] = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(sys.modules["bad_inputs_support"])
 
 
 @pytest.fixture(autouse=True)

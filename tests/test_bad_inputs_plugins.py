@@ -18,11 +18,7 @@ from pathlib import Path
 
 import pytest
 
-_spec = importlib.util.spec_from_file_location("bad_inputs_support", Path(__file__).with_name("bad_inputs_support.py"))
-support = sys.modules.get("bad_inputs_support") or importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
-if "bad_inputs_support" not in sys.modules:
-    sys.modules["bad_inputs_support"] = support
-    _spec.loader.exec_module(support)  # type: ignore[union-attr]
+support = sys.modules["bad_inputs_support"]  # loaded by conftest.py
 Case, Ctx, full_disk = support.Case, support.Ctx, support.full_disk
 tables = support.sibling("bad_inputs_tables")
 
