@@ -45,18 +45,20 @@ def mlflow_command() -> str:
     return found
 
 
-def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240.0) -> None:
+def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 240.0, *, probe: str = "/health",
+                  what: str = "mlflow server") -> None:
+    """Wait until ``url + probe`` answers 200; fail with the server's log when it exits or stays silent."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"mlflow server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+            pytest.fail(f"{what} exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+            with urllib.request.urlopen(f"{url}{probe}", timeout=5) as response:
                 if response.status == 200:
                     return
         except OSError:
             time.sleep(0.5)
-    pytest.fail(f"mlflow server did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+    pytest.fail(f"{what} did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -249,19 +251,7 @@ def test_mlflow_models_serve_answers_and_register_creates_a_version(live_server,
                                                               os.environ.get("PATH", "")])})
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 240
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow models serve exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{base}/ping", timeout=5) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow models serve did not answer:\n{log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_until_up(base, proc, log, probe="/ping", what="mlflow models serve")
         body = json.dumps({"inputs": IRIS_ROWS, "params": {"top_k": "2"}}).encode()
         request = urllib.request.Request(f"{base}/invocations", data=body,
                                          headers={"Content-Type": "application/json"})
