@@ -33,17 +33,25 @@ def _hold_first_call(client: Any, task: Any, pool: ThreadPoolExecutor) -> Any:
     return first
 
 
+def _behind_first_call(client: Any, task: Any, pool: ThreadPoolExecutor,
+                       bodies: list[dict[str, Any]]) -> tuple[Any, list[Any]]:
+    """Post ``bodies`` while a first request's ``predict`` call is held, release it once all their
+    inputs wait in the queue, and return the first response and the futures of the others."""
+    first = _hold_first_call(client, task, pool)
+    futures = [pool.submit(client.post, "/v1/predict", json=body) for body in bodies]
+    _queued(client, sum(len(body["inputs"]) for body in bodies))
+    task.gate.set()
+    return first.result(timeout=20), futures
+
+
 def test_concurrent_requests_share_a_call_and_each_gets_its_own_records(serve_task, echo_cls):
     task = echo_cls()
     client = serve_task(task, max_batch_size=32, max_batch_wait_ms=50)
     with ThreadPoolExecutor(12) as pool:
-        first = _hold_first_call(client, task, pool)
         texts = [f"text-{i}" for i in range(10)]
-        futures = {t: pool.submit(client.post, "/v1/predict", json={"inputs": [t]}) for t in texts}
-        _queued(client, 10)
-        task.gate.set()
-        answers = {t: f.result(timeout=20) for t, f in futures.items()}
-        assert first.result(timeout=20).json()["predictions"] == [{"text": "first", "echo": "first"}]
+        first, futures = _behind_first_call(client, task, pool, [{"inputs": [t]} for t in texts])
+        answers = {t: f.result(timeout=20) for t, f in zip(texts, futures)}
+        assert first.json()["predictions"] == [{"text": "first", "echo": "first"}]
     for text, response in answers.items():
         assert response.status_code == 200, response.text
         assert response.json()["predictions"] == [{"text": text, "echo": text}]
@@ -56,12 +64,8 @@ def test_requests_with_several_inputs_get_theirs_in_order(serve_task, echo_cls):
     task = echo_cls()
     client = serve_task(task, max_batch_size=8)
     with ThreadPoolExecutor(6) as pool:
-        first = _hold_first_call(client, task, pool)
         bodies = [[f"r{r}-{i}" for i in range(n)] for r, n in enumerate((3, 1, 4, 2, 5))]
-        futures = [pool.submit(client.post, "/v1/predict", json={"inputs": b}) for b in bodies]
-        _queued(client, 15)
-        task.gate.set()
-        first.result(timeout=20)
+        _, futures = _behind_first_call(client, task, pool, [{"inputs": b} for b in bodies])
         for body, future in zip(bodies, futures):
             assert [r["text"] for r in future.result(timeout=20).json()["predictions"]] == body
     # no call above max_batch_size; requests are never split between calls unless longer than it
@@ -72,13 +76,10 @@ def test_different_options_never_share_a_call(serve_task, echo_cls):
     task = echo_cls()
     client = serve_task(task)
     with ThreadPoolExecutor(6) as pool:
-        first = _hold_first_call(client, task, pool)
-        plain = [pool.submit(client.post, "/v1/predict", json={"inputs": [f"p{i}"]}) for i in range(2)]
-        bang = [pool.submit(client.post, "/v1/predict", json={"inputs": [f"b{i}"], "options": {"suffix": "!"}})
-                for i in range(2)]
-        _queued(client, 4)
-        task.gate.set()
-        first.result(timeout=20)
+        bodies = [{"inputs": [f"p{i}"]} for i in range(2)] + [{"inputs": [f"b{i}"], "options": {"suffix": "!"}}
+                                                              for i in range(2)]
+        _, futures = _behind_first_call(client, task, pool, bodies)
+        plain, bang = futures[:2], futures[2:]
         assert [f.result(timeout=20).json()["predictions"][0]["echo"] for f in plain] == ["p0", "p1"]
         assert [f.result(timeout=20).json()["predictions"][0]["echo"] for f in bang] == ["b0!", "b1!"]
     assert sorted(map(sorted, task.calls[1:])) == [["b0", "b1"], ["p0", "p1"]]
@@ -88,12 +89,8 @@ def test_a_bad_input_fails_only_its_own_request(serve_task, echo_cls):
     task = echo_cls()
     client = serve_task(task)
     with ThreadPoolExecutor(6) as pool:
-        first = _hold_first_call(client, task, pool)
-        good = [pool.submit(client.post, "/v1/predict", json={"inputs": [f"g{i}"]}) for i in range(3)]
-        bad = pool.submit(client.post, "/v1/predict", json={"inputs": ["boom"]})
-        _queued(client, 4)
-        task.gate.set()
-        first.result(timeout=20)
+        _, futures = _behind_first_call(client, task, pool, [{"inputs": [x]} for x in ("g0", "g1", "g2", "boom")])
+        good, bad = futures[:3], futures[3]
         assert [f.result(timeout=20).json()["predictions"][0]["text"] for f in good] == ["g0", "g1", "g2"]
         response = bad.result(timeout=20)
     assert response.status_code == 400 and "'boom'" in response.json()["error"]
@@ -156,11 +153,7 @@ def test_a_task_can_refuse_batching(serve_task, echo_cls):
     task = Alone()
     client = serve_task(task)
     with ThreadPoolExecutor(4) as pool:
-        first = _hold_first_call(client, task, pool)
-        futures = [pool.submit(client.post, "/v1/predict", json={"inputs": [f"t{i}"]}) for i in range(3)]
-        _queued(client, 3)
-        task.gate.set()
-        first.result(timeout=20)
+        _, futures = _behind_first_call(client, task, pool, [{"inputs": [f"t{i}"]} for i in range(3)])
         assert [f.result(timeout=20).json()["predictions"][0]["text"] for f in futures] == ["t0", "t1", "t2"]
     assert sorted(task.calls[1:]) == [["t0"], ["t1"], ["t2"]]  # one call each
 
@@ -173,11 +166,7 @@ def test_records_that_do_not_match_the_inputs_are_not_split(serve_task, echo_cls
     task = Summary()
     client = serve_task(task)
     with ThreadPoolExecutor(4) as pool:
-        first = _hold_first_call(client, task, pool)
-        futures = [pool.submit(client.post, "/v1/predict", json={"inputs": [f"t{i}"]}) for i in range(2)]
-        _queued(client, 2)
-        task.gate.set()
-        first.result(timeout=20)
+        _, futures = _behind_first_call(client, task, pool, [{"inputs": [f"t{i}"]} for i in range(2)])
         for i, future in enumerate(futures):
             assert future.result(timeout=20).json()["predictions"] == [{"text": f"t{i}", "echo": f"t{i}"},
                                                                        {"summary": 1}]
