@@ -19,6 +19,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,16 +169,22 @@ def live_server(tmp_path_factory):
     yield from serve(tmp_path_factory)
 
 
-@pytest.mark.parametrize("task", BUILTIN)
-def test_builtin_task_smoke_run_logs_complete(task, live_server, tracking_env, tmp_path):
+def tracked_quick_run(task: str, url: str, tracking_env, tmp_path: Path) -> tuple[Any, dict]:
+    """A ``--quick`` run of ``task`` logged to the server at ``url``, and its run.json's "tracking"
+    (skips when the task's plugin is not installed)."""
     from mltasks.plugins import registry
 
     if task not in registry().all_tasks():
         pytest.skip(f"the {task} plugin is not installed")
-    url, _ = live_server
     tracking_env.setenv("MLFLOW_TRACKING_URI", url)
     result = mltasks.run(task, quick=True, out=tmp_path / task, overrides={"num_threads": 2})
-    record = json.loads((result.run_dir / "run.json").read_text())["tracking"]
+    return result, json.loads((result.run_dir / "run.json").read_text())["tracking"]
+
+
+@pytest.mark.parametrize("task", BUILTIN)
+def test_builtin_task_smoke_run_logs_complete(task, live_server, tracking_env, tmp_path):
+    url, _ = live_server
+    result, record = tracked_quick_run(task, url, tracking_env, tmp_path)
     assert record["status"] == "logged", record
     check_logged(mlflow.MlflowClient(tracking_uri=url), result.run_dir, record, result.config)
 
@@ -203,15 +210,10 @@ def model_inputs(task: str, folder: Path) -> list[str]:
 def test_tracked_run_loads_as_a_pyfunc_model_and_predicts_like_mltasks_predict(task, live_server, tracking_env,
                                                                               tmp_path):
     from mltasks.finished import predict_run
-    from mltasks.plugins import registry
     from mltasks.testing.unpickling import forbid_unpickling
 
-    if task not in registry().all_tasks():
-        pytest.skip(f"the {task} plugin is not installed")
     url, _ = live_server
-    tracking_env.setenv("MLFLOW_TRACKING_URI", url)
-    result = mltasks.run(task, quick=True, out=tmp_path / task, overrides={"num_threads": 2})
-    record = json.loads((result.run_dir / "run.json").read_text())["tracking"]
+    result, record = tracked_quick_run(task, url, tracking_env, tmp_path)
     assert record["status"] == "logged" and record["model_uri"], record
     (tmp_path / "inputs").mkdir()
     inputs = model_inputs(task, tmp_path / "inputs")
