@@ -288,12 +288,16 @@ def write_json(path: Path, data: Any) -> None:
         fh.write(text)
 
 
-def read_json(path: Path, *, root: Path | None = None) -> Any:
+def read_json(path: Path, *, root: Path | None = None, expect: type | None = None) -> Any:
     """Read a JSON file of a run as data (:func:`mltasks.runfiles.read_run_json`): a regular file
-    inside ``root`` (default: its own folder), size-capped and depth-limited; the error names the file."""
+    inside ``root`` (default: its own folder), size-capped and depth-limited; the error names the file.
+
+    :param expect: the type the top-level value must have (``dict`` or ``list``), if any.
+    :raises RunDirectoryError: the file is unreadable, not JSON, or not an ``expect``.
+    """
     from mltasks.runfiles import read_run_json
 
-    return read_run_json(path, root=root)
+    return read_run_json(path, root=root, expect=expect)
 
 
 def data_fingerprint(source: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from mltasks.seeding import current_seed as _current_seed
 if _current_seed() is not None:  # a run seeded before its task imported torch: the seed reaches torch now
     torch.manual_seed(_current_seed())
 
-from mltasks.torch.checkpoint import load_weights, save_weights  # noqa: E402
+from mltasks.torch.checkpoint import load_weights, save_weights, state_on_cpu  # noqa: E402
 from mltasks.torch.config import FitConfig, FitResult  # noqa: E402
 from mltasks.torch.device import move_to, select_device  # noqa: E402
 from mltasks.torch.distributed import per_process_batch  # noqa: E402
@@ -35,4 +35,4 @@ from mltasks.torch.fit import fit  # noqa: E402
 from mltasks.torch.infer import infer  # noqa: E402
 
 __all__ = ["FitConfig", "FitResult", "fit", "infer", "load_weights", "move_to", "per_process_batch", "save_weights",
-           "select_device"]
+           "select_device", "state_on_cpu"]

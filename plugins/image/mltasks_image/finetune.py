@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 from mltasks import Progress, RunContext
-from mltasks.torch import fit, infer
-from mltasks.torch.checkpoint import state_on_cpu
+from mltasks.torch import fit, infer, state_on_cpu
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from mltasks import Evaluation, PredictOption, Progress, Report, Splits, Task
 from mltasks.errors import DataError, RunDirectoryError
-from mltasks.runfiles import read_run_json
+from mltasks.rundir import read_json
 
 from mltasks_kaggle.config import KaggleConfig, model_list
 from mltasks_kaggle.data import (
@@ -313,7 +313,7 @@ class KaggleTask(Task):
         task = cls(_load_config(cls, directory))
         meta_path = directory / "meta.json"
         try:
-            meta = read_run_json(meta_path, expect=dict)
+            meta = read_json(meta_path, expect=dict)
             task.schema_ = Schema.from_dict(meta["schema"])
             task.kinds_ = dict(meta["kinds"])
             task.metric_ = str(meta["metric"])
