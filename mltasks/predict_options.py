@@ -12,6 +12,7 @@ MLflow model's params and a direct Python call all get the same names and types,
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable, Mapping
@@ -30,12 +31,14 @@ class PredictOption:
         ``Literal["gif", "none"]``, ``tuple[str, ...]``); values given as text are converted to it.
     :param help: one line for ``mltasks info``-style listings, ``serve``'s ``/v1/info`` and the docs.
     :param remote: whether a remote client (a ``serve`` request) may set it; False for an option
-        only the machine's user may give (a module to import, a path on the server).
+        only the machine's user may give (a module to import, a path on the server). Left out, the
+        name decides: ``*_path``, ``*_dir``, ``*_file`` and ``*_module`` stay on the server, so a
+        plugin that forgets the flag does not hand clients its server paths.
     """
 
     type: Any
     help: str
-    remote: bool = True
+    remote: bool | None = None
 
     @property
     def type_name(self) -> str:
@@ -43,15 +46,16 @@ class PredictOption:
         return type_name(self.type)
 
 
-#: names an untyped (legacy) option may not be set by a remote client under: a file, folder or
-#: module on the server (a typed PredictOption says so itself with ``remote=False``)
+#: names an option declared without ``remote`` may not be set by a remote client under: a file,
+#: folder or module on the server
 _SERVER_SUFFIXES = ("_path", "_dir", "_file", "_module")
 
 
 def declared(owner: Any) -> dict[str, PredictOption]:
     """The predict options of a task, a task class or a ``predict_options`` mapping, each as a
-    :class:`PredictOption` (a plain help string becomes an untyped one, kept from remote clients
-    when its name says it points at the server: ``*_path``, ``*_dir``, ``*_file``, ``*_module``).
+    :class:`PredictOption` whose ``remote`` is decided (a plain help string becomes an untyped
+    one). Without ``remote``, an option whose name says it points at the server (``*_path``,
+    ``*_dir``, ``*_file``, ``*_module``) is kept from remote clients.
 
     :raises TypeError: the declaration is not a mapping of names to help strings or PredictOptions.
     """
@@ -60,13 +64,14 @@ def declared(owner: Any) -> dict[str, PredictOption]:
         raise TypeError(f"predict_options must be a dict of name -> PredictOption, got {type(table).__name__}")
     out = {}
     for name, spec in table.items():
-        if isinstance(spec, PredictOption):
-            out[str(name)] = spec
-        elif isinstance(spec, str):
-            out[str(name)] = PredictOption(Untyped, spec, remote=not str(name).endswith(_SERVER_SUFFIXES))
-        else:
+        if isinstance(spec, str):
+            spec = PredictOption(Untyped, spec)
+        elif not isinstance(spec, PredictOption):
             raise TypeError(f"predict_options[{name!r}] must be a PredictOption or a help string, "
                             f"got {type(spec).__name__}")
+        if spec.remote is None:
+            spec = dataclasses.replace(spec, remote=not str(name).endswith(_SERVER_SUFFIXES))
+        out[str(name)] = spec
     return out
 
 

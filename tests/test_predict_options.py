@@ -80,6 +80,17 @@ def test_an_untyped_option_naming_a_server_path_or_module_is_kept_from_remote_ca
         check(legacy, {"out_dir": "/etc"}, remote=True)
 
 
+def test_a_typed_option_without_remote_is_decided_by_its_name_and_remote_true_overrides():
+    table = {"top_k": PredictOption(int, "how many"), "out_dir": PredictOption(str, "where"),
+             "cache_file": PredictOption(str, "which", remote=True), "note": PredictOption(str, "why", remote=False)}
+    assert {k: o.remote for k, o in declared(table).items()} == {
+        "top_k": True, "out_dir": False, "cache_file": True, "note": False}
+    assert list(help_texts(table, remote=True)) == ["top_k", "cache_file"]
+    with pytest.raises(ConfigError, match="unknown predict option 'out_dir'; valid: top_k, cache_file$"):
+        check(table, {"out_dir": "/etc"}, remote=True)
+    assert check(table, {"out_dir": "/tmp/x"}) == {"out_dir": "/tmp/x"}
+
+
 @pytest.mark.parametrize(
     ("table", "message"),
     [
