@@ -19,6 +19,7 @@ from typing import Any
 
 from mltasks.cache import atomic_file, update_with_file
 from mltasks.errors import RunDirectoryError
+from mltasks.runfiles import read_run_json
 
 _HASH_LIMIT = 2 * 1024**3  # past this many bytes a folder is fingerprinted by names, sizes and times
 
@@ -295,8 +296,6 @@ def read_json(path: Path, *, root: Path | None = None, expect: type | None = Non
     :param expect: the type the top-level value must have (``dict`` or ``list``), if any.
     :raises RunDirectoryError: the file is unreadable, not JSON, or not an ``expect``.
     """
-    from mltasks.runfiles import read_run_json
-
     return read_run_json(path, root=root, expect=expect)
 
 
